@@ -1,0 +1,53 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "harden",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "harden", targets: ["harden"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CArchive",
+            path: "Vendor/CArchive",
+            pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"]), .brew(["libarchive"])]
+        ),
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Vendor/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
+        ),
+        .target(name: "HardenArchive", dependencies: ["CArchive"]),
+        .target(
+            name: "HardenImage",
+            dependencies: ["HardenArchive", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(name: "HardenRecipe", dependencies: ["Yams"]),
+        .target(name: "HardenHistory", dependencies: ["CSQLite"]),
+        .target(
+            name: "HardenBuild",
+            dependencies: ["HardenRecipe", "HardenImage", "HardenHistory"]
+        ),
+        .target(
+            name: "HardenCommands",
+            dependencies: [
+                "HardenBuild",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "harden", dependencies: ["HardenCommands"]),
+        .testTarget(name: "HardenRecipeTests", dependencies: ["HardenRecipe"]),
+        .testTarget(name: "HardenBuildTests", dependencies: ["HardenBuild"]),
+        .testTarget(name: "HardenHistoryTests", dependencies: ["HardenHistory"]),
+        .testTarget(name: "HardenCommandsTests", dependencies: ["HardenCommands"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

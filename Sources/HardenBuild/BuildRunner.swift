@@ -1,0 +1,274 @@
+import Foundation
+import HardenHistory
+import HardenImage
+import HardenRecipe
+
+public struct BuildOptions: Sendable {
+    public var jobs: Int
+    public var noCache: Bool
+    public var pull: Bool
+    /// What asked for the build (`manual`, `schedule`, …), kept in the history.
+    public var trigger: String
+
+    public init(jobs: Int = 1, noCache: Bool = false, pull: Bool = false, trigger: String = "manual") {
+        self.jobs = jobs
+        self.noCache = noCache
+        self.pull = pull
+        self.trigger = trigger
+    }
+}
+
+/// The result of one recipe in a `harden build` run.
+public struct BuildOutcome: Sendable, Codable {
+    public enum Status: String, Sendable, Codable {
+        case succeeded, skipped, failed, interrupted
+    }
+    public var recipe: String
+    public var status: Status
+    public var buildID: Int64?
+    public var reasons: [String]
+    public var builderImage: String?
+    public var runtimeImage: String?
+    public var tags: [String]
+    public var imageArchive: String?
+    public var builderLog: String?
+    public var runtimeLog: String?
+    public var builderSeconds: Double?
+    public var runtimeSeconds: Double?
+    public var error: String?
+}
+
+/// Runs the builds a plan asks for: builder stage, runtime stage, policy check
+/// of the result, `docker save` into the state directory; records each step.
+public struct BuildRunner: Sendable {
+    public var docker: DockerClient
+    public var store: BuildStore
+    public var state: StateDirectory
+    public var progress: Progress
+
+    public init(docker: DockerClient, store: BuildStore, state: StateDirectory, progress: Progress) {
+        self.docker = docker
+        self.store = store
+        self.state = state
+        self.progress = progress
+    }
+
+    public func run(_ plans: [BuildPlan], recipes: [String: LoadedRecipe], options: BuildOptions) async -> [BuildOutcome] {
+        var outcomes: [Int: BuildOutcome] = [:]
+        var pending: [(Int, BuildPlan, Int64?)] = []
+        for (index, plan) in plans.enumerated() {
+            if plan.action == .skip {
+                outcomes[index] = await recordSkip(plan, reason: nil, options: options)
+            } else {
+                let id = try? await store.insert(record(plan, status: .planned, options: options))
+                pending.append((index, plan, id))
+            }
+        }
+        let jobs = max(1, options.jobs)
+        await withTaskGroup(of: (Int, BuildOutcome).self) { group in
+            var iterator = pending.makeIterator()
+            func startNext() {
+                guard let (index, plan, id) = iterator.next() else { return }
+                group.addTask {
+                    guard let recipe = recipes[plan.recipe] else {
+                        return (index, failure(plan, id: id, "recipe \(plan.recipe) was not loaded"))
+                    }
+                    return (index, await build(plan, recipe: recipe, id: id, options: options))
+                }
+            }
+            for _ in 0..<jobs { startNext() }
+            for await (index, outcome) in group {
+                outcomes[index] = outcome
+                startNext()
+            }
+        }
+        return plans.indices.compactMap { outcomes[$0] }
+    }
+
+    private func build(_ plan: BuildPlan, recipe: LoadedRecipe, id: Int64?, options: BuildOptions) async -> BuildOutcome {
+        let lock: RecipeLock?
+        do {
+            try state.createDirectory(state.lockFile(recipe: plan.recipe).deletingLastPathComponent())
+            lock = try RecipeLock(file: state.lockFile(recipe: plan.recipe))
+        } catch {
+            return await finish(plan, id: id, options: options, outcome: failure(plan, id: id, error.description))
+        }
+        guard let lock else {
+            return await finish(
+                plan, id: id, options: options,
+                outcome: failure(plan, id: id, "another harden process is building \(plan.recipe) right now", status: .skipped))
+        }
+        defer { withExtendedLifetime(lock) {} }
+
+        var record = record(plan, status: .running, options: options)
+        record.id = id
+        record.pid = getpid()
+        if id != nil { try? await store.update(record) }
+        var outcome = BuildOutcome(
+            recipe: plan.recipe, status: .failed, buildID: id, reasons: plan.reasons, tags: tags(recipe))
+        do {
+            try await runStages(plan, recipe: recipe, directory: state.buildDirectory(recipe: plan.recipe, build: id ?? 0),
+                options: options, outcome: &outcome)
+            outcome.status = .succeeded
+        } catch {
+            outcome.status = error.kind == .interrupted ? .interrupted : .failed
+            outcome.error = error.description
+        }
+        return await finish(plan, id: id, options: options, outcome: outcome)
+    }
+
+    private func runStages(
+        _ plan: BuildPlan, recipe: LoadedRecipe, directory: URL, options: BuildOptions, outcome: inout BuildOutcome
+    ) async throws(BuildError) {
+        if !options.pull, !plan.missingBases.isEmpty {
+            let names = plan.missingBases.map { plan.resolvedBases[$0] ?? $0 }.joined(separator: ", ")
+            throw BuildError(.failed, "base image \(names) is not in the engine", hint: "pull it, pass --pull, or map it to a local image with --image-map")
+        }
+        try state.createDirectory(directory)
+        let dockerfile: String
+        if let own = recipe.dockerfile {
+            dockerfile = own.path
+        } else {
+            dockerfile = directory.appendingPathComponent("Dockerfile").path
+            do {
+                try plan.dockerfile.write(toFile: dockerfile, atomically: true, encoding: .utf8)
+            } catch {
+                throw BuildError(.input, "cannot write \(dockerfile): \(error.localizedDescription)")
+            }
+        }
+        let targets = stageTargets(recipe)
+        if let builderTarget = targets.builder {
+            let log = directory.appendingPathComponent("builder.log").path
+            outcome.builderLog = log
+            let started = ContinuousClock.now
+            let (image, seconds) = try await stage(
+                "builder", plan: plan, dockerfile: dockerfile, context: recipe.contextDirectory.path, target: builderTarget,
+                tags: [], directory: directory, log: log, options: options)
+            outcome.builderImage = image
+            outcome.builderSeconds = seconds
+            progress.note("\(plan.recipe) builder: built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started))")
+        }
+        let log = directory.appendingPathComponent("runtime.log").path
+        outcome.runtimeLog = log
+        let started = ContinuousClock.now
+        let (image, seconds) = try await stage(
+            "runtime", plan: plan, dockerfile: dockerfile, context: recipe.contextDirectory.path, target: targets.runtime,
+            tags: outcome.tags, directory: directory, log: log, options: options)
+        outcome.runtimeImage = image
+        outcome.runtimeSeconds = seconds
+        progress.note("\(plan.recipe) runtime: built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started)), tagged \(outcome.tags.joined(separator: ", "))")
+
+        try await checkUser(image, recipe: recipe)
+        let archive = state.imageArchive(recipe: plan.recipe, imageID: image)
+        try state.createDirectory(archive.deletingLastPathComponent())
+        do {
+            try await docker.save(image, to: archive.path)
+        } catch {
+            throw BuildError(error.kind == .interrupted ? .interrupted : .failed, "docker save failed: \(error.description)")
+        }
+        let saved: SavedImage
+        do {
+            saved = try SavedImage.inspect(path: archive.path)
+        } catch {
+            try? FileManager.default.removeItem(at: archive)
+            throw BuildError(.failed, "the saved image is not readable: \(error.description)")
+        }
+        guard saved.configDigest.description == image else {
+            try? FileManager.default.removeItem(at: archive)
+            throw BuildError(.failed, "the saved image \(archive.path) has config \(saved.configDigest), expected \(image)")
+        }
+        outcome.imageArchive = archive.path
+    }
+
+    private func stage(
+        _ name: String, plan: BuildPlan, dockerfile: String, context: String, target: String, tags: [String], directory: URL,
+        log: String, options: BuildOptions
+    ) async throws(BuildError) -> (String, Double) {
+        do {
+            return try await docker.build(
+                dockerfile: dockerfile, context: context, target: target, tags: tags,
+                iidFile: directory.appendingPathComponent("\(name).iid").path, logFile: log, noCache: options.noCache,
+                pull: options.pull, onLine: progress.stageHandler(recipe: plan.recipe, stage: name))
+        } catch {
+            switch error.kind {
+            case .interrupted: throw BuildError(.interrupted, "\(name) stage interrupted", hint: "log: \(log)")
+            case .engineUnreachable: throw BuildError(.input, error.description)
+            default: throw BuildError(.failed, "\(name) stage: \(error.description)")
+            }
+        }
+    }
+
+    /// The final image must not run as root unless the policy allows it.
+    private func checkUser(_ image: String, recipe: LoadedRecipe) async throws(BuildError) {
+        guard !recipe.recipe.policy.allowRoot else { return }
+        let inspected: [String: EngineImage]
+        do {
+            inspected = try await docker.inspect([image])
+        } catch {
+            throw BuildError(.failed, "cannot inspect the built image: \(error.description)")
+        }
+        let user = inspected[image]?.user ?? ""
+        if user.isEmpty || Validate.isRoot(user) {
+            throw BuildError(
+                .failed, "the runtime image runs as \(user.isEmpty ? "root (no USER set)" : "'\(user)'"), which the policy forbids",
+                hint: "set runtime.user in \(recipe.displayPath) (e.g. 65532), or policy.allow-root: true")
+        }
+    }
+
+    private func stageTargets(_ recipe: LoadedRecipe) -> (builder: String?, runtime: String) {
+        if let source = recipe.recipe.dockerfile { return (source.builderTarget, source.runtimeTarget) }
+        return (recipe.recipe.builder == nil ? nil : DockerfileRenderer.builderStage, DockerfileRenderer.runtimeStage)
+    }
+
+    public func tags(_ recipe: LoadedRecipe) -> [String] {
+        recipe.recipe.tags.isEmpty ? ["harden/\(recipe.name):latest"] : recipe.recipe.tags
+    }
+
+    private func record(_ plan: BuildPlan, status: BuildRecord.Status, options: BuildOptions) -> BuildRecord {
+        BuildRecord(
+            recipe: plan.recipe, status: status, trigger: options.trigger, reasons: plan.reasons,
+            inputDigest: plan.inputDigest, inputParts: plan.inputParts, baseImages: plan.baseImages, startedAt: Date())
+    }
+
+    private func recordSkip(_ plan: BuildPlan, reason: String?, options: BuildOptions) async -> BuildOutcome {
+        var skipped = record(plan, status: .skipped, options: options)
+        skipped.runtimeImage = plan.previousImage
+        skipped.finishedAt = skipped.startedAt
+        let id = try? await store.insert(skipped)
+        return BuildOutcome(
+            recipe: plan.recipe, status: .skipped, buildID: id, reasons: plan.reasons, runtimeImage: plan.previousImage,
+            tags: [])
+    }
+
+    private func failure(_ plan: BuildPlan, id: Int64?, _ message: String, status: BuildOutcome.Status = .failed) -> BuildOutcome {
+        BuildOutcome(recipe: plan.recipe, status: status, buildID: id, reasons: plan.reasons, tags: [], error: message)
+    }
+
+    private func finish(_ plan: BuildPlan, id: Int64?, options: BuildOptions, outcome: BuildOutcome) async -> BuildOutcome {
+        var record = record(plan, status: .failed, options: options)
+        if let id, let existing = try? await store.build(id: id) { record = existing }
+        record.status = switch outcome.status {
+        case .succeeded: .succeeded
+        case .skipped: .skipped
+        case .failed: .failed
+        case .interrupted: .interrupted
+        }
+        record.builderImage = outcome.builderImage
+        record.runtimeImage = outcome.runtimeImage
+        record.imageArchive = outcome.imageArchive
+        record.builderLog = outcome.builderLog
+        record.runtimeLog = outcome.runtimeLog
+        record.builderSeconds = outcome.builderSeconds
+        record.runtimeSeconds = outcome.runtimeSeconds
+        record.finishedAt = Date()
+        record.exitStatus = outcome.status == .succeeded ? 0 : outcome.status == .skipped ? 0 : 1
+        record.error = outcome.error
+        if let reason = outcome.error, outcome.status == .skipped { record.reasons.append(reason) }
+        if record.id != nil {
+            try? await store.update(record)
+        } else {
+            _ = try? await store.insert(record)
+        }
+        return outcome
+    }
+}

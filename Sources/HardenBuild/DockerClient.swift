@@ -1,0 +1,211 @@
+import Foundation
+
+/// A base or built image as the engine knows it.
+public struct EngineImage: Sendable, Equatable, Codable {
+    public var id: String
+    public var repoTags: [String]
+    public var repoDigests: [String]
+    public var user: String?
+    public var created: String?
+    public var size: Int64?
+}
+
+public struct DockerError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable { case engineUnreachable, commandFailed, badOutput, interrupted }
+    public var kind: Kind
+    public var message: String
+    public var hint: String?
+    public var logPath: String?
+
+    public init(_ kind: Kind, _ message: String, hint: String? = nil, logPath: String? = nil) {
+        self.kind = kind
+        self.message = message
+        self.hint = hint
+        self.logPath = logPath
+    }
+
+    public var description: String {
+        message + (logPath.map { "\n  log: \($0)" } ?? "") + (hint.map { "\n  hint: \($0)" } ?? "")
+    }
+}
+
+/// Which builder `docker build` uses.
+public enum BuilderBackend: String, Sendable, CaseIterable {
+    /// The engine's classic builder (`DOCKER_BUILDKIT=0`): works with any client.
+    case classic
+    /// BuildKit (`DOCKER_BUILDKIT=1`): needs a client with BuildKit (buildx, or a 20.10 client).
+    case buildkit
+}
+
+/// The Docker CLI, driven as a subprocess. Honours `DOCKER_HOST` and docker contexts.
+public struct DockerClient: Sendable {
+    public var runner: any ProcessRunning
+    public var executable: String
+    public var backend: BuilderBackend
+
+    public init(runner: any ProcessRunning = ProcessRunner(), executable: String = "docker", backend: BuilderBackend = .classic) {
+        self.runner = runner
+        self.executable = executable
+        self.backend = backend
+    }
+
+    private func docker(_ arguments: [String], timeout: Duration? = .seconds(120)) -> Command {
+        Command(executable, arguments, environment: ["DOCKER_CLI_HINTS": "false"], timeout: timeout)
+    }
+
+    /// Where the client looks for the engine, for error messages.
+    public static var engineAddress: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let host = environment["DOCKER_HOST"], !host.isEmpty { return "DOCKER_HOST=\(host)" }
+        if let context = environment["DOCKER_CONTEXT"], !context.isEmpty { return "docker context \(context)" }
+        return "unix:///var/run/docker.sock"
+    }
+
+    /// Fails with `.engineUnreachable` unless an engine answers.
+    public func ping() async throws(DockerError) {
+        let result: ProcessResult
+        do {
+            result = try await runner.run(docker(["version", "--format", "{{.Server.Version}}"], timeout: .seconds(20)))
+        } catch {
+            throw DockerError(
+                .engineUnreachable, "the docker client is not installed (\(error.message))",
+                hint: "install it (apt-get install docker.io) and start dockerd")
+        }
+        guard result.succeeded else {
+            throw DockerError(
+                .engineUnreachable, "no Docker engine answers at \(Self.engineAddress)",
+                hint: "start one (dockerd &, or systemctl start docker), or set DOCKER_HOST; scripts/start-docker.sh does it here")
+        }
+    }
+
+    /// Inspects many images in one call; names that the engine doesn't have are absent from the result.
+    public func inspect(_ references: [String]) async throws(DockerError) -> [String: EngineImage] {
+        let unique = Array(Set(references)).sorted()
+        guard !unique.isEmpty else { return [:] }
+        let format = "{{json .Id}}\t{{json .RepoTags}}\t{{json .RepoDigests}}\t{{json .Config.User}}\t{{json .Created}}\t{{json .Size}}"
+        let result = try await runChecked(docker(["image", "inspect", "--format", format] + unique), allowFailure: true)
+        var images: [EngineImage] = []
+        for line in result.output.split(separator: "\n") where line.hasPrefix("\"sha256:") {
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map { Data($0.utf8) }
+            guard fields.count == 6, let id = try? JSONDecoder().decode(String.self, from: fields[0]) else {
+                throw DockerError(.badOutput, "unexpected output from docker image inspect: \(line.prefix(200))")
+            }
+            images.append(EngineImage(
+                id: id,
+                repoTags: (try? JSONDecoder().decode([String]?.self, from: fields[1])) .flatMap { $0 } ?? [],
+                repoDigests: (try? JSONDecoder().decode([String]?.self, from: fields[2])).flatMap { $0 } ?? [],
+                user: try? JSONDecoder().decode(String.self, from: fields[3]),
+                created: try? JSONDecoder().decode(String.self, from: fields[4]),
+                size: try? JSONDecoder().decode(Int64.self, from: fields[5])))
+        }
+        var byReference: [String: EngineImage] = [:]
+        for reference in unique {
+            if let match = images.first(where: { Self.matches(reference, $0) }) { byReference[reference] = match }
+        }
+        return byReference
+    }
+
+    /// Whether `reference` names `image` (by tag, digest or ID), the way the engine resolves names.
+    static func matches(_ reference: String, _ image: EngineImage) -> Bool {
+        if reference.hasPrefix("sha256:") { return image.id.hasPrefix(reference) }
+        let normal = normalize(reference)
+        return image.repoTags.contains { normalize($0) == normal } || image.repoDigests.contains { normalize($0) == normal }
+            || image.id == "sha256:" + reference
+    }
+
+    /// `python` → `python:latest`; `docker.io/library/x` → `x`.
+    static func normalize(_ reference: String) -> String {
+        var name = reference
+        for prefix in ["docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"]
+        where name.hasPrefix(prefix) {
+            name = String(name.dropFirst(prefix.count))
+            break
+        }
+        let lastComponent = name.split(separator: "/").last ?? Substring(name)
+        if !lastComponent.contains(":") && !name.contains("@") { name += ":latest" }
+        return name
+    }
+
+    /// One `docker build`; returns the image ID read from `--iidfile`.
+    public func build(
+        dockerfile: String, context: String, target: String?, tags: [String], iidFile: String, logFile: String,
+        noCache: Bool, pull: Bool, buildArgs: [String: String] = [:], labels: [String: String] = [:],
+        onLine: (@Sendable (String) -> Void)?
+    ) async throws(DockerError) -> (imageID: String, seconds: Double) {
+        var arguments = ["build", "--file", dockerfile, "--iidfile", iidFile]
+        if let target { arguments += ["--target", target] }
+        for tag in tags { arguments += ["--tag", tag] }
+        for (key, value) in buildArgs.sorted(by: { $0.key < $1.key }) { arguments += ["--build-arg", "\(key)=\(value)"] }
+        for (key, value) in labels.sorted(by: { $0.key < $1.key }) { arguments += ["--label", "\(key)=\(value)"] }
+        if noCache { arguments.append("--no-cache") }
+        if pull { arguments.append("--pull") }
+        if backend == .buildkit { arguments += ["--progress", "plain"] }
+        arguments.append(context)
+        var command = docker(arguments, timeout: .seconds(3 * 3600))
+        command.environment["DOCKER_BUILDKIT"] = backend == .buildkit ? "1" : "0"
+        try? FileManager.default.removeItem(atPath: iidFile)
+        let result: ProcessResult
+        do {
+            result = try await runner.run(command, logFile: logFile, onLine: onLine)
+        } catch {
+            throw DockerError(.commandFailed, error.description, logPath: logFile)
+        }
+        switch result.ending {
+        case .exited(0):
+            break
+        case .cancelled:
+            throw DockerError(.interrupted, "interrupted", logPath: logFile)
+        case .timedOut:
+            throw DockerError(.commandFailed, "docker build timed out", logPath: logFile)
+        default:
+            let tail = result.output.split(separator: "\n").suffix(15).joined(separator: "\n")
+            throw DockerError(.commandFailed, "docker build failed (\(result.ending)):\n\(tail)", logPath: logFile)
+        }
+        guard let id = try? String(contentsOfFile: iidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+            id.hasPrefix("sha256:")
+        else {
+            throw DockerError(.badOutput, "docker build succeeded but wrote no image ID to \(iidFile)", logPath: logFile)
+        }
+        return (id, result.seconds)
+    }
+
+    /// `docker save` into `path`, through a temporary name so a half-written archive is never left there.
+    public func save(_ reference: String, to path: String) async throws(DockerError) {
+        let temporary = path + ".partial-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        _ = try await runChecked(docker(["save", "--output", temporary, reference], timeout: .seconds(1800)))
+        let descriptor = open(temporary, O_RDONLY)
+        if descriptor >= 0 {
+            fsync(descriptor)
+            close(descriptor)
+        }
+        guard rename(temporary, path) == 0 else {
+            throw DockerError(.commandFailed, "cannot move the saved image to \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public func tag(_ image: String, as tag: String) async throws(DockerError) {
+        _ = try await runChecked(docker(["tag", image, tag]))
+    }
+
+    @discardableResult
+    public func runChecked(_ command: Command, allowFailure: Bool = false) async throws(DockerError) -> ProcessResult {
+        let result: ProcessResult
+        do {
+            result = try await runner.run(command)
+        } catch {
+            throw DockerError(.engineUnreachable, error.description, hint: "install the docker client (apt-get install docker.io)")
+        }
+        if result.ending == .cancelled { throw DockerError(.interrupted, "interrupted") }
+        if !result.succeeded && !allowFailure {
+            if result.output.contains("Cannot connect to the Docker daemon") || result.output.contains("connect: no such file") {
+                throw DockerError(
+                    .engineUnreachable, "no Docker engine answers at \(Self.engineAddress)",
+                    hint: "start one (dockerd &), or set DOCKER_HOST")
+            }
+            let tail = result.output.split(separator: "\n").suffix(10).joined(separator: "\n")
+            throw DockerError(.commandFailed, "\(command.displayString) failed (\(result.ending)):\n\(tail)")
+        }
+        return result
+    }
+}

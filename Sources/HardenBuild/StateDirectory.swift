@@ -1,0 +1,61 @@
+import Foundation
+
+/// harden's own directory (default `.harden/`): the history database, build
+/// logs, saved images and locks. harden writes nowhere else.
+public struct StateDirectory: Sendable {
+    public var root: URL
+
+    public init(root: URL) {
+        self.root = root.standardizedFileURL
+    }
+
+    public var database: URL { root.appendingPathComponent("harden.db") }
+
+    public func buildDirectory(recipe: String, build: Int64) -> URL {
+        root.appendingPathComponent("builds/\(recipe)/\(build)")
+    }
+
+    public func imageArchive(recipe: String, imageID: String) -> URL {
+        let hex = imageID.hasPrefix("sha256:") ? String(imageID.dropFirst(7)) : imageID
+        return root.appendingPathComponent("images/\(recipe)/\(hex).tar")
+    }
+
+    public func lockFile(recipe: String) -> URL {
+        root.appendingPathComponent("locks/\(recipe).lock")
+    }
+
+    func createDirectory(_ url: URL) throws(BuildError) {
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch {
+            throw BuildError(.input, "cannot create \(url.path): \(error.localizedDescription)", hint: "check that the state directory is writable")
+        }
+    }
+}
+
+/// An exclusive, non-blocking lock on one recipe, held across processes (flock).
+/// Released when the lock is dropped or the process ends.
+final class RecipeLock: @unchecked Sendable {
+    private let descriptor: Int32
+
+    /// Nil when another process holds it.
+    init?(file: URL) throws(BuildError) {
+        let fd = open(file.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw BuildError(.input, "cannot open the lock \(file.path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            return nil
+        }
+        ftruncate(fd, 0)
+        let pid = "\(getpid())\n"
+        _ = pid.withCString { write(fd, $0, strlen($0)) }
+        descriptor = fd
+    }
+
+    deinit {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+
+/// The `harden` command line.
+public struct Harden: AsyncParsableCommand {
+    public static let version = "0.1.0"
+
+    public static let configuration = CommandConfiguration(
+        commandName: "harden",
+        abstract: "Build hardened container images from recipes, reproducibly, and keep them patched.",
+        discussion: """
+            Exit status: 0 success; 1 a build or policy failure; 2 bad input or environment \
+            (recipe errors, no Docker engine); 130 interrupted.
+            """,
+        version: version,
+        subcommands: [PlanCommand.self, BuildCommand.self, VersionCommand.self]
+    )
+
+    public init() {}
+}
+
+/// Exit statuses, as documented in `--help` and the README.
+enum Exit {
+    static let success: Int32 = 0
+    static let failure: Int32 = 1
+    static let badInput: Int32 = 2
+    static let interrupted: Int32 = 130
+}
+
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print harden's version.")
+
+    func run() {
+        print("harden \(Harden.version)")
+    }
+}
+
+/// The entry point: parses the arguments and runs the chosen command.
+public enum HardenMain {
+    public static func run(_ arguments: [String]? = nil) async {
+        do {
+            var command = try Harden.parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            Harden.exit(withError: error)
+        }
+    }
+}

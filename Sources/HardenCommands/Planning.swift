@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import HardenBuild
+import HardenHistory
+import HardenRecipe
+
+/// Loads recipes and plans them: the shared first half of `plan` and `build`.
+struct Planning {
+    var recipes: [LoadedRecipe]
+    var plans: [BuildPlan]
+    var store: BuildStore
+    var docker: DockerClient
+
+    static func make(_ options: ProjectOptions, force: Bool = false) async throws -> Planning {
+        let recipes = try options.loadRecipes()
+        let docker = options.dockerClient()
+        let planner: Planner
+        do {
+            planner = Planner(imageMap: try options.loadImageMap())
+        } catch {
+            Output.error(error.description)
+            throw ExitCode(Exit.badInput)
+        }
+        let store = try options.openStore()
+        do {
+            try await docker.ping()
+            let previous = try await store.latestSucceeded()
+            let engine = try await docker.inspect(try planner.engineReferences(for: recipes, previous: previous))
+            let hasher = ContextHasher(known: try await store.fileHashes())
+            var plans: [BuildPlan] = []
+            for recipe in recipes {
+                plans.append(try planner.plan(recipe, engine: engine, previous: previous[recipe.name], hasher: hasher, force: force))
+            }
+            try await store.saveFileHashes(hasher.newHashes)
+            return Planning(recipes: recipes, plans: plans, store: store, docker: docker)
+        } catch let error as DockerError {
+            Output.error(error.description)
+        } catch let error as BuildError {
+            Output.error(error.description)
+        } catch let error as StoreError {
+            Output.error(error.description)
+        }
+        throw ExitCode(Exit.badInput)
+    }
+}
+
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Say what would be built, and why, without building.",
+        discussion: "Exit status: 0 planned; 2 bad recipe, image map or no Docker engine.")
+
+    @OptionGroup var project: ProjectOptions
+
+    @Option(name: .long, help: "text or json")
+    var format: OutputFormat = .text
+
+    @Flag(name: .long, help: "Print each recipe's Dockerfile.")
+    var dockerfile = false
+
+    func run() async throws {
+        let planning = try await Planning.make(project)
+        switch format {
+        case .json:
+            print(Output.json(planning.plans.map(PlanReport.init)))
+        case .text:
+            for plan in planning.plans {
+                print("\(plan.recipe) (\(plan.file)): \(plan.action == .build ? "build" : "up to date")")
+                for reason in plan.reasons where plan.action == .build { print("  - \(reason)") }
+                if plan.action == .skip { print("  - \(plan.reasons.joined(separator: "; "))") }
+                if dockerfile {
+                    print("")
+                    print(plan.dockerfile.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + $0 }.joined(separator: "\n"))
+                }
+            }
+        }
+    }
+}
+
+/// The JSON shape of one plan (the Dockerfile included as text).
+struct PlanReport: Encodable {
+    var recipe: String
+    var file: String
+    var action: String
+    var reasons: [String]
+    var inputDigest: String
+    var baseImages: [String: String]
+    var resolvedBases: [String: String]
+    var missingBases: [String]
+    var previousBuild: Int64?
+    var dockerfile: String
+
+    init(_ plan: BuildPlan) {
+        recipe = plan.recipe
+        file = plan.file
+        action = plan.action.rawValue
+        reasons = plan.reasons
+        inputDigest = plan.inputDigest
+        baseImages = plan.baseImages
+        resolvedBases = plan.resolvedBases
+        missingBases = plan.missingBases
+        previousBuild = plan.previousBuild
+        dockerfile = plan.dockerfile
+    }
+}

@@ -1,0 +1,239 @@
+import CSQLite
+import Foundation
+
+/// The build history: an SQLite file (WAL) in the state directory.
+///
+/// Every change is one transaction. A build left `running` by a process that
+/// no longer exists is marked `interrupted` when the store is opened.
+public actor BuildStore {
+    /// The schema this version of harden writes; a newer file is refused.
+    public static let schemaVersion = 1
+
+    private let connection: SQLiteConnection
+    public nonisolated let path: String
+
+    public init(path: String) throws(StoreError) {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError(path: directory, message: "cannot create the state directory: \(error.localizedDescription)")
+        }
+        let connection = try SQLiteConnection(path: path)
+        try Self.migrate(connection)
+        self.connection = connection
+        try Self.markAbandoned(connection)
+    }
+
+    private static func migrate(_ db: SQLiteConnection) throws(StoreError) {
+        try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON")
+        let version = Int(try db.query("PRAGMA user_version").first?.first?.integer ?? 0)
+        if version > schemaVersion {
+            throw StoreError(
+                path: db.path, message: "the database has schema version \(version); this harden knows up to \(schemaVersion)",
+                hint: "use a newer harden, or point --state at another directory; the file was not changed")
+        }
+        if version == schemaVersion { return }
+        try db.transaction { () throws(StoreError) in
+            try db.execute(
+                """
+                CREATE TABLE IF NOT EXISTS builds (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    recipe TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('planned','skipped','running','succeeded','failed','interrupted')),
+                    trigger TEXT NOT NULL,
+                    reasons TEXT NOT NULL,
+                    input_digest TEXT NOT NULL,
+                    input_parts TEXT NOT NULL,
+                    base_images TEXT NOT NULL,
+                    builder_image TEXT, runtime_image TEXT, image_archive TEXT,
+                    builder_log TEXT, runtime_log TEXT,
+                    builder_seconds REAL, runtime_seconds REAL,
+                    started_at REAL NOT NULL, finished_at REAL,
+                    exit_status INTEGER, error TEXT, pid INTEGER
+                );
+                CREATE INDEX IF NOT EXISTS builds_by_recipe ON builds (recipe, id);
+                CREATE TABLE IF NOT EXISTS file_hashes (
+                    path TEXT PRIMARY KEY, size INTEGER NOT NULL, modified INTEGER NOT NULL,
+                    inode INTEGER NOT NULL, sha256 TEXT NOT NULL
+                );
+                PRAGMA user_version = \(schemaVersion);
+                """)
+        }
+    }
+
+    private static func markAbandoned(_ db: SQLiteConnection) throws(StoreError) {
+        let running = try db.query("SELECT id, pid FROM builds WHERE status IN ('running', 'planned')")
+        let dead = running.compactMap { row -> Int64? in
+            guard let id = row[0].integer else { return nil }
+            guard let pid = row[1].integer, pid > 0 else { return id }
+            return processIsAlive(pid_t(pid)) ? nil : id
+        }
+        guard !dead.isEmpty else { return }
+        try db.transaction { () throws(StoreError) in
+            for id in dead {
+                try db.query(
+                    """
+                    UPDATE builds SET status = 'interrupted', finished_at = ?,
+                        error = coalesce(error, 'harden stopped before the build finished (killed or crashed)')
+                    WHERE id = ? AND status IN ('running', 'planned')
+                    """, [.real(Date().timeIntervalSince1970), .integer(id)])
+            }
+        }
+    }
+
+    private static func processIsAlive(_ pid: pid_t) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    // MARK: builds
+
+    /// Inserts a record and returns its id.
+    @discardableResult
+    public func insert(_ record: BuildRecord) throws(StoreError) -> Int64 {
+        try connection.transaction { () throws(StoreError) in
+            try connection.query(
+                """
+                INSERT INTO builds (recipe, status, trigger, reasons, input_digest, input_parts, base_images,
+                    builder_image, runtime_image, image_archive, builder_log, runtime_log, builder_seconds,
+                    runtime_seconds, started_at, finished_at, exit_status, error, pid)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, Self.columns(record))
+            return connection.lastInsertRowID
+        }
+    }
+
+    /// Replaces a record's fields (matched by `record.id`).
+    public func update(_ record: BuildRecord) throws(StoreError) {
+        guard let id = record.id else {
+            throw StoreError(path: path, message: "cannot update a build record that was never inserted")
+        }
+        try connection.transaction { () throws(StoreError) in
+            try connection.query(
+                """
+                UPDATE builds SET recipe = ?, status = ?, trigger = ?, reasons = ?, input_digest = ?, input_parts = ?,
+                    base_images = ?, builder_image = ?, runtime_image = ?, image_archive = ?, builder_log = ?,
+                    runtime_log = ?, builder_seconds = ?, runtime_seconds = ?, started_at = ?, finished_at = ?,
+                    exit_status = ?, error = ?, pid = ?
+                WHERE id = ?
+                """, Self.columns(record) + [.integer(id)])
+        }
+    }
+
+    /// The newest succeeded build of each recipe.
+    public func latestSucceeded() throws(StoreError) -> [String: BuildRecord] {
+        let rows = try connection.query(
+            """
+            SELECT \(Self.selectList) FROM builds WHERE id IN
+                (SELECT max(id) FROM builds WHERE status = 'succeeded' GROUP BY recipe)
+            """)
+        var result: [String: BuildRecord] = [:]
+        for row in rows {
+            let record = try Self.record(row, path: path)
+            result[record.recipe] = record
+        }
+        return result
+    }
+
+    /// Builds, newest first, optionally for one recipe.
+    public func builds(recipe: String? = nil, limit: Int = 100) throws(StoreError) -> [BuildRecord] {
+        let rows: [[SQLValue]]
+        if let recipe {
+            rows = try connection.query(
+                "SELECT \(Self.selectList) FROM builds WHERE recipe = ? ORDER BY id DESC LIMIT ?",
+                [.text(recipe), .integer(Int64(limit))])
+        } else {
+            rows = try connection.query(
+                "SELECT \(Self.selectList) FROM builds ORDER BY id DESC LIMIT ?", [.integer(Int64(limit))])
+        }
+        var records: [BuildRecord] = []
+        for row in rows { records.append(try Self.record(row, path: path)) }
+        return records
+    }
+
+    public func build(id: Int64) throws(StoreError) -> BuildRecord? {
+        guard let row = try connection.query("SELECT \(Self.selectList) FROM builds WHERE id = ?", [.integer(id)]).first
+        else { return nil }
+        return try Self.record(row, path: path)
+    }
+
+    /// `PRAGMA integrity_check`: "ok" when the file is sound.
+    public func integrityCheck() throws(StoreError) -> String {
+        try connection.query("PRAGMA integrity_check").first?.first?.text ?? "no answer"
+    }
+
+    // MARK: context file hashes
+
+    public func fileHashes() throws(StoreError) -> [String: FileHash] {
+        var result: [String: FileHash] = [:]
+        for row in try connection.query("SELECT path, size, modified, inode, sha256 FROM file_hashes") {
+            guard let path = row[0].text, let size = row[1].integer, let modified = row[2].integer,
+                let inode = row[3].integer, let sha = row[4].text
+            else { continue }
+            result[path] = FileHash(path: path, size: size, modified: modified, inode: inode, sha256: sha)
+        }
+        return result
+    }
+
+    public func saveFileHashes(_ hashes: [FileHash]) throws(StoreError) {
+        guard !hashes.isEmpty else { return }
+        try connection.transaction { () throws(StoreError) in
+            for hash in hashes {
+                try connection.query(
+                    "INSERT OR REPLACE INTO file_hashes (path, size, modified, inode, sha256) VALUES (?, ?, ?, ?, ?)",
+                    [.text(hash.path), .integer(hash.size), .integer(hash.modified), .integer(hash.inode), .text(hash.sha256)])
+            }
+        }
+    }
+
+    // MARK: row mapping
+
+    private static let selectList = """
+        id, recipe, status, trigger, reasons, input_digest, input_parts, base_images, builder_image, runtime_image,
+        image_archive, builder_log, runtime_log, builder_seconds, runtime_seconds, started_at, finished_at,
+        exit_status, error, pid
+        """
+
+    private static func columns(_ r: BuildRecord) -> [SQLValue] {
+        func text(_ value: String?) -> SQLValue { value.map(SQLValue.text) ?? .null }
+        func real(_ value: Double?) -> SQLValue { value.map(SQLValue.real) ?? .null }
+        return [
+            .text(r.recipe), .text(r.status.rawValue), .text(r.trigger), .text(json(r.reasons)), .text(r.inputDigest),
+            .text(json(r.inputParts)), .text(json(r.baseImages)), text(r.builderImage), text(r.runtimeImage),
+            text(r.imageArchive), text(r.builderLog), text(r.runtimeLog), real(r.builderSeconds),
+            real(r.runtimeSeconds), .real(r.startedAt.timeIntervalSince1970),
+            real(r.finishedAt?.timeIntervalSince1970), r.exitStatus.map { .integer(Int64($0)) } ?? .null,
+            text(r.error), r.pid.map { .integer(Int64($0)) } ?? .null,
+        ]
+    }
+
+    private static func record(_ row: [SQLValue], path: String) throws(StoreError) -> BuildRecord {
+        guard row.count == 20, let id = row[0].integer, let recipe = row[1].text,
+            let status = row[2].text.flatMap(BuildRecord.Status.init(rawValue:)), let trigger = row[3].text,
+            let started = row[15].real
+        else {
+            throw StoreError(path: path, message: "a build row does not have the expected columns", hint: "the file may be damaged")
+        }
+        return BuildRecord(
+            id: id, recipe: recipe, status: status, trigger: trigger,
+            reasons: decode(row[4].text) ?? [], inputDigest: row[5].text ?? "",
+            inputParts: decode(row[6].text) ?? [:], baseImages: decode(row[7].text) ?? [:],
+            builderImage: row[8].text, runtimeImage: row[9].text, imageArchive: row[10].text,
+            builderLog: row[11].text, runtimeLog: row[12].text, builderSeconds: row[13].real,
+            runtimeSeconds: row[14].real, startedAt: Date(timeIntervalSince1970: started),
+            finishedAt: row[16].real.map(Date.init(timeIntervalSince1970:)), exitStatus: row[17].integer.map { Int($0) },
+            error: row[18].text, pid: row[19].integer.map { Int32($0) })
+    }
+
+    private static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(value)).flatMap { String(data: $0, encoding: .utf8) } ?? "null"
+    }
+
+    private static func decode<T: Decodable>(_ text: String?) -> T? {
+        guard let data = text?.data(using: .utf8) else { return nil }
+        return try? JSONDecoder().decode(T.self, from: data)
+    }
+}

@@ -1,0 +1,245 @@
+import Foundation
+
+/// A hardened image, as declared by one `Recipes/*.yaml` file.
+///
+/// Either `builder` + `runtime` (harden renders the Dockerfile) or
+/// `dockerfile` (an existing multi-stage Dockerfile and its two targets).
+public struct Recipe: Sendable, Equatable, Codable {
+    public var name: String
+    public var description: String?
+    /// The build context, relative to the recipe file.
+    public var context: String
+    public var tags: [String]
+    public var builder: BuilderStage?
+    public var runtime: RuntimeStage?
+    public var dockerfile: DockerfileSource?
+    public var policy: Policy
+    public var scan: ScanSettings
+    public var schedule: Schedule?
+
+    public init(
+        name: String, description: String? = nil, context: String = ".", tags: [String] = [],
+        builder: BuilderStage? = nil, runtime: RuntimeStage? = nil, dockerfile: DockerfileSource? = nil,
+        policy: Policy = Policy(), scan: ScanSettings = ScanSettings(), schedule: Schedule? = nil
+    ) {
+        self.name = name
+        self.description = description
+        self.context = context
+        self.tags = tags
+        self.builder = builder
+        self.runtime = runtime
+        self.dockerfile = dockerfile
+        self.policy = policy
+        self.scan = scan
+        self.schedule = schedule
+    }
+
+    /// Every base image the recipe names, builder first.
+    public var baseImages: [String] {
+        [builder?.from, runtime?.from].compactMap { $0 }
+    }
+}
+
+/// An ordered `NAME: value` pair (env, args, labels keep their YAML order).
+public struct KeyValue: Sendable, Equatable, Codable {
+    public var key: String
+    public var value: String
+    public init(_ key: String, _ value: String) {
+        self.key = key
+        self.value = value
+    }
+}
+
+public struct BuilderStage: Sendable, Equatable, Codable {
+    public var from: String
+    public var workdir: String?
+    public var args: [KeyValue]
+    public var env: [KeyValue]
+    public var copy: [CopyStep]
+    public var run: [String]
+
+    public init(
+        from: String, workdir: String? = nil, args: [KeyValue] = [], env: [KeyValue] = [],
+        copy: [CopyStep] = [], run: [String] = []
+    ) {
+        self.from = from
+        self.workdir = workdir
+        self.args = args
+        self.env = env
+        self.copy = copy
+        self.run = run
+    }
+}
+
+public struct RuntimeStage: Sendable, Equatable, Codable {
+    public var from: String
+    public var workdir: String?
+    public var args: [KeyValue]
+    public var env: [KeyValue]
+    /// Steps run in the runtime stage before files are copied (e.g. `apk add`); the
+    /// base must have a shell for these.
+    public var run: [String]
+    public var copy: [CopyStep]
+    public var user: String?
+    public var entrypoint: [String]?
+    public var cmd: [String]?
+    public var expose: [Port]
+    public var labels: [KeyValue]
+    public var healthcheck: Healthcheck?
+
+    public init(
+        from: String, workdir: String? = nil, args: [KeyValue] = [], env: [KeyValue] = [],
+        run: [String] = [], copy: [CopyStep] = [], user: String? = nil, entrypoint: [String]? = nil,
+        cmd: [String]? = nil, expose: [Port] = [], labels: [KeyValue] = [], healthcheck: Healthcheck? = nil
+    ) {
+        self.from = from
+        self.workdir = workdir
+        self.args = args
+        self.env = env
+        self.run = run
+        self.copy = copy
+        self.user = user
+        self.entrypoint = entrypoint
+        self.cmd = cmd
+        self.expose = expose
+        self.labels = labels
+        self.healthcheck = healthcheck
+    }
+}
+
+/// One `COPY`: from the build context or from the builder stage.
+public struct CopyStep: Sendable, Equatable, Codable {
+    public enum Source: String, Sendable, Codable, CaseIterable {
+        case context
+        case builder
+    }
+    public var from: Source
+    public var src: [String]
+    public var dest: String
+    public var chown: String?
+
+    public init(from: Source, src: [String], dest: String, chown: String? = nil) {
+        self.from = from
+        self.src = src
+        self.dest = dest
+        self.chown = chown
+    }
+}
+
+public struct Port: Sendable, Equatable, Codable, CustomStringConvertible {
+    public enum Proto: String, Sendable, Codable {
+        case tcp, udp
+    }
+    public var number: Int
+    public var proto: Proto
+    public init(_ number: Int, _ proto: Proto = .tcp) {
+        self.number = number
+        self.proto = proto
+    }
+    public var description: String { proto == .tcp ? "\(number)" : "\(number)/\(proto.rawValue)" }
+}
+
+/// A `HEALTHCHECK` in exec form; durations as Docker writes them (`30s`, `1m30s`).
+public struct Healthcheck: Sendable, Equatable, Codable {
+    public var test: [String]
+    public var interval: String?
+    public var timeout: String?
+    public var startPeriod: String?
+    public var retries: Int?
+
+    public init(test: [String], interval: String? = nil, timeout: String? = nil, startPeriod: String? = nil, retries: Int? = nil) {
+        self.test = test
+        self.interval = interval
+        self.timeout = timeout
+        self.startPeriod = startPeriod
+        self.retries = retries
+    }
+}
+
+/// An existing multi-stage Dockerfile, relative to the recipe.
+public struct DockerfileSource: Sendable, Equatable, Codable {
+    public var path: String
+    public var builderTarget: String
+    public var runtimeTarget: String
+    public init(path: String, builderTarget: String, runtimeTarget: String) {
+        self.path = path
+        self.builderTarget = builderTarget
+        self.runtimeTarget = runtimeTarget
+    }
+}
+
+/// What the final image must satisfy. Rule settings beyond these live with the verifier.
+public struct Policy: Sendable, Equatable, Codable {
+    public var allowRoot: Bool
+    public var allowShell: Bool
+    public var allowPackageManager: Bool
+    public var forbidPaths: [String]
+    public var exceptions: [PolicyException]
+
+    public init(
+        allowRoot: Bool = false, allowShell: Bool = false, allowPackageManager: Bool = false,
+        forbidPaths: [String] = [], exceptions: [PolicyException] = []
+    ) {
+        self.allowRoot = allowRoot
+        self.allowShell = allowShell
+        self.allowPackageManager = allowPackageManager
+        self.forbidPaths = forbidPaths
+        self.exceptions = exceptions
+    }
+}
+
+/// An allowed violation: always justified, optionally expiring (`YYYY-MM-DD`).
+public struct PolicyException: Sendable, Equatable, Codable {
+    public var rule: String
+    public var path: String?
+    public var reason: String
+    public var expires: String?
+    public init(rule: String, path: String? = nil, reason: String, expires: String? = nil) {
+        self.rule = rule
+        self.path = path
+        self.reason = reason
+        self.expires = expires
+    }
+}
+
+public struct ScanSettings: Sendable, Equatable, Codable {
+    public enum Scanner: String, Sendable, Codable, CaseIterable {
+        case builtin, trivy, grype
+    }
+    public enum Severity: String, Sendable, Codable, CaseIterable {
+        case critical, high, medium, low, unknown
+    }
+    public var scanners: [Scanner]
+    public var failOn: [Severity]
+    public var ignoreUnfixed: Bool
+    /// A `.trivyignore` or `.trivyignore.yaml`, relative to the context.
+    public var ignoreFile: String?
+
+    public init(
+        scanners: [Scanner] = [.builtin], failOn: [Severity] = [.critical, .high], ignoreUnfixed: Bool = false,
+        ignoreFile: String? = nil
+    ) {
+        self.scanners = scanners
+        self.failOn = failOn
+        self.ignoreUnfixed = ignoreUnfixed
+        self.ignoreFile = ignoreFile
+    }
+}
+
+public struct Schedule: Sendable, Equatable, Codable {
+    public enum Trigger: String, Sendable, Codable, CaseIterable {
+        case baseUpdate = "base-update"
+        case fixableVulnerabilities = "fixable-vulnerabilities"
+        case recipeChange = "recipe-change"
+        case contextChange = "context-change"
+    }
+    public var cron: String?
+    public var timezone: String
+    public var triggers: [Trigger]
+
+    public init(cron: String? = nil, timezone: String = "UTC", triggers: [Trigger] = []) {
+        self.cron = cron
+        self.timezone = timezone
+        self.triggers = triggers
+    }
+}

@@ -1,0 +1,211 @@
+import Foundation
+
+/// Turns a recipe's YAML tree into a `Recipe`, checking every key and value.
+enum RecipeParser {
+    static let topKeys = [
+        "name", "description", "context", "tags", "builder", "runtime", "dockerfile", "builder-target",
+        "runtime-target", "policy", "scan", "schedule",
+    ]
+    static let builderKeys = ["from", "workdir", "args", "env", "copy", "run"]
+    static let runtimeKeys = [
+        "from", "workdir", "args", "env", "run", "copy", "user", "entrypoint", "cmd", "expose", "labels", "healthcheck",
+    ]
+    static let copyKeys = ["from", "src", "dest", "chown"]
+    static let healthcheckKeys = ["test", "interval", "timeout", "start-period", "retries"]
+    static let policyKeys = ["allow-root", "allow-shell", "allow-package-manager", "forbid-paths", "exceptions"]
+    static let exceptionKeys = ["rule", "path", "reason", "expires"]
+    static let scanKeys = ["scanners", "fail-on", "ignore-unfixed", "ignore-file"]
+    static let scheduleKeys = ["cron", "timezone", "triggers"]
+
+    static func parse(_ root: YAMLField) throws(RecipeError) -> Recipe {
+        let top = try root.mapping(allowed: topKeys)
+        var recipe = Recipe(name: try top.required("name").string(Validate.recipeName))
+        recipe.description = try top["description"]?.string()
+        recipe.context = try top["context"]?.string(Validate.path) ?? "."
+        recipe.tags = try top["tags"]?.strings(allowScalar: true, Validate.imageReference) ?? []
+        if let builder = top["builder"] { recipe.builder = try parseBuilder(builder) }
+        if let runtime = top["runtime"] { recipe.runtime = try parseRuntime(runtime) }
+        if let dockerfile = top["dockerfile"] {
+            let hint = "Dockerfile mode needs dockerfile, builder-target and runtime-target"
+            recipe.dockerfile = DockerfileSource(
+                path: try dockerfile.string(Validate.path),
+                builderTarget: try top.required("builder-target", hint: hint).string(stageName),
+                runtimeTarget: try top.required("runtime-target", hint: hint).string(stageName))
+            if let stage = top["builder"] ?? top["runtime"] {
+                throw stage.error(
+                    "a recipe has either builder/runtime or dockerfile, not both",
+                    hint: "remove \(stage.path), or remove dockerfile to let harden render the Dockerfile")
+            }
+        } else {
+            if let target = top["builder-target"] ?? top["runtime-target"] {
+                throw target.error("\(target.path) only applies with dockerfile")
+            }
+            guard recipe.runtime != nil else {
+                throw root.error(
+                    "the recipe has no runtime stage",
+                    hint: "add runtime: (and usually builder:), or dockerfile: with builder-target: and runtime-target:")
+            }
+            if recipe.builder == nil, let step = recipe.runtime?.copy.firstIndex(where: { $0.from == .builder }) {
+                throw root.error("runtime.copy[\(step)] copies from the builder stage, but the recipe has no builder")
+            }
+        }
+        if let policy = top["policy"] { recipe.policy = try parsePolicy(policy) }
+        if let scan = top["scan"] { recipe.scan = try parseScan(scan) }
+        if let schedule = top["schedule"] { recipe.schedule = try parseSchedule(schedule) }
+        return recipe
+    }
+
+    private static func stageName(_ value: String) -> String? {
+        value.wholeMatch(of: /[A-Za-z][A-Za-z0-9_.-]{0,127}/) != nil ? nil : "'\(value)' is not a valid stage name"
+    }
+
+    private static func parseBuilder(_ field: YAMLField) throws(RecipeError) -> BuilderStage {
+        let map = try field.mapping(allowed: builderKeys)
+        var stage = BuilderStage(from: try map.required("from").string(Validate.imageReference))
+        stage.workdir = try map["workdir"]?.string(Validate.absolutePath)
+        stage.args = try map["args"]?.keyValues(key: Validate.envName) ?? []
+        stage.env = try map["env"]?.keyValues(key: Validate.envName) ?? []
+        stage.copy = try parseCopies(map["copy"], allowBuilder: false)
+        stage.run = try map["run"]?.strings(allowScalar: true, Validate.command) ?? []
+        return stage
+    }
+
+    private static func parseRuntime(_ field: YAMLField) throws(RecipeError) -> RuntimeStage {
+        let map = try field.mapping(allowed: runtimeKeys)
+        let from = try map.required("from").string(Validate.imageReference)
+        var stage = RuntimeStage(from: from)
+        stage.workdir = try map["workdir"]?.string(Validate.absolutePath)
+        stage.args = try map["args"]?.keyValues(key: Validate.envName) ?? []
+        stage.env = try map["env"]?.keyValues(key: Validate.envName) ?? []
+        stage.run = try map["run"]?.strings(allowScalar: true, Validate.command) ?? []
+        stage.copy = try parseCopies(map["copy"], allowBuilder: true)
+        stage.user = try map["user"]?.string(Validate.user)
+        stage.entrypoint = try map["entrypoint"]?.strings(Validate.argument)
+        stage.cmd = try map["cmd"]?.strings(Validate.argument)
+        if let entrypoint = map["entrypoint"], stage.entrypoint?.isEmpty == true {
+            throw entrypoint.error("runtime.entrypoint must not be empty", hint: "remove it to keep the base image's entrypoint")
+        }
+        if let expose = map["expose"] {
+            for item in try expose.sequence(allowScalar: true) {
+                stage.expose.append(try parsePort(item))
+            }
+        }
+        stage.labels = try map["labels"]?.keyValues(key: Validate.labelKey) ?? []
+        if let health = map["healthcheck"] { stage.healthcheck = try parseHealthcheck(health) }
+        return stage
+    }
+
+    private static func parseCopies(_ field: YAMLField?, allowBuilder: Bool) throws(RecipeError) -> [CopyStep] {
+        guard let field else { return [] }
+        var steps: [CopyStep] = []
+        for item in try field.sequence() {
+            let map = try item.mapping(allowed: copyKeys)
+            let fromField = try map.required("from", hint: "copy from 'context' or 'builder'")
+            let fromName = try fromField.string()
+            guard let from = CopyStep.Source(rawValue: fromName) else {
+                let suggestion = Suggest.closest(to: fromName, among: CopyStep.Source.allCases.map(\.rawValue))
+                throw fromField.error(
+                    "\(fromField.path) must be 'context' or 'builder', not '\(fromName)'"
+                        + (suggestion.map { "; did you mean '\($0)'?" } ?? ""))
+            }
+            if from == .builder && !allowBuilder {
+                throw fromField.error("the builder stage can only copy from the context")
+            }
+            let sources = try map.required("src").strings(allowScalar: true, Validate.path)
+            if sources.isEmpty { throw item.error("\(item.path).src must name at least one file") }
+            let dest = try map.required("dest").string(Validate.path)
+            let chown = try map["chown"]?.string(Validate.user)
+            steps.append(CopyStep(from: from, src: sources, dest: dest, chown: chown))
+        }
+        return steps
+    }
+
+    private static func parsePort(_ field: YAMLField) throws(RecipeError) -> Port {
+        let value = try field.string()
+        let parts = value.split(separator: "/", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let number = Int(parts[0]), (1...65535).contains(number) else {
+            throw field.error("\(field.path): '\(value)' is not a port (expected 1-65535, optionally /tcp or /udp)")
+        }
+        var proto = Port.Proto.tcp
+        if parts.count == 2 {
+            guard let parsed = Port.Proto(rawValue: String(parts[1])) else {
+                throw field.error("\(field.path): protocol must be tcp or udp, not '\(parts[1])'")
+            }
+            proto = parsed
+        }
+        return Port(number, proto)
+    }
+
+    private static func parseHealthcheck(_ field: YAMLField) throws(RecipeError) -> Healthcheck {
+        let map = try field.mapping(allowed: healthcheckKeys)
+        let testField = try map.required("test", hint: "test is the command in exec form, e.g. [python3, -c, '...']")
+        let test = try testField.strings(Validate.argument)
+        if test.isEmpty { throw testField.error("healthcheck.test must not be empty") }
+        return Healthcheck(
+            test: test,
+            interval: try map["interval"]?.string(Validate.duration),
+            timeout: try map["timeout"]?.string(Validate.duration),
+            startPeriod: try map["start-period"]?.string(Validate.duration),
+            retries: try map["retries"]?.int(in: 1...100))
+    }
+
+    private static func parsePolicy(_ field: YAMLField) throws(RecipeError) -> Policy {
+        let map = try field.mapping(allowed: policyKeys)
+        var policy = Policy()
+        policy.allowRoot = try map["allow-root"]?.bool() ?? false
+        policy.allowShell = try map["allow-shell"]?.bool() ?? false
+        policy.allowPackageManager = try map["allow-package-manager"]?.bool() ?? false
+        policy.forbidPaths = try map["forbid-paths"]?.strings(Validate.absolutePath) ?? []
+        for item in try map["exceptions"]?.sequence() ?? [] {
+            let entry = try item.mapping(allowed: exceptionKeys)
+            let reason = try entry.required("reason", hint: "every exception must say why it is acceptable").string()
+            if reason.trimmingCharacters(in: .whitespaces).isEmpty {
+                throw item.error("\(item.path).reason must not be empty")
+            }
+            policy.exceptions.append(PolicyException(
+                rule: try entry.required("rule").string(), path: try entry["path"]?.string(Validate.absolutePath),
+                reason: reason, expires: try entry["expires"]?.string(Validate.date)))
+        }
+        return policy
+    }
+
+    private static func parseScan(_ field: YAMLField) throws(RecipeError) -> ScanSettings {
+        let map = try field.mapping(allowed: scanKeys)
+        var scan = ScanSettings()
+        if let scanners = map["scanners"] {
+            scan.scanners = try enumList(scanners, ScanSettings.Scanner.self)
+        }
+        if let failOn = map["fail-on"] {
+            scan.failOn = try enumList(failOn, ScanSettings.Severity.self, lowercase: true)
+        }
+        scan.ignoreUnfixed = try map["ignore-unfixed"]?.bool() ?? false
+        scan.ignoreFile = try map["ignore-file"]?.string(Validate.path)
+        return scan
+    }
+
+    private static func parseSchedule(_ field: YAMLField) throws(RecipeError) -> Schedule {
+        let map = try field.mapping(allowed: scheduleKeys)
+        return Schedule(
+            cron: try map["cron"]?.string(Validate.cron),
+            timezone: try map["timezone"]?.string(Validate.timezone) ?? "UTC",
+            triggers: try map["triggers"].map { field throws(RecipeError) in try enumList(field, Schedule.Trigger.self) } ?? [])
+    }
+
+    private static func enumList<T: RawRepresentable & CaseIterable>(
+        _ field: YAMLField, _ type: T.Type, lowercase: Bool = false
+    ) throws(RecipeError) -> [T] where T.RawValue == String {
+        var result: [T] = []
+        let allowed = T.allCases.map(\.rawValue)
+        for item in try field.sequence(allowScalar: true) {
+            let raw = try item.string()
+            guard let value = T(rawValue: lowercase ? raw.lowercased() : raw) else {
+                let suggestion = Suggest.closest(to: raw, among: allowed)
+                throw item.error(
+                    "\(item.path): '\(raw)' is not one of \(allowed.joined(separator: ", "))"
+                        + (suggestion.map { "; did you mean '\($0)'?" } ?? ""))
+            }
+            result.append(value)
+        }
+        return result
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+
+/// Value checks shared by the loader. Each returns a problem to report, or nil.
+///
+/// These keep values from changing the structure of the rendered Dockerfile:
+/// a value can never start a new line, continue a line, or expand a variable
+/// where Docker would expand it. What can be escaped safely is escaped by the
+/// renderer instead (quotes in ENV/LABEL values, anything in JSON exec form).
+public enum Validate {
+    /// Any single-line text: no control characters.
+    public static func text(_ value: String) -> String? {
+        controlCharacter(in: value, allowing: [])
+    }
+
+    /// A shell command for `run`: may span lines (it is rendered as one JSON string).
+    public static func command(_ value: String) -> String? {
+        if value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return "a run step must not be empty" }
+        return controlCharacter(in: value, allowing: ["\n", "\t"])
+    }
+
+    /// A JSON exec-form argument (entrypoint, cmd, healthcheck test).
+    public static func argument(_ value: String) -> String? {
+        controlCharacter(in: value, allowing: ["\t"])
+    }
+
+    public static func recipeName(_ value: String) -> String? {
+        value.wholeMatch(of: /[a-z0-9][a-z0-9._-]{0,127}/) != nil
+            ? nil : "'\(printable(value))' is not a valid name: use lowercase letters, digits, '.', '_' and '-' (at most 128)"
+    }
+
+    /// A Docker image reference: `[host[:port]/]path[:tag][@sha256:hex]`.
+    public static func imageReference(_ value: String) -> String? {
+        let component = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+        let host = "(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?"
+        let pattern = "^\(host)\(component)(?:/\(component))*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+        if value.count <= 255, value.range(of: pattern, options: .regularExpression) != nil { return nil }
+        return "'\(printable(value))' is not a valid image reference (expected name[:tag][@sha256:digest], e.g. python:3.11-slim)"
+    }
+
+    public static func envName(_ value: String) -> String? {
+        value.wholeMatch(of: /[A-Za-z_][A-Za-z0-9_]*/) != nil
+            ? nil : "'\(printable(value))' is not a valid variable name (letters, digits and '_', not starting with a digit)"
+    }
+
+    public static func labelKey(_ value: String) -> String? {
+        value.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9._\/-]{0,254}/) != nil
+            ? nil : "'\(printable(value))' is not a valid label key (letters, digits, '.', '_', '/', '-')"
+    }
+
+    /// A path inside an image or the context. Docker expands `$` and treats quotes
+    /// and backslashes in these instructions itself, so they are refused here.
+    public static func path(_ value: String) -> String? {
+        if value.isEmpty { return "a path must not be empty" }
+        if let problem = text(value) { return problem }
+        for forbidden in ["$", "\\", "\"", "'"] where value.contains(forbidden) {
+            return "'\(printable(value))' contains '\(forbidden)', which Docker would interpret in a path; rename the file or directory"
+        }
+        return nil
+    }
+
+    public static func absolutePath(_ value: String) -> String? {
+        if let problem = path(value) { return problem }
+        return value.hasPrefix("/") ? nil : "'\(value)' must be an absolute path (starting with '/')"
+    }
+
+    /// `user[:group]`, by name or number.
+    public static func user(_ value: String) -> String? {
+        value.wholeMatch(of: /[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?/) != nil
+            ? nil : "'\(printable(value))' is not a valid user (expected name, uid, name:group or uid:gid)"
+    }
+
+    /// Whether a `user` value means uid 0.
+    public static func isRoot(_ user: String) -> Bool {
+        let name = user.split(separator: ":", maxSplits: 1).first.map(String.init) ?? user
+        return name == "root" || (Int(name) == 0)
+    }
+
+    /// A Go-style duration as Docker's HEALTHCHECK takes it.
+    public static func duration(_ value: String) -> String? {
+        value.wholeMatch(of: /([0-9]+(ms|s|m|h))+/) != nil
+            ? nil : "'\(printable(value))' is not a duration (e.g. 30s, 1m30s, 500ms)"
+    }
+
+    public static func date(_ value: String) -> String? {
+        guard value.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}/) != nil, parseDate(value) != nil else {
+            return "'\(printable(value))' is not a date (expected YYYY-MM-DD)"
+        }
+        return nil
+    }
+
+    /// A `YYYY-MM-DD` date at midnight UTC.
+    public static func parseDate(_ value: String) -> Date? {
+        let parts = value.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3 else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let components = DateComponents(year: parts[0], month: parts[1], day: parts[2])
+        guard components.isValidDate(in: calendar) else { return nil }
+        return calendar.date(from: components)
+    }
+
+    /// Five cron fields, or one of the `@` shorthands.
+    public static func cron(_ value: String) -> String? {
+        let shorthands = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]
+        if value.hasPrefix("@") {
+            return shorthands.contains(value) ? nil : "'\(printable(value))' is not a cron shorthand (\(shorthands.joined(separator: ", ")))"
+        }
+        let fields = value.split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count == 5 else {
+            return "'\(printable(value))' must have five fields (minute hour day-of-month month day-of-week)"
+        }
+        for field in fields where field.wholeMatch(of: /[A-Za-z0-9*,\/-]+/) == nil {
+            return "cron field '\(field)' may only use digits, names, '*', ',', '-' and '/'"
+        }
+        return nil
+    }
+
+    public static func timezone(_ value: String) -> String? {
+        TimeZone(identifier: value) != nil ? nil : "'\(printable(value))' is not a known time zone (e.g. UTC, Europe/Berlin)"
+    }
+
+    private static func controlCharacter(in value: String, allowing allowed: Set<Character>) -> String? {
+        for scalar in value.unicodeScalars {
+            let isControl = scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value)
+                || scalar.value == 0x2028 || scalar.value == 0x2029
+            if isControl && !allowed.contains(Character(scalar)) {
+                return "contains the control character U+\(String(format: "%04X", scalar.value)), which is not allowed here"
+            }
+        }
+        return nil
+    }
+
+    /// The value with control characters made visible, for messages.
+    static func printable(_ value: String) -> String {
+        var out = ""
+        for scalar in value.unicodeScalars.prefix(200) {
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                out += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,3 @@
+import HardenCommands
+
+await HardenMain.run()

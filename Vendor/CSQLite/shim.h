@@ -1,0 +1,5 @@
+#pragma once
+#include <sqlite3.h>
+
+// SQLITE_TRANSIENT is a cast macro Swift cannot import.
+static inline void (*harden_sqlite_transient(void))(void *) { return SQLITE_TRANSIENT; }
