@@ -54,7 +54,7 @@ enum DockerfileBases {
     static func parse(_ text: String) -> [String] {
         var stages: Set<String> = []
         var bases: [String] = []
-        for rawLine in text.split(separator: "\n") {
+        for rawLine in text.split(whereSeparator: \.isNewline) {
             let words = rawLine.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             guard let keyword = words.first, keyword.uppercased() == "FROM" else { continue }
             let arguments = words.dropFirst().filter { !$0.hasPrefix("--") }

@@ -1,0 +1,143 @@
+import Foundation
+import HardenHistory
+import HardenRecipe
+import Testing
+
+@testable import HardenBuild
+
+@Suite struct PlannerTests {
+    let yaml = """
+        name: demo
+        context: ctx
+        builder:
+          from: python:3.11-slim
+          run: [make]
+          copy:
+            - {from: context, src: app.py, dest: /src/app.py}
+        runtime:
+          from: alpine:3.22.2
+          user: "65532"
+          env: {A: "1"}
+        """
+    let engine: [String: EngineImage] = [
+        "python:3.11-slim": EngineImage(id: "sha256:" + String(repeating: "1", count: 64), repoTags: [], repoDigests: []),
+        "alpine:3.22.2": EngineImage(id: "sha256:" + String(repeating: "2", count: 64), repoTags: [], repoDigests: []),
+        "sha256:built": EngineImage(id: "sha256:built", repoTags: [], repoDigests: []),
+    ]
+
+    func project() throws -> TemporaryContext {
+        let project = try TemporaryContext()
+        try "print(1)\n".write(to: project.root.appendingPathComponent("ctx/app.py"), atomically: true, encoding: .utf8)
+        try "notes\n".write(to: project.root.appendingPathComponent("ctx/NOTES.md"), atomically: true, encoding: .utf8)
+        try "*.md\n".write(to: project.root.appendingPathComponent("ctx/.dockerignore"), atomically: true, encoding: .utf8)
+        return project
+    }
+
+    /// A succeeded build record for `plan`, as the runner would write it.
+    func record(_ plan: BuildPlan) -> BuildRecord {
+        BuildRecord(
+            id: 7, recipe: plan.recipe, status: .succeeded, reasons: plan.reasons, inputDigest: plan.inputDigest,
+            inputParts: plan.inputParts, baseImages: plan.baseImages, runtimeImage: "sha256:built", startedAt: Date())
+    }
+
+    @Test func newRecipeThenUpToDate() throws {
+        let project = try project()
+        let recipe = try project.load(yaml)
+        let first = try Planner().plan(recipe, engine: engine, previous: nil, hasher: ContextHasher())
+        #expect(first.action == .build)
+        #expect(first.reasons == ["new recipe"])
+        let second = try Planner().plan(recipe, engine: engine, previous: record(first), hasher: ContextHasher())
+        #expect(second.action == .skip)
+        #expect(second.reasons.first?.hasPrefix("up to date (build #7") == true)
+        #expect(second.inputDigest == first.inputDigest)
+    }
+
+    @Test func aChangedContextFileIsTheReason() throws {
+        let project = try project()
+        let recipe = try project.load(yaml)
+        let first = try Planner().plan(recipe, engine: engine, previous: nil, hasher: ContextHasher())
+        try "print(2)\n".write(to: project.root.appendingPathComponent("ctx/app.py"), atomically: true, encoding: .utf8)
+        try "x\n".write(to: project.root.appendingPathComponent("ctx/new.py"), atomically: true, encoding: .utf8)
+        let second = try Planner().plan(recipe, engine: engine, previous: record(first), hasher: ContextHasher())
+        #expect(second.action == .build)
+        #expect(second.reasons == ["context file app.py changed", "context file new.py added"])
+    }
+
+    @Test func ignoredFilesDoNotCauseRebuilds() throws {
+        let project = try project()
+        let recipe = try project.load(yaml)
+        let first = try Planner().plan(recipe, engine: engine, previous: nil, hasher: ContextHasher())
+        #expect(first.inputParts.keys.contains("context/app.py"))
+        #expect(!first.inputParts.keys.contains("context/NOTES.md"))
+        try "changed\n".write(to: project.root.appendingPathComponent("ctx/NOTES.md"), atomically: true, encoding: .utf8)
+        let second = try Planner().plan(recipe, engine: engine, previous: record(first), hasher: ContextHasher())
+        #expect(second.action == .skip)
+    }
+
+    @Test func aChangedRecipeFieldIsNamed() throws {
+        let project = try project()
+        let first = try Planner().plan(try project.load(yaml), engine: engine, previous: nil, hasher: ContextHasher())
+        let changed = try project.load(yaml.replacingOccurrences(of: "env: {A: \"1\"}", with: "env: {A: \"2\"}"))
+        let second = try Planner().plan(changed, engine: engine, previous: record(first), hasher: ContextHasher())
+        #expect(second.reasons == ["recipe field runtime.env changed"])
+    }
+
+    @Test func aMovedBaseIsNamedWithBothDigests() throws {
+        let project = try project()
+        let recipe = try project.load(yaml)
+        let first = try Planner().plan(recipe, engine: engine, previous: nil, hasher: ContextHasher())
+        var moved = engine
+        moved["alpine:3.22.2"]?.id = "sha256:" + String(repeating: "3", count: 64)
+        let second = try Planner().plan(recipe, engine: moved, previous: record(first), hasher: ContextHasher())
+        #expect(second.reasons == ["base alpine:3.22.2 is now sha256:\(String(repeating: "3", count: 64)) (was sha256:\(String(repeating: "2", count: 64)))"])
+    }
+
+    @Test func imageMapRedirectsBasesAndMissingBasesAreReported() throws {
+        let project = try project()
+        let recipe = try project.load(yaml)
+        let map = ImageMap(entries: ["python:3.11-slim": "local/python:3.11", "alpine:3.22.2": "local/alpine:3.22"])
+        let plan = try Planner(imageMap: map).plan(
+            recipe, engine: ["local/python:3.11": engine["python:3.11-slim"]!], previous: nil, hasher: ContextHasher())
+        #expect(plan.dockerfile.contains("FROM local/python:3.11 AS builder"))
+        #expect(plan.dockerfile.contains("FROM local/alpine:3.22 AS runtime"))
+        #expect(plan.missingBases == ["alpine:3.22.2"])
+        #expect(plan.reasons.contains { $0.contains("local/alpine:3.22 (for alpine:3.22.2) is not in the engine") })
+    }
+
+    @Test func aRemovedImageIsRebuilt() throws {
+        let project = try project()
+        let recipe = try project.load(yaml)
+        let first = try Planner().plan(recipe, engine: engine, previous: nil, hasher: ContextHasher())
+        var gone = engine
+        gone["sha256:built"] = nil
+        let second = try Planner().plan(recipe, engine: gone, previous: record(first), hasher: ContextHasher())
+        #expect(second.action == .build)
+        #expect(second.reasons == ["image sha256:built from build #7 is no longer in the engine"])
+    }
+
+    @Test func cachedHashesAreReusedOnlyWhileTheFileIsUnchanged() throws {
+        let project = try project()
+        let directory = project.root.appendingPathComponent("ctx")
+        let first = ContextHasher()
+        let snapshot = try first.snapshot(of: directory)
+        #expect(Set(first.newHashes.map { URL(fileURLWithPath: $0.path).lastPathComponent }) == ["app.py", ".dockerignore"])
+        var known: [String: FileHash] = [:]
+        for hash in first.newHashes { known[hash.path] = hash }
+        let second = ContextHasher(known: known)
+        #expect(try second.snapshot(of: directory) == snapshot)
+        #expect(second.newHashes.isEmpty)
+        try "print(3)\n".write(to: directory.appendingPathComponent("app.py"), atomically: true, encoding: .utf8)
+        let third = ContextHasher(known: known)
+        #expect(try third.snapshot(of: directory) != snapshot)
+    }
+
+    @Test func dockerfileModeReadsBasesFromTheDockerfile() {
+        let bases = DockerfileBases.parse("""
+            FROM --platform=linux/amd64 python:3.11-slim AS build
+            FROM build AS test
+            FROM gcr.io/distroless/python3-debian12 AS final
+            FROM scratch
+            """)
+        #expect(bases == ["python:3.11-slim", "gcr.io/distroless/python3-debian12"])
+    }
+}
