@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "HardenRecipeTests", dependencies: ["HardenRecipe"]),
         .testTarget(name: "HardenBuildTests", dependencies: ["HardenBuild"]),
         .testTarget(name: "HardenHistoryTests", dependencies: ["HardenHistory"]),
-        .testTarget(name: "HardenCommandsTests", dependencies: ["HardenCommands"]),
+        .testTarget(name: "HardenCommandsTests", dependencies: ["harden", "HardenCommands", "HardenBuild", "HardenHistory"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -139,7 +139,10 @@ public struct DockerClient: Sendable {
         for (key, value) in labels.sorted(by: { $0.key < $1.key }) { arguments += ["--label", "\(key)=\(value)"] }
         if noCache { arguments.append("--no-cache") }
         if pull { arguments.append("--pull") }
-        if backend == .buildkit { arguments += ["--progress", "plain"] }
+        switch backend {
+        case .buildkit: arguments += ["--progress", "plain"]
+        case .classic: arguments.append("--force-rm")
+        }
         arguments.append(context)
         var command = docker(arguments, timeout: .seconds(3 * 3600))
         command.environment["DOCKER_BUILDKIT"] = backend == .buildkit ? "1" : "0"

@@ -22,6 +22,12 @@ struct Planning {
             throw ExitCode(Exit.badInput)
         }
         let store = try options.openStore()
+        for build in store.recovered {
+            let directory = options.stateDirectory.buildDirectory(recipe: build.recipe, build: build.id).path + "/"
+            let stopped = LeftoverProcesses.stop(mentioning: directory)
+            Output.error("note: build #\(build.id) of \(build.recipe) was abandoned by a harden that stopped; recorded as interrupted"
+                + (stopped.isEmpty ? "" : ", and its leftover docker build (pid \(stopped.map(String.init).joined(separator: ", "))) stopped"))
+        }
         do {
             try await docker.ping()
             let previous = try await store.latestSucceeded()
@@ -65,9 +71,13 @@ struct PlanCommand: AsyncParsableCommand {
             print(Output.json(planning.plans.map(PlanReport.init)))
         case .text:
             for plan in planning.plans {
-                print("\(plan.recipe) (\(plan.file)): \(plan.action == .build ? "build" : "up to date")")
-                for reason in plan.reasons where plan.action == .build { print("  - \(reason)") }
-                if plan.action == .skip { print("  - \(plan.reasons.joined(separator: "; "))") }
+                switch plan.action {
+                case .build:
+                    print("\(plan.recipe) (\(plan.file)): build")
+                    for reason in plan.reasons { print("  - \(reason)") }
+                case .skip:
+                    print("\(plan.recipe) (\(plan.file)): \(plan.reasons.joined(separator: "; "))")
+                }
                 if dockerfile {
                     print("")
                     print(plan.dockerfile.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + $0 }.joined(separator: "\n"))

@@ -11,6 +11,8 @@ public actor BuildStore {
 
     private let connection: SQLiteConnection
     public nonisolated let path: String
+    /// Builds found abandoned (their process is gone) and marked interrupted by this open.
+    public nonisolated let recovered: [(recipe: String, id: Int64)]
 
     public init(path: String) throws(StoreError) {
         self.path = path
@@ -23,7 +25,7 @@ public actor BuildStore {
         let connection = try SQLiteConnection(path: path)
         try Self.migrate(connection)
         self.connection = connection
-        try Self.markAbandoned(connection)
+        recovered = try Self.markAbandoned(connection)
     }
 
     private static func migrate(_ db: SQLiteConnection) throws(StoreError) {
@@ -63,16 +65,16 @@ public actor BuildStore {
         }
     }
 
-    private static func markAbandoned(_ db: SQLiteConnection) throws(StoreError) {
-        let running = try db.query("SELECT id, pid FROM builds WHERE status IN ('running', 'planned')")
-        let dead = running.compactMap { row -> Int64? in
-            guard let id = row[0].integer else { return nil }
-            guard let pid = row[1].integer, pid > 0 else { return id }
-            return processIsAlive(pid_t(pid)) ? nil : id
+    private static func markAbandoned(_ db: SQLiteConnection) throws(StoreError) -> [(recipe: String, id: Int64)] {
+        let running = try db.query("SELECT id, pid, recipe FROM builds WHERE status IN ('running', 'planned')")
+        let dead = running.compactMap { row -> (recipe: String, id: Int64)? in
+            guard let id = row[0].integer, let recipe = row[2].text else { return nil }
+            if let pid = row[1].integer, pid > 0, processIsAlive(pid_t(pid)) { return nil }
+            return (recipe, id)
         }
-        guard !dead.isEmpty else { return }
+        guard !dead.isEmpty else { return [] }
         try db.transaction { () throws(StoreError) in
-            for id in dead {
+            for (_, id) in dead {
                 try db.query(
                     """
                     UPDATE builds SET status = 'interrupted', finished_at = ?,
@@ -81,6 +83,7 @@ public actor BuildStore {
                     """, [.real(Date().timeIntervalSince1970), .integer(id)])
             }
         }
+        return dead
     }
 
     private static func processIsAlive(_ pid: pid_t) -> Bool {

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+
+/// Runs the real `harden` binary, as a user would.
+enum CLI {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["HARDEN_BIN"] { return path }
+        return packageRoot.appendingPathComponent(".build/debug/harden").path
+    }
+
+    /// Runs harden in `directory` and waits, at most `timeout` seconds.
+    static func run(_ arguments: [String], in directory: URL, environment: [String: String] = [:], timeout: Double = 600) throws -> Result {
+        let process = try start(arguments, in: directory, environment: environment)
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.process.isRunning {
+            if Date() > deadline {
+                process.process.terminate()
+                Issue.record("harden \(arguments.joined(separator: " ")) did not finish in \(timeout) s")
+                break
+            }
+            usleep(50_000)
+        }
+        process.process.waitUntilExit()
+        return process.result()
+    }
+
+    final class Running {
+        let process: Process
+        let stdoutFile: URL
+        let stderrFile: URL
+
+        init(process: Process, stdoutFile: URL, stderrFile: URL) {
+            self.process = process
+            self.stdoutFile = stdoutFile
+            self.stderrFile = stderrFile
+        }
+
+        func result() -> Result {
+            let out = (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? ""
+            let err = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(at: stdoutFile)
+            try? FileManager.default.removeItem(at: stderrFile)
+            return Result(status: process.terminationStatus, stdout: out, stderr: err)
+        }
+    }
+
+    /// Starts harden without waiting; output goes to files (no pipe can fill up).
+    static func start(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> Running {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("harden-cli-\(UUID().uuidString)")
+        let out = base.appendingPathExtension("out"), err = base.appendingPathExtension("err")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return Running(process: process, stdoutFile: out, stderrFile: err)
+    }
+
+    /// Runs any command and returns its trimmed stdout (for docker, curl).
+    @discardableResult
+    static func shell(_ command: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
+
+/// A throwaway project folder with `Recipes/`, removed at deinit.
+final class Project {
+    let root: URL
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("harden-cli-project-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("Recipes"), withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    func write(_ relativePath: String, _ text: String) throws {
+        let url = root.appendingPathComponent(relativePath)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    func harden(_ arguments: [String], environment: [String: String] = [:]) throws -> CLI.Result {
+        try CLI.run(arguments, in: root, environment: environment)
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import HardenHistory
+import Testing
+
+/// Builds for real on the Docker engine (started by scripts/test.sh) from the local
+/// bases made by scripts/make-local-bases.sh.
+@Suite(.serialized) struct DockerBuildTests {
+    static let builderBase = "harden-local/python:3.11-slim"
+    static let runtimeBase = "harden-local/python3-debian12:nonroot"
+
+    /// A two-stage recipe: the builder writes a file, the distroless runtime prints it.
+    func tinyProject(run: String = "mkdir -p /out && cp /src/input.txt /out/ && echo built >> /out/input.txt") throws -> Project {
+        let project = try Project()
+        let name = "tiny-\(UUID().uuidString.prefix(8).lowercased())"
+        try project.write("Recipes/tiny/input.txt", "hello\n")
+        try project.write("Recipes/tiny/notes.md", "ignored\n")
+        try project.write("Recipes/tiny/.dockerignore", "*.md\n")
+        try project.write("Recipes/tiny.yaml", """
+            name: \(name)
+            context: tiny
+            tags: [harden-test/\(name):latest]
+            builder:
+              from: \(Self.builderBase)
+              copy:
+                - {from: context, src: input.txt, dest: /src/input.txt}
+              run:
+                - \(DockerBuildTests.yamlQuote(run))
+            runtime:
+              from: \(Self.runtimeBase)
+              user: "65532"
+              copy:
+                - {from: builder, src: /out/input.txt, dest: /data/input.txt}
+              entrypoint: [/usr/bin/python3, -c, "print(open('/data/input.txt').read().strip())"]
+            """)
+        return project
+    }
+
+    static func yamlQuote(_ value: String) -> String {
+        "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
+    func store(_ project: Project) throws -> BuildStore {
+        try BuildStore(path: project.root.appendingPathComponent(".harden/harden.db").path)
+    }
+
+    @Test func buildsATwoStageRecipeThenSkipsItUntilAnInputChanges() async throws {
+        let project = try tinyProject()
+        let first = try project.harden(["build"])
+        #expect(first.status == 0, "stderr: \(first.stderr)")
+        #expect(first.stdout.contains(": built sha256:"))
+        #expect(first.stdout.contains("why: new recipe"))
+        let records = try await store(project).builds()
+        let record = try #require(records.first)
+        #expect(record.status == .succeeded)
+        #expect(record.builderImage?.hasPrefix("sha256:") == true)
+        let image = try #require(record.runtimeImage)
+        let archive = try #require(record.imageArchive)
+        #expect(FileManager.default.fileExists(atPath: archive))
+        #expect(FileManager.default.fileExists(atPath: try #require(record.builderLog)))
+        #expect(record.builderSeconds != nil && record.runtimeSeconds != nil)
+
+        let run = try CLI.shell("docker run --rm \(image)")
+        #expect(run.output == "hello\nbuilt")
+        let user = try CLI.shell("docker image inspect --format '{{.Config.User}}' \(image)")
+        #expect(user.output == "65532")
+
+        let second = try project.harden(["build"])
+        #expect(second.status == 0)
+        #expect(second.stdout.contains("skipped, up to date (build #\(record.id ?? 0)"))
+
+        try project.write("Recipes/tiny/notes.md", "still ignored\n")
+        #expect(try project.harden(["plan"]).stdout.contains("up to date"))
+
+        try project.write("Recipes/tiny/input.txt", "changed\n")
+        let plan = try project.harden(["plan", "--format", "json"])
+        let plans = try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [[String: Any]]
+        #expect(plans?.first?["action"] as? String == "build")
+        #expect(plans?.first?["reasons"] as? [String] == ["context file input.txt changed"])
+
+        let third = try project.harden(["build", "--format", "json"])
+        #expect(third.status == 0)
+        let outcomes = try JSONSerialization.jsonObject(with: Data(third.stdout.utf8)) as? [[String: Any]]
+        #expect(outcomes?.first?["status"] as? String == "succeeded")
+        let newImage = try #require(outcomes?.first?["runtimeImage"] as? String)
+        #expect(try CLI.shell("docker run --rm \(newImage)").output == "changed\nbuilt")
+        _ = try CLI.shell("docker rmi -f \(image) \(newImage)")
+    }
+
+    @Test func aFailingStepExitsOneWithTheLogTailAndPath() async throws {
+        let project = try tinyProject(run: "echo about to fail && exit 3")
+        let result = try project.harden(["build"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("failed"))
+        #expect(result.stdout.contains("about to fail"))
+        #expect(result.stdout.contains("log: "))
+        let record = try #require(try await store(project).builds().first)
+        #expect(record.status == .failed)
+        #expect(record.error?.contains("builder stage") == true)
+    }
+
+    @Test func aRuntimeImageRunningAsRootFailsThePolicy() async throws {
+        let project = try tinyProject()
+        try project.write("Recipes/tiny.yaml", """
+            name: rooty
+            context: tiny
+            runtime:
+              from: \(Self.builderBase)
+            """)
+        let result = try project.harden(["build"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("runs as root (no USER set), which the policy forbids"))
+    }
+
+    @Test func ctrlCStopsTheBuildAndRecordsItInterrupted() async throws {
+        let project = try tinyProject(run: "echo sleeping && sleep 300")
+        let running = try CLI.start(["build"], in: project.root)
+        let database = project.root.appendingPathComponent(".harden/harden.db").path
+        try await waitForLog(project, containing: "sleeping")
+        kill(running.process.processIdentifier, SIGINT)
+        let deadline = Date().addingTimeInterval(30)
+        while running.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!running.process.isRunning, "harden did not stop within 30 s of SIGINT")
+        let result = running.result()
+        #expect(result.status == 130)
+        #expect(result.stdout.contains("interrupted"))
+        let record = try #require(try await BuildStore(path: database).builds().first)
+        #expect(record.status == .interrupted)
+        #expect(try CLI.shell("pgrep -f '\(project.root.path)/[.]harden/builds/' || true").output.isEmpty)
+    }
+
+    @Test func aKilledHardenIsRecordedInterruptedByTheNextRun() async throws {
+        let project = try tinyProject(run: "echo sleeping && sleep 300")
+        let running = try CLI.start(["build"], in: project.root)
+        try await waitForLog(project, containing: "sleeping")
+        kill(running.process.processIdentifier, SIGKILL)
+        running.process.waitUntilExit()
+        _ = running.result()
+
+        let next = try project.harden(["plan"])
+        #expect(next.status == 0)
+        #expect(next.stderr.contains("recorded as interrupted"))
+        let record = try #require(try await store(project).builds().first)
+        #expect(record.status == .interrupted)
+        #expect(try await store(project).integrityCheck() == "ok")
+        try await Task.sleep(for: .seconds(1))
+        #expect(try CLI.shell("pgrep -f '\(project.root.path)/[.]harden/builds/' || true").output.isEmpty)
+    }
+
+    /// Waits until a build log in the project's state directory contains `text`.
+    func waitForLog(_ project: Project, containing text: String) async throws {
+        let builds = project.root.appendingPathComponent(".harden/builds")
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let logs = FileManager.default.enumerator(atPath: builds.path)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".log") } ?? []
+            for log in logs {
+                if let content = try? String(contentsOf: builds.appendingPathComponent(log), encoding: .utf8), content.contains(text) {
+                    return
+                }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        Issue.record("no build log contained '\(text)' within 120 s")
+    }
+}
+
+/// The example recipe, end to end: build through the image map, run, answer /health.
+@Suite(.serialized) struct FlaskDistrolessTests {
+    @Test func buildsRunsAndAnswersHealth() async throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("harden-flask-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let result = try CLI.run(
+            ["build", "flask-distroless", "--image-map", "scripts/local-image-map.yaml", "--state", state.path, "--format", "json"],
+            in: CLI.packageRoot)
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let outcomes = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]]
+        let outcome = try #require(outcomes?.first)
+        #expect(outcome["status"] as? String == "succeeded")
+        let image = try #require(outcome["runtimeImage"] as? String)
+        #expect(FileManager.default.fileExists(atPath: try #require(outcome["imageArchive"] as? String)))
+
+        let container = try CLI.shell("docker run -d --rm \(image)").output
+        defer { _ = try? CLI.shell("docker rm -f \(container)") }
+        let address = try CLI.shell("docker inspect --format '{{.NetworkSettings.IPAddress}}' \(container)").output
+        var health = ""
+        for _ in 0..<50 {
+            health = try CLI.shell("curl -sf http://\(address):8080/health").output
+            if !health.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(health == "{\"status\":\"ok\"}")
+        let index = try CLI.shell("curl -sf http://\(address):8080/").output
+        #expect(index.contains("flask-distroless"))
+        #expect(try CLI.shell("docker exec \(container) /bin/sh -c true").status != 0, "the runtime image must have no shell")
+        #expect(try CLI.shell("docker image inspect --format '{{.Config.User}}' \(image)").output == "65532")
+    }
+}
