@@ -159,7 +159,16 @@ public struct BuildRunner: Sendable {
         progress.note("\(plan.recipe) runtime: built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started)), tagged \(outcome.tags.joined(separator: ", "))")
 
         try await checkUser(image, recipe: recipe)
-        let archive = state.imageArchive(recipe: plan.recipe, imageID: image)
+        outcome.imageArchive = try await saveImage(image, recipe: plan.recipe)
+    }
+
+    /// Saves the image into the state directory, named by its ID, and checks the saved config's digest.
+    /// An archive already saved for the same image ID is checked and kept.
+    private func saveImage(_ image: String, recipe: String) async throws(BuildError) -> String {
+        let archive = state.imageArchive(recipe: recipe, imageID: image)
+        if let saved = try? SavedImage.inspect(path: archive.path), saved.configDigest.description == image {
+            return archive.path
+        }
         try state.createDirectory(archive.deletingLastPathComponent())
         do {
             try await docker.save(image, to: archive.path)
@@ -177,7 +186,7 @@ public struct BuildRunner: Sendable {
             try? FileManager.default.removeItem(at: archive)
             throw BuildError(.failed, "the saved image \(archive.path) has config \(saved.configDigest), expected \(image)")
         }
-        outcome.imageArchive = archive.path
+        return archive.path
     }
 
     private func stage(

@@ -100,7 +100,7 @@ public struct Planner: Sendable {
             let shown = resolved[base] == base ? base : "\(resolved[base] ?? base) (for \(base))"
             reasons.append("base \(shown) is not in the engine: pull it, or map it to a local image with --image-map")
         }
-        if force && reasons.isEmpty { reasons.append("forced (--no-cache)") }
+        if force && reasons.isEmpty { reasons.append("forced (--force or --no-cache)") }
         let action: BuildPlan.Action = reasons.isEmpty ? .skip : .build
         if action == .skip, let previous {
             reasons = ["up to date (build #\(previous.id ?? 0), image \(Self.short(previous.runtimeImage ?? "?")))"]

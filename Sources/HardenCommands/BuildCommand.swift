@@ -18,6 +18,9 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(name: .long, help: "How many recipes to build at once.")
     var jobs: Int = 1
 
+    @Flag(name: .long, help: "Build even when up to date (the engine's layer cache still applies).")
+    var force = false
+
     @Flag(name: .long, help: "Build even when up to date, without the engine's layer cache.")
     var noCache = false
 
@@ -35,7 +38,7 @@ struct BuildCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let planning = try await Planning.make(project, force: noCache)
+        let planning = try await Planning.make(project, force: force || noCache)
         let progress = Progress(verbose: verbose)
         let runner = BuildRunner(docker: planning.docker, store: planning.store, state: project.stateDirectory, progress: progress)
         let recipes = Dictionary(uniqueKeysWithValues: planning.recipes.map { ($0.name, $0) })

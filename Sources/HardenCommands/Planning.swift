@@ -94,6 +94,7 @@ struct PlanReport: Encodable {
     var action: String
     var reasons: [String]
     var inputDigest: String
+    var inputParts: [String: String]
     var baseImages: [String: String]
     var resolvedBases: [String: String]
     var missingBases: [String]
@@ -106,6 +107,7 @@ struct PlanReport: Encodable {
         action = plan.action.rawValue
         reasons = plan.reasons
         inputDigest = plan.inputDigest
+        inputParts = plan.inputParts
         baseImages = plan.baseImages
         resolvedBases = plan.resolvedBases
         missingBases = plan.missingBases

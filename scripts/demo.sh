@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The main job, end to end, on the example recipe: prepares the machine, builds
+# flask-distroless through the local image map, runs it and checks /health.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+swift build -c release --product harden >&2
+harden=.build/release/harden
+
+$harden plan flask-distroless --image-map scripts/local-image-map.yaml
+$harden build flask-distroless --image-map scripts/local-image-map.yaml
+
+image=harden/flask-distroless:latest
+container=$(docker run -d --rm "$image")
+trap 'docker rm -f "$container" >/dev/null 2>&1 || true' EXIT
+address=$(docker inspect --format '{{.NetworkSettings.IPAddress}}' "$container")
+for _ in $(seq 1 50); do
+  if health=$(curl -sf "http://$address:8080/health"); then
+    echo "GET http://$address:8080/health -> $health"
+    if docker exec "$container" /bin/sh -c true >/dev/null 2>&1; then
+      echo "unexpected: the runtime image has a shell" >&2
+      exit 1
+    fi
+    echo "no shell in the runtime image: docker exec /bin/sh fails, as it should"
+    exit 0
+  fi
+  sleep 0.2
+done
+echo "the container did not answer /health; its log:" >&2
+docker logs "$container" >&2
+exit 1

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Prepares this machine for harden: system packages, a running Docker engine,
+# and the local base images. Safe to run again; it only does what is missing.
+#
+# Usage: scripts/setup.sh [--no-bases]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# Debian packages: libarchive and SQLite headers for the build, the engine and
+# its tools for the tests and the example.
+packages=(libarchive-dev libsqlite3-dev pkg-config docker.io debootstrap curl)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then
+    log "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    log "missing Debian packages: ${missing[*]}"
+    log "install them with: sudo apt-get install -y ${missing[*]}"
+    exit 2
+  fi
+fi
+
+scripts/start-docker.sh
+
+if [[ ${1:-} != --no-bases ]]; then
+  scripts/make-local-bases.sh
+fi
