@@ -46,7 +46,7 @@ let package = Package(
         .executableTarget(name: "harden", dependencies: ["HardenCommands"]),
         .testTarget(name: "HardenRecipeTests", dependencies: ["HardenRecipe"]),
         .testTarget(name: "HardenBuildTests", dependencies: ["HardenBuild"]),
-        .testTarget(name: "HardenHistoryTests", dependencies: ["HardenHistory"]),
+        .testTarget(name: "HardenHistoryTests", dependencies: ["HardenHistory", "CSQLite"]),
         .testTarget(name: "HardenCommandsTests", dependencies: ["harden", "HardenCommands", "HardenBuild", "HardenHistory"]),
     ],
     swiftLanguageModes: [.v6]

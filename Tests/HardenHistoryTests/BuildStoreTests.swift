@@ -1,0 +1,194 @@
+import CSQLite
+import Foundation
+import Testing
+
+@testable import HardenHistory
+
+/// The build history against real SQLite files in a temporary directory.
+@Suite struct BuildStoreTests {
+    let directory: URL
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("harden-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    var databasePath: String { directory.appendingPathComponent("harden.db").path }
+
+    func sample(_ recipe: String = "flask", status: BuildRecord.Status = .succeeded, pid: Int32? = nil) -> BuildRecord {
+        BuildRecord(
+            recipe: recipe, status: status, reasons: ["new recipe", "context file app.py changed"],
+            inputDigest: "sha256:" + String(repeating: "ab", count: 32),
+            inputParts: ["recipe.runtime.env": "sha256:01", "context/app.py": "sha256:02"],
+            baseImages: ["python:3.11-slim": "sha256:03"], builderImage: "sha256:04", runtimeImage: "sha256:05",
+            imageArchive: "images/flask/05.tar", builderLog: "builds/flask/1/builder.log",
+            runtimeLog: "builds/flask/1/runtime.log", builderSeconds: 8.5, runtimeSeconds: 1.25,
+            startedAt: Date(timeIntervalSince1970: 1_700_000_000.5), finishedAt: Date(timeIntervalSince1970: 1_700_000_010),
+            exitStatus: 0, error: nil, pid: pid)
+    }
+
+    @Test func recordsRoundTripEveryField() async throws {
+        let store = try BuildStore(path: databasePath)
+        var record = sample()
+        let id = try await store.insert(record)
+        record.id = id
+        #expect(try await store.build(id: id) == record)
+
+        record.status = .failed
+        record.error = "step 3/5 failed: exit 1"
+        record.exitStatus = 1
+        try await store.update(record)
+        #expect(try await store.build(id: id) == record)
+        #expect(try await store.integrityCheck() == "ok")
+    }
+
+    @Test func latestSucceededIgnoresFailuresAndOlderBuilds() async throws {
+        let store = try BuildStore(path: databasePath)
+        var old = sample()
+        old.runtimeImage = "sha256:old"
+        try await store.insert(old)
+        let newID = try await store.insert(sample())
+        try await store.insert(sample(status: .failed))
+        try await store.insert(sample("other", status: .failed))
+        let latest = try await store.latestSucceeded()
+        #expect(latest.keys.sorted() == ["flask"])
+        #expect(latest["flask"]?.id == newID)
+        #expect(try await store.builds(recipe: "flask").map(\.status) == [.failed, .succeeded, .succeeded])
+        #expect(try await store.builds(limit: 2).count == 2)
+    }
+
+    @Test func historySurvivesReopening() async throws {
+        let id = try await BuildStore(path: databasePath).insert(sample())
+        let reopened = try BuildStore(path: databasePath)
+        #expect(try await reopened.build(id: id)?.recipe == "flask")
+        #expect(reopened.recovered.isEmpty)
+    }
+
+    @Test func openingMarksBuildsOfDeadProcessesInterrupted() async throws {
+        // A child that has exited gives a pid that no longer runs.
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/true")
+        try child.run()
+        child.waitUntilExit()
+        let deadPID = child.processIdentifier
+
+        let store = try BuildStore(path: databasePath)
+        let abandoned = try await store.insert(sample(status: .running, pid: deadPID))
+        let live = try await store.insert(sample("live", status: .running, pid: getpid()))
+        let finished = try await store.insert(sample("done"))
+
+        let reopened = try BuildStore(path: databasePath)
+        #expect(reopened.recovered.map(\.id) == [abandoned])
+        let marked = try #require(try await reopened.build(id: abandoned))
+        #expect(marked.status == .interrupted)
+        #expect(marked.finishedAt != nil)
+        #expect(marked.error?.contains("stopped before the build finished") == true)
+        #expect(try await reopened.build(id: live)?.status == .running)
+        #expect(try await reopened.build(id: finished)?.status == .succeeded)
+    }
+
+    @Test func newerSchemaIsRefusedAndTheFileLeftUnchanged() async throws {
+        try await BuildStore(path: databasePath).insert(sample())
+        try execute("PRAGMA user_version = 99", on: databasePath)
+        let before = try Data(contentsOf: URL(fileURLWithPath: databasePath))
+
+        let error = #expect(throws: StoreError.self) { try BuildStore(path: databasePath) }
+        #expect(error?.message.contains("schema version 99") == true)
+        #expect(error?.hint?.contains("newer harden") == true)
+        #expect(error?.description.hasPrefix(databasePath) == true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: databasePath)) == before)
+    }
+
+    @Test func aFileThatIsNotADatabaseGivesADamagedError() throws {
+        let garbage = Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+        try garbage.write(to: URL(fileURLWithPath: databasePath))
+        let error = #expect(throws: StoreError.self) { try BuildStore(path: databasePath) }
+        #expect(error?.message.contains("damaged") == true)
+        #expect(error?.hint?.contains("move it aside") == true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: databasePath)) == garbage)
+    }
+
+    @Test func aDirectoryThatCannotBeCreatedIsNamed() throws {
+        let blocker = directory.appendingPathComponent("file")
+        try Data("x".utf8).write(to: blocker)
+        let path = blocker.appendingPathComponent("state/harden.db").path
+        let error = #expect(throws: StoreError.self) { try BuildStore(path: path) }
+        #expect(error?.path.hasSuffix("file/state") == true)
+    }
+
+    @Test func fileHashesAreCachedAndReplaced() async throws {
+        let store = try BuildStore(path: databasePath)
+        let first = FileHash(path: "/r/app.py", size: 10, modified: 1, inode: 2, sha256: "aa")
+        let other = FileHash(path: "/r/requirements.txt", size: 14, modified: 1, inode: 3, sha256: "bb")
+        try await store.saveFileHashes([first, other])
+        var changed = first
+        changed.size = 11
+        changed.sha256 = "cc"
+        try await store.saveFileHashes([changed])
+        let hashes = try await store.fileHashes()
+        #expect(hashes == ["/r/app.py": changed, "/r/requirements.txt": other])
+    }
+
+    @Test func theDatabaseUsesWriteAheadLogging() async throws {
+        try await BuildStore(path: databasePath).insert(sample())
+        #expect(try query("PRAGMA journal_mode", on: databasePath) == "wal")
+    }
+
+    /// A writer killed in the middle of a transaction leaves a sound file without its half-done rows.
+    @Test func aWriterKilledMidTransactionLosesOnlyItsOwnTransaction() async throws {
+        let store = try BuildStore(path: databasePath)
+        let kept = try await store.insert(sample())
+
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        writer.arguments = ["python3", "-c", Self.slowWriter, databasePath]
+        let ready = Pipe()
+        writer.standardOutput = ready
+        try writer.run()
+        // The writer prints once its transaction holds uncommitted rows.
+        let line = ready.fileHandleForReading.availableData
+        #expect(String(decoding: line, as: UTF8.self).contains("writing"))
+        kill(writer.processIdentifier, SIGKILL)
+        writer.waitUntilExit()
+        #expect(writer.terminationReason == .uncaughtSignal)
+
+        let reopened = try BuildStore(path: databasePath)
+        #expect(try await reopened.integrityCheck() == "ok")
+        #expect(try await reopened.builds(limit: 1000).map(\.id) == [kept])
+        try await reopened.insert(sample("after"))
+        #expect(try await reopened.builds(limit: 1000).count == 2)
+    }
+
+    private static let slowWriter = """
+        import sqlite3, sys, time
+        db = sqlite3.connect(sys.argv[1], isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")
+        for i in range(2000):
+            db.execute("INSERT INTO builds (recipe, status, trigger, reasons, input_digest, input_parts, base_images, started_at) VALUES ('half', 'running', 'manual', '[]', '', '{}', '{}', 0)")
+        print("writing", flush=True)
+        while True:
+            db.execute("INSERT INTO builds (recipe, status, trigger, reasons, input_digest, input_parts, base_images, started_at) VALUES ('half', 'running', 'manual', '[]', '', '{}', '{}', 0)")
+        """
+
+    // MARK: raw SQLite access for setting up damaged or foreign files
+
+    private func execute(_ sql: String, on path: String) throws {
+        var handle: OpaquePointer?
+        guard sqlite3_open(path, &handle) == SQLITE_OK else { throw StoreError(path: path, message: "open failed") }
+        defer { sqlite3_close(handle) }
+        guard sqlite3_exec(handle, sql, nil, nil, nil) == SQLITE_OK else {
+            throw StoreError(path: path, message: String(cString: sqlite3_errmsg(handle)))
+        }
+    }
+
+    private func query(_ sql: String, on path: String) throws -> String? {
+        var handle: OpaquePointer?
+        guard sqlite3_open(path, &handle) == SQLITE_OK else { throw StoreError(path: path, message: "open failed") }
+        defer { sqlite3_close(handle) }
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK else { return nil }
+        defer { sqlite3_finalize(statement) }
+        guard sqlite3_step(statement) == SQLITE_ROW else { return nil }
+        return sqlite3_column_text(statement, 0).map { String(cString: $0) }
+    }
+}
