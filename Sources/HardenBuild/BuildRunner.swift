@@ -148,26 +148,37 @@ public struct BuildRunner: Sendable {
             outcome.builderSeconds = seconds
             progress.note("\(plan.recipe) builder: built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started))")
         }
+        var runtimeDockerfile = dockerfile
+        if recipe.dockerfile == nil, let builderImage = outcome.builderImage {
+            runtimeDockerfile = directory.appendingPathComponent("Dockerfile.runtime").path
+            let text = DockerfileRenderer.render(recipe.recipe, bases: plan.resolvedBases, builderImage: builderImage)
+            do {
+                try text.write(toFile: runtimeDockerfile, atomically: true, encoding: .utf8)
+            } catch {
+                throw BuildError(.input, "cannot write \(runtimeDockerfile): \(error.localizedDescription)")
+            }
+        }
         let log = directory.appendingPathComponent("runtime.log").path
         outcome.runtimeLog = log
         let started = ContinuousClock.now
         let (image, seconds) = try await stage(
-            "runtime", plan: plan, dockerfile: dockerfile, context: recipe.contextDirectory.path, target: targets.runtime,
-            tags: outcome.tags, directory: directory, log: log, options: options)
+            "runtime", plan: plan, dockerfile: runtimeDockerfile, context: recipe.contextDirectory.path,
+            target: targets.runtime, tags: outcome.tags, directory: directory, log: log, options: options)
         outcome.runtimeImage = image
         outcome.runtimeSeconds = seconds
         progress.note("\(plan.recipe) runtime: built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started)), tagged \(outcome.tags.joined(separator: ", "))")
 
-        try await checkUser(image, recipe: recipe)
-        outcome.imageArchive = try await saveImage(image, recipe: plan.recipe)
+        let (archive, saved) = try await saveImage(image, recipe: plan.recipe)
+        outcome.imageArchive = archive
+        try checkUser(saved.user, recipe: recipe)
     }
 
     /// Saves the image into the state directory, named by its ID, and checks the saved config's digest.
     /// An archive already saved for the same image ID is checked and kept.
-    private func saveImage(_ image: String, recipe: String) async throws(BuildError) -> String {
+    private func saveImage(_ image: String, recipe: String) async throws(BuildError) -> (String, SavedImage) {
         let archive = state.imageArchive(recipe: recipe, imageID: image)
         if let saved = try? SavedImage.inspect(path: archive.path), saved.configDigest.description == image {
-            return archive.path
+            return (archive.path, saved)
         }
         try state.createDirectory(archive.deletingLastPathComponent())
         do {
@@ -186,7 +197,7 @@ public struct BuildRunner: Sendable {
             try? FileManager.default.removeItem(at: archive)
             throw BuildError(.failed, "the saved image \(archive.path) has config \(saved.configDigest), expected \(image)")
         }
-        return archive.path
+        return (archive.path, saved)
     }
 
     private func stage(
@@ -207,16 +218,9 @@ public struct BuildRunner: Sendable {
         }
     }
 
-    /// The final image must not run as root unless the policy allows it.
-    private func checkUser(_ image: String, recipe: LoadedRecipe) async throws(BuildError) {
+    /// The final image must not run as root unless the policy allows it (`user` from the saved config).
+    private func checkUser(_ user: String, recipe: LoadedRecipe) throws(BuildError) {
         guard !recipe.recipe.policy.allowRoot else { return }
-        let inspected: [String: EngineImage]
-        do {
-            inspected = try await docker.inspect([image])
-        } catch {
-            throw BuildError(.failed, "cannot inspect the built image: \(error.description)")
-        }
-        let user = inspected[image]?.user ?? ""
         if user.isEmpty || Validate.isRoot(user) {
             throw BuildError(
                 .failed, "the runtime image runs as \(user.isEmpty ? "root (no USER set)" : "'\(user)'"), which the policy forbids",

@@ -71,19 +71,32 @@ public struct DockerClient: Sendable {
                 .engineUnreachable, "the docker client is not installed (\(error.message))",
                 hint: "install it (apt-get install docker.io) and start dockerd")
         }
-        guard result.succeeded else {
-            throw DockerError(
-                .engineUnreachable, "no Docker engine answers at \(Self.engineAddress)",
-                hint: "start one (dockerd &, or systemctl start docker), or set DOCKER_HOST; scripts/start-docker.sh does it here")
-        }
+        guard result.succeeded else { throw Self.unreachable }
+    }
+
+    private static var unreachable: DockerError {
+        DockerError(
+            .engineUnreachable, "no Docker engine answers at \(engineAddress)",
+            hint: "start one (dockerd &, or systemctl start docker), or set DOCKER_HOST; scripts/start-docker.sh does it here")
+    }
+
+    /// What the client prints when it cannot reach the engine at all.
+    static func saysUnreachable(_ output: String) -> Bool {
+        ["Cannot connect to the Docker daemon", "error during connect", "connect: no such file"]
+            .contains { output.contains($0) }
     }
 
     /// Inspects many images in one call; names that the engine doesn't have are absent from the result.
+    /// Doubles as the engine check: fails with `.engineUnreachable` when no engine answers.
     public func inspect(_ references: [String]) async throws(DockerError) -> [String: EngineImage] {
         let unique = Array(Set(references)).sorted()
-        guard !unique.isEmpty else { return [:] }
+        guard !unique.isEmpty else {
+            try await ping()
+            return [:]
+        }
         let format = "{{json .Id}}\t{{json .RepoTags}}\t{{json .RepoDigests}}\t{{json .Config.User}}\t{{json .Created}}\t{{json .Size}}"
         let result = try await runChecked(docker(["image", "inspect", "--format", format] + unique), allowFailure: true)
+        if !result.succeeded, Self.saysUnreachable(result.output) { throw Self.unreachable }
         var images: [EngineImage] = []
         for line in result.output.split(separator: "\n") where line.hasPrefix("\"sha256:") {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map { Data($0.utf8) }
@@ -197,15 +210,13 @@ public struct DockerClient: Sendable {
         do {
             result = try await runner.run(command)
         } catch {
-            throw DockerError(.engineUnreachable, error.description, hint: "install the docker client (apt-get install docker.io)")
+            throw DockerError(
+                .engineUnreachable, "the docker client could not run: \(error.description)",
+                hint: "install it (apt-get install docker.io), or point --docker or HARDEN_DOCKER at it")
         }
         if result.ending == .cancelled { throw DockerError(.interrupted, "interrupted") }
         if !result.succeeded && !allowFailure {
-            if result.output.contains("Cannot connect to the Docker daemon") || result.output.contains("connect: no such file") {
-                throw DockerError(
-                    .engineUnreachable, "no Docker engine answers at \(Self.engineAddress)",
-                    hint: "start one (dockerd &), or set DOCKER_HOST")
-            }
+            if Self.saysUnreachable(result.output) { throw Self.unreachable }
             let tail = result.output.split(separator: "\n").suffix(10).joined(separator: "\n")
             throw DockerError(.commandFailed, "\(command.displayString) failed (\(result.ending)):\n\(tail)")
         }

@@ -12,9 +12,14 @@ public enum DockerfileRenderer {
     public static let runtimeStage = "runtime"
 
     /// The Dockerfile text; `bases` maps each `from` to the reference actually used (see `ImageMap`).
-    public static func render(_ recipe: Recipe, bases: [String: String] = [:]) -> String {
+    ///
+    /// With `builderImage`, only the runtime stage is rendered and it copies from that image ID:
+    /// the runtime build then uses exactly the builder image just built, and never rebuilds it.
+    public static func render(_ recipe: Recipe, bases: [String: String] = [:], builderImage: String? = nil) -> String {
         var lines = ["# Rendered by harden from recipe \(recipe.name). Do not edit: change the recipe."]
-        if let builder = recipe.builder {
+        let copySource = builderImage ?? builderStage
+        func copy(_ step: CopyStep) -> String { Self.copy(step, builder: copySource) }
+        if let builder = recipe.builder, builderImage == nil {
             lines.append("")
             lines.append("FROM \(bases[builder.from] ?? builder.from) AS \(builderStage)")
             lines += arguments(builder.args)
@@ -49,9 +54,9 @@ public enum DockerfileRenderer {
         env.map { "ENV \($0.key)=\(quoted($0.value))" }
     }
 
-    private static func copy(_ step: CopyStep) -> String {
+    private static func copy(_ step: CopyStep, builder: String) -> String {
         var line = "COPY"
-        if step.from == .builder { line += " --from=\(builderStage)" }
+        if step.from == .builder { line += " --from=\(builder)" }
         if let chown = step.chown { line += " --chown=\(chown)" }
         return line + " " + json(step.src + [step.dest])
     }

@@ -115,24 +115,21 @@ public struct Planner: Sendable {
     func recipeParts(_ recipe: Recipe) throws(BuildError) -> [String: String] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let object: Any
+        let data: Data
         do {
-            object = try JSONSerialization.jsonObject(with: try encoder.encode(recipe))
+            data = try encoder.encode(recipe)
         } catch {
             throw BuildError(.input, "cannot encode recipe \(recipe.name): \(error)")
         }
-        guard let fields = object as? [String: Any] else { return [:] }
         var parts: [String: String] = [:]
-        func hash(_ value: Any) -> String {
-            let data = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed])) ?? Data()
-            return Digest.sha256(data).description
-        }
-        for (key, value) in fields {
+        for (key, value) in JSONFields.split(data) {
             let name = Self.kebab(key)
-            if ["builder", "runtime"].contains(key), let stage = value as? [String: Any] {
-                for (field, fieldValue) in stage { parts["recipe.\(name).\(Self.kebab(field))"] = hash(fieldValue) }
+            if key == "builder" || key == "runtime", value.first == UInt8(ascii: "{") {
+                for (field, fieldValue) in JSONFields.split(value) {
+                    parts["recipe.\(name).\(Self.kebab(field))"] = Digest.sha256(fieldValue).description
+                }
             } else {
-                parts["recipe.\(name)"] = hash(value)
+                parts["recipe.\(name)"] = Digest.sha256(value).description
             }
         }
         return parts

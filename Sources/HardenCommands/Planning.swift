@@ -29,14 +29,17 @@ struct Planning {
                 + (stopped.isEmpty ? "" : ", and its leftover docker build (pid \(stopped.map(String.init).joined(separator: ", "))) stopped"))
         }
         do {
-            try await docker.ping()
             let previous = try await store.latestSucceeded()
             let engine = try await docker.inspect(try planner.engineReferences(for: recipes, previous: previous))
             let hasher = ContextHasher(known: try await store.fileHashes())
-            var plans: [BuildPlan] = []
-            for recipe in recipes {
-                plans.append(try planner.plan(recipe, engine: engine, previous: previous[recipe.name], hasher: hasher, force: force))
+            let results = ParallelResults<Result<BuildPlan, BuildError>>(count: recipes.count)
+            DispatchQueue.concurrentPerform(iterations: recipes.count) { index in
+                let recipe = recipes[index]
+                results[index] = Result { () throws(BuildError) in
+                    try planner.plan(recipe, engine: engine, previous: previous[recipe.name], hasher: hasher, force: force)
+                }
             }
+            let plans = try results.values.compactMap { try $0?.get() }
             try await store.saveFileHashes(hasher.newHashes)
             return Planning(recipes: recipes, plans: plans, store: store, docker: docker)
         } catch let error as DockerError {

@@ -20,6 +20,8 @@ public struct SavedImage: Sendable, Equatable {
     public var configDigest: Digest
     public var repoTags: [String]
     public var layerCount: Int
+    /// The config's `User` ("" when unset).
+    public var user: String
 
     static let jsonLimit = 8 << 20
 
@@ -61,7 +63,13 @@ public struct SavedImage: Sendable, Equatable {
         guard named == digest.hex else {
             throw ImageError(source: path, message: "the config \(manifest.config) has digest \(digest), not the one its name says")
         }
-        return SavedImage(configDigest: digest, repoTags: manifest.repoTags ?? [], layerCount: manifest.layers.count)
+        struct ConfigUser: Decodable {
+            struct Inner: Decodable { var User: String? }
+            var config: Inner?
+        }
+        let user = (try? JSONDecoder().decode(ConfigUser.self, from: config))?.config?.User ?? ""
+        return SavedImage(
+            configDigest: digest, repoTags: manifest.repoTags ?? [], layerCount: manifest.layers.count, user: user)
     }
 }
 

@@ -40,13 +40,18 @@ public struct RecipeLoader: Sendable {
 
     /// Loads several recipes; every file is read and all errors are reported together.
     public func load(files: [URL]) throws(RecipeErrors) -> [LoadedRecipe] {
+        // Parsing YAML dominates planning many recipes; each file is parsed on its own core.
+        let results = ParallelResults<Result<LoadedRecipe, RecipeError>>(count: files.count)
+        DispatchQueue.concurrentPerform(iterations: files.count) { index in
+            results[index] = Result { () throws(RecipeError) in try load(file: files[index]) }
+        }
         var loaded: [LoadedRecipe] = []
         var errors: [RecipeError] = []
-        for file in files {
-            do throws(RecipeError) {
-                loaded.append(try load(file: file))
-            } catch {
-                errors.append(error)
+        for result in results.values {
+            switch result {
+            case .success(let recipe): loaded.append(recipe)
+            case .failure(let error): errors.append(error)
+            case nil: break
             }
         }
         var seen: [String: String] = [:]
@@ -211,4 +216,21 @@ public struct RecipeLoader: Sendable {
             return RecipeError(SourceLocation(file: file, line: 1, column: 1), "invalid YAML: \(yaml)")
         }
     }
+}
+
+/// Slots filled from `DispatchQueue.concurrentPerform`, one per iteration.
+public final class ParallelResults<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [Value?]
+
+    public init(count: Int) {
+        slots = Array(repeating: nil, count: count)
+    }
+
+    public subscript(index: Int) -> Value? {
+        get { lock.withLock { slots[index] } }
+        set { lock.withLock { slots[index] = newValue } }
+    }
+
+    public var values: [Value?] { lock.withLock { slots } }
 }

@@ -56,7 +56,7 @@ enum RecipeParser {
     }
 
     private static func stageName(_ value: String) -> String? {
-        value.wholeMatch(of: /[A-Za-z][A-Za-z0-9_.-]{0,127}/) != nil ? nil : "'\(value)' is not a valid stage name"
+        Grammar.token(value, first: .letters, rest: .stageRest, maxLength: 128) ? nil : "'\(value)' is not a valid stage name"
     }
 
     private static func parseBuilder(_ field: YAMLField) throws(RecipeError) -> BuilderStage {

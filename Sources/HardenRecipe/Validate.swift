@@ -24,26 +24,23 @@ public enum Validate {
     }
 
     public static func recipeName(_ value: String) -> String? {
-        value.wholeMatch(of: /[a-z0-9][a-z0-9._-]{0,127}/) != nil
+        Grammar.token(value, first: .lowerDigits, rest: .nameRest, maxLength: 128)
             ? nil : "'\(printable(value))' is not a valid name: use lowercase letters, digits, '.', '_' and '-' (at most 128)"
     }
 
     /// A Docker image reference: `[host[:port]/]path[:tag][@sha256:hex]`.
     public static func imageReference(_ value: String) -> String? {
-        let component = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-        let host = "(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?"
-        let pattern = "^\(host)\(component)(?:/\(component))*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
-        if value.count <= 255, value.range(of: pattern, options: .regularExpression) != nil { return nil }
+        if value.utf8.count <= 255, Grammar.imageReference(value) { return nil }
         return "'\(printable(value))' is not a valid image reference (expected name[:tag][@sha256:digest], e.g. python:3.11-slim)"
     }
 
     public static func envName(_ value: String) -> String? {
-        value.wholeMatch(of: /[A-Za-z_][A-Za-z0-9_]*/) != nil
+        Grammar.token(value, first: .envFirst, rest: .envRest, maxLength: .max)
             ? nil : "'\(printable(value))' is not a valid variable name (letters, digits and '_', not starting with a digit)"
     }
 
     public static func labelKey(_ value: String) -> String? {
-        value.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9._\/-]{0,254}/) != nil
+        Grammar.token(value, first: .alphanumerics, rest: .labelRest, maxLength: 255)
             ? nil : "'\(printable(value))' is not a valid label key (letters, digits, '.', '_', '/', '-')"
     }
 
@@ -65,7 +62,7 @@ public enum Validate {
 
     /// `user[:group]`, by name or number.
     public static func user(_ value: String) -> String? {
-        value.wholeMatch(of: /[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?/) != nil
+        Grammar.user(value)
             ? nil : "'\(printable(value))' is not a valid user (expected name, uid, name:group or uid:gid)"
     }
 
@@ -77,12 +74,12 @@ public enum Validate {
 
     /// A Go-style duration as Docker's HEALTHCHECK takes it.
     public static func duration(_ value: String) -> String? {
-        value.wholeMatch(of: /([0-9]+(ms|s|m|h))+/) != nil
+        Grammar.duration(value)
             ? nil : "'\(printable(value))' is not a duration (e.g. 30s, 1m30s, 500ms)"
     }
 
     public static func date(_ value: String) -> String? {
-        guard value.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}/) != nil, parseDate(value) != nil else {
+        guard Grammar.isoDate(value), parseDate(value) != nil else {
             return "'\(printable(value))' is not a date (expected YYYY-MM-DD)"
         }
         return nil
@@ -109,7 +106,7 @@ public enum Validate {
         guard fields.count == 5 else {
             return "'\(printable(value))' must have five fields (minute hour day-of-month month day-of-week)"
         }
-        for field in fields where field.wholeMatch(of: /[A-Za-z0-9*,\/-]+/) == nil {
+        for field in fields where !Grammar.token(field, first: .cronField, rest: .cronField, maxLength: .max) {
             return "cron field '\(field)' may only use digits, names, '*', ',', '-' and '/'"
         }
         return nil

@@ -32,6 +32,22 @@ let adversarialStrings: [String] = {
             labels: [KeyValue("org.opencontainers.image.title", "demo")],
             healthcheck: Healthcheck(test: ["python3", "-c", "print(1)"], interval: "30s", retries: 3)))
 
+    @Test func theRuntimeOnlyDockerfileCopiesFromTheBuiltBuilderImage() throws {
+        let recipe = Recipe(
+            name: "x", builder: BuilderStage(from: "python:3.11-slim", run: ["pip install flask"]),
+            runtime: RuntimeStage(
+                from: "gcr.io/distroless/python3-debian12:nonroot",
+                copy: [CopyStep(from: .builder, src: ["/app/deps"], dest: "/app/deps"), CopyStep(from: .context, src: ["app.py"], dest: "/app/")],
+                user: "65532"))
+        let image = "sha256:" + String(repeating: "ab", count: 32)
+        let text = DockerfileRenderer.render(recipe, builderImage: image)
+        #expect(!text.contains("python:3.11-slim"))
+        #expect(!text.contains("pip install"))
+        #expect(text.contains("COPY --from=\(image) [\"/app/deps\", \"/app/deps\"]"))
+        #expect(text.contains("COPY [\"app.py\", \"/app/\"]"))
+        #expect(text.contains("FROM gcr.io/distroless/python3-debian12:nonroot AS runtime"))
+    }
+
     @Test func rendersBothStagesInAFixedOrder() throws {
         let text = DockerfileRenderer.render(recipe, bases: ["python:3.11-slim": "harden-local/python:3.11-slim"])
         #expect(text == """

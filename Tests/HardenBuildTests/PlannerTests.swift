@@ -40,6 +40,24 @@ import Testing
             inputParts: plan.inputParts, baseImages: plan.baseImages, runtimeImage: "sha256:built", startedAt: Date())
     }
 
+    @Test func everyRecipeFieldAndStageFieldHasItsOwnPart() throws {
+        let recipe = Recipe(
+            name: "x", description: "quote \" and \\ and {braces} [brackets], commas",
+            builder: BuilderStage(from: "python:3.11-slim", env: [KeyValue("A", "}\"")]),
+            runtime: RuntimeStage(from: "debian:12", user: "1000"))
+        let parts = try Planner(imageMap: ImageMap()).recipeParts(recipe)
+        let names = Set(parts.keys)
+        for field in ["name", "description", "context", "tags", "policy", "scan"] {
+            #expect(names.contains("recipe.\(field)"), "recipe.\(field)")
+        }
+        for field in ["from", "env", "args", "copy", "run"] { #expect(names.contains("recipe.builder.\(field)")) }
+        for field in ["from", "user", "expose", "labels"] { #expect(names.contains("recipe.runtime.\(field)")) }
+        var changed = recipe
+        changed.builder?.env = [KeyValue("A", "}")]
+        let after = try Planner(imageMap: ImageMap()).recipeParts(changed)
+        #expect(Set(after.filter { parts[$0.key] != $0.value }.keys) == ["recipe.builder.env"])
+    }
+
     @Test func newRecipeThenUpToDate() throws {
         let project = try project()
         let recipe = try project.load(yaml)

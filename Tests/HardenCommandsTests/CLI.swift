@@ -64,8 +64,8 @@ enum CLI {
         process.environment = env
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("harden-cli-\(UUID().uuidString)")
         let out = base.appendingPathExtension("out"), err = base.appendingPathExtension("err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         process.standardInput = FileHandle.nullDevice

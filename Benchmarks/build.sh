@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Planning and building speed, harden against plain `docker build` on the same input.
+#
+#   1. `harden plan` over 1,000 generated recipes whose inputs did not change.
+#   2. `harden build` of an up-to-date recipe (flask-distroless).
+#   3. `harden build --force` of flask-distroless with every layer cached, against
+#      `docker build` of the Dockerfile harden renders, same context, same engine.
+#
+# Usage: Benchmarks/build.sh [--recipes N] [--runs N]
+# Needs: a release build (swift build -c release), a running engine and the local
+# bases (scripts/setup.sh), hyperfine (apt-get install hyperfine).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+recipes=1000
+runs=20
+while (($#)); do
+  case $1 in
+    --recipes) recipes=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    *) echo "usage: $0 [--recipes N] [--runs N]" >&2; exit 2 ;;
+  esac
+done
+
+command -v hyperfine >/dev/null || { echo "hyperfine is missing: apt-get install -y hyperfine" >&2; exit 2; }
+swift build -c release --product harden >&2
+harden=$root/.build/release/harden
+map=$root/scripts/local-image-map.yaml
+export DOCKER_BUILDKIT=0
+
+work=$(mktemp -d /tmp/harden-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+echo "## harden plan, $recipes unchanged recipes"
+mkdir -p "$work/plan/Recipes"
+for i in $(seq -w 1 "$recipes"); do
+  mkdir -p "$work/plan/Recipes/svc-$i"
+  printf 'print("service %s")\n' "$i" >"$work/plan/Recipes/svc-$i/app.py"
+  printf 'flask==2.2.5\n' >"$work/plan/Recipes/svc-$i/requirements.txt"
+  cat >"$work/plan/Recipes/svc-$i.yaml" <<EOF
+name: svc-$i
+context: svc-$i
+builder:
+  from: python:3.11-slim
+  workdir: /app
+  copy: [{from: context, src: requirements.txt, dest: /app/requirements.txt}]
+  run: [pip install --target /app/deps -r requirements.txt]
+runtime:
+  from: gcr.io/distroless/python3-debian12:nonroot
+  env: {PYTHONPATH: /app/deps}
+  copy:
+    - {from: builder, src: /app/deps, dest: /app/deps}
+    - {from: context, src: app.py, dest: /app/app.py}
+  user: "65532"
+  entrypoint: [/usr/bin/python3, /app/app.py]
+EOF
+done
+# Record every recipe as built once, with the plan's own input digests, so the
+# timed runs find them all up to date (building 1,000 images would take hours).
+(cd "$work/plan" && "$harden" plan --image-map "$map" --format json >"$work/plan.json")
+runtime_id=$(docker image inspect --format '{{.Id}}' harden-local/python3-debian12:nonroot)
+python3 - "$work/plan.json" "$work/plan/.harden/harden.db" "$runtime_id" <<'EOF'
+import json, sqlite3, sys, time
+plans, db_path, image = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+db = sqlite3.connect(db_path)
+now = time.time()
+with db:
+    for p in plans:
+        db.execute(
+            "INSERT INTO builds (recipe, status, trigger, reasons, input_digest, input_parts, base_images,"
+            " runtime_image, started_at, finished_at, exit_status) VALUES (?, 'succeeded', 'manual', '[]', ?, ?, ?, ?, ?, ?, 0)",
+            (p["recipe"], p["inputDigest"], json.dumps(p["inputParts"]), json.dumps(p["baseImages"]), image, now, now))
+EOF
+(cd "$work/plan" && "$harden" plan --image-map "$map" | grep -c 'up to date' | sed 's/^/up to date: /')
+(cd "$work/plan" && hyperfine --warmup 2 --runs "$runs" --export-json "$work/plan-bench.json" \
+  "'$harden' plan --image-map '$map'")
+python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['results'][0]; print(f'per recipe: {r[\"mean\"]/int(sys.argv[2])*1000:.3f} ms')" \
+  "$work/plan-bench.json" "$recipes"
+
+echo
+echo "## harden build, flask-distroless up to date"
+state=$work/state
+"$harden" build flask-distroless --image-map "$map" --state "$state" >/dev/null
+hyperfine --warmup 2 --runs "$runs" "'$harden' build flask-distroless --image-map '$map' --state '$state'"
+
+echo
+echo "## harden build --force (all layers cached) vs docker build of the same Dockerfile"
+"$harden" plan flask-distroless --image-map "$map" --state "$state" --format json \
+  | python3 -c 'import json,sys; sys.stdout.write(json.load(sys.stdin)[0]["dockerfile"])' >"$work/Dockerfile"
+docker build -q -f "$work/Dockerfile" Recipes/flask-distroless >/dev/null
+hyperfine --warmup 2 --runs "$runs" \
+  -n 'harden build --force' "'$harden' build flask-distroless --force --image-map '$map' --state '$state'" \
+  -n 'docker build' "docker build -q -f '$work/Dockerfile' Recipes/flask-distroless"
