@@ -107,7 +107,8 @@ public struct BuildRunner: Sendable {
         var outcome = BuildOutcome(
             recipe: plan.recipe, status: .failed, buildID: id, reasons: plan.reasons, tags: tags(recipe))
         do {
-            try await runStages(plan, recipe: recipe, directory: state.buildDirectory(recipe: plan.recipe, build: id ?? 0),
+            try await runStages(
+                plan, recipe: recipe, directory: state.buildDirectory(recipe: plan.recipe, build: id ?? 0),
                 options: options, outcome: &outcome)
             outcome.status = .succeeded
         } catch {
@@ -122,7 +123,9 @@ public struct BuildRunner: Sendable {
     ) async throws(BuildError) {
         if !options.pull, !plan.missingBases.isEmpty {
             let names = plan.missingBases.map { plan.resolvedBases[$0] ?? $0 }.joined(separator: ", ")
-            throw BuildError(.failed, "base image \(names) is not in the engine", hint: "pull it, pass --pull, or map it to a local image with --image-map")
+            throw BuildError(
+                .failed, "base image \(names) is not in the engine",
+                hint: "pull it, pass --pull, or map it to a local image with --image-map")
         }
         try state.createDirectory(directory)
         let dockerfile: String
@@ -146,7 +149,8 @@ public struct BuildRunner: Sendable {
                 tags: [], directory: directory, log: log, options: options)
             outcome.builderImage = image
             outcome.builderSeconds = seconds
-            progress.note("\(plan.recipe) builder: built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started))")
+            progress.note(
+                "\(plan.recipe) builder: built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started))")
         }
         var runtimeDockerfile = dockerfile
         if recipe.dockerfile == nil, let builderImage = outcome.builderImage {
@@ -166,7 +170,9 @@ public struct BuildRunner: Sendable {
             target: targets.runtime, tags: outcome.tags, directory: directory, log: log, options: options)
         outcome.runtimeImage = image
         outcome.runtimeSeconds = seconds
-        progress.note("\(plan.recipe) runtime: built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started)), tagged \(outcome.tags.joined(separator: ", "))")
+        progress.note(
+            "\(plan.recipe) runtime: built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started)), tagged \(outcome.tags.joined(separator: ", "))"
+        )
 
         let (archive, saved) = try await saveImage(image, recipe: plan.recipe)
         outcome.imageArchive = archive
@@ -223,7 +229,8 @@ public struct BuildRunner: Sendable {
         guard !recipe.recipe.policy.allowRoot else { return }
         if user.isEmpty || Validate.isRoot(user) {
             throw BuildError(
-                .failed, "the runtime image runs as \(user.isEmpty ? "root (no USER set)" : "'\(user)'"), which the policy forbids",
+                .failed,
+                "the runtime image runs as \(user.isEmpty ? "root (no USER set)" : "'\(user)'"), which the policy forbids",
                 hint: "set runtime.user in \(recipe.displayPath) (e.g. 65532), or policy.allow-root: true")
         }
     }
@@ -253,19 +260,21 @@ public struct BuildRunner: Sendable {
             tags: [])
     }
 
-    private func failure(_ plan: BuildPlan, id: Int64?, _ message: String, status: BuildOutcome.Status = .failed) -> BuildOutcome {
+    private func failure(_ plan: BuildPlan, id: Int64?, _ message: String, status: BuildOutcome.Status = .failed) -> BuildOutcome
+    {
         BuildOutcome(recipe: plan.recipe, status: status, buildID: id, reasons: plan.reasons, tags: [], error: message)
     }
 
     private func finish(_ plan: BuildPlan, id: Int64?, options: BuildOptions, outcome: BuildOutcome) async -> BuildOutcome {
         var record = record(plan, status: .failed, options: options)
         if let id, let existing = try? await store.build(id: id) { record = existing }
-        record.status = switch outcome.status {
-        case .succeeded: .succeeded
-        case .skipped: .skipped
-        case .failed: .failed
-        case .interrupted: .interrupted
-        }
+        record.status =
+            switch outcome.status {
+            case .succeeded: .succeeded
+            case .skipped: .skipped
+            case .failed: .failed
+            case .interrupted: .interrupted
+            }
         record.builderImage = outcome.builderImage
         record.runtimeImage = outcome.runtimeImage
         record.imageArchive = outcome.imageArchive

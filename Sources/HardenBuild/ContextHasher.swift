@@ -36,7 +36,8 @@ public final class ContextHasher: @unchecked Sendable {
         return snapshot
     }
 
-    private func walk(root: String, relative: String, ignore: DockerIgnore, into files: inout [String: String]) throws(BuildError) {
+    private func walk(root: String, relative: String, ignore: DockerIgnore, into files: inout [String: String]) throws(BuildError)
+    {
         let directory = relative.isEmpty ? root : root + "/" + relative
         let names: [String]
         do {

@@ -94,7 +94,8 @@ public struct DockerClient: Sendable {
             try await ping()
             return [:]
         }
-        let format = "{{json .Id}}\t{{json .RepoTags}}\t{{json .RepoDigests}}\t{{json .Config.User}}\t{{json .Created}}\t{{json .Size}}"
+        let format =
+            "{{json .Id}}\t{{json .RepoTags}}\t{{json .RepoDigests}}\t{{json .Config.User}}\t{{json .Created}}\t{{json .Size}}"
         let result = try await runChecked(docker(["image", "inspect", "--format", format] + unique), allowFailure: true)
         if !result.succeeded, Self.saysUnreachable(result.output) { throw Self.unreachable }
         var images: [EngineImage] = []
@@ -103,13 +104,14 @@ public struct DockerClient: Sendable {
             guard fields.count == 6, let id = try? JSONDecoder().decode(String.self, from: fields[0]) else {
                 throw DockerError(.badOutput, "unexpected output from docker image inspect: \(line.prefix(200))")
             }
-            images.append(EngineImage(
-                id: id,
-                repoTags: (try? JSONDecoder().decode([String]?.self, from: fields[1])) .flatMap { $0 } ?? [],
-                repoDigests: (try? JSONDecoder().decode([String]?.self, from: fields[2])).flatMap { $0 } ?? [],
-                user: try? JSONDecoder().decode(String.self, from: fields[3]),
-                created: try? JSONDecoder().decode(String.self, from: fields[4]),
-                size: try? JSONDecoder().decode(Int64.self, from: fields[5])))
+            images.append(
+                EngineImage(
+                    id: id,
+                    repoTags: (try? JSONDecoder().decode([String]?.self, from: fields[1])).flatMap { $0 } ?? [],
+                    repoDigests: (try? JSONDecoder().decode([String]?.self, from: fields[2])).flatMap { $0 } ?? [],
+                    user: try? JSONDecoder().decode(String.self, from: fields[3]),
+                    created: try? JSONDecoder().decode(String.self, from: fields[4]),
+                    size: try? JSONDecoder().decode(Int64.self, from: fields[5])))
         }
         var byReference: [String: EngineImage] = [:]
         for reference in unique {

@@ -45,7 +45,8 @@ public struct DockerIgnore {
         var excluded = false
         let parents = Self.parentPaths(of: path)
         for rule in rules {
-            let matched = (try? rule.regex.wholeMatch(in: path)) != nil
+            let matched =
+                (try? rule.regex.wholeMatch(in: path)) != nil
                 || parents.contains { (try? rule.regex.wholeMatch(in: $0)) != nil }
             if matched { excluded = rule.exclude }
         }

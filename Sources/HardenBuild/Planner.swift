@@ -153,12 +153,16 @@ public struct Planner: Sendable {
                 reasons.append("recipe field \(key.dropFirst("recipe.".count)) changed")
             } else if key.hasPrefix("context/") {
                 let file = key.dropFirst("context/".count)
-                reasons.append(was == nil ? "context file \(file) added" : now == nil ? "context file \(file) removed" : "context file \(file) changed")
+                reasons.append(
+                    was == nil
+                        ? "context file \(file) added"
+                        : now == nil ? "context file \(file) removed" : "context file \(file) changed")
             } else if key.hasPrefix("base/") {
                 let base = key.dropFirst("base/".count)
                 reasons.append("base \(base) is now \(now ?? "gone") (was \(was ?? "not used"))")
             } else if key.hasPrefix("base-map/") {
-                reasons.append("image map for \(key.dropFirst("base-map/".count)) is now \(now ?? "unset") (was \(was ?? "unset"))")
+                reasons.append(
+                    "image map for \(key.dropFirst("base-map/".count)) is now \(now ?? "unset") (was \(was ?? "unset"))")
             } else if key == "dockerfile" {
                 reasons.append("Dockerfile changed")
             } else if key == "harden.renderer" {

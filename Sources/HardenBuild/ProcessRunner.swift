@@ -44,7 +44,8 @@ public struct ProcessResult: Sendable {
 /// Runs subprocesses. The one seam tests can replace to inject faults.
 public protocol ProcessRunning: Sendable {
     /// Runs `command`, sending every output line to `onLine` and, when given, appending it to `logFile`.
-    func run(_ command: Command, logFile: String?, onLine: (@Sendable (String) -> Void)?) async throws(ProcessError) -> ProcessResult
+    func run(_ command: Command, logFile: String?, onLine: (@Sendable (String) -> Void)?) async throws(ProcessError)
+        -> ProcessResult
 }
 
 extension ProcessRunning {
@@ -147,7 +148,8 @@ private final class SpawnedProcess: @unchecked Sendable {
             throw fail("'\(command.executable)' was not found on PATH")
         }
         if let logFile {
-            guard FileManager.default.createFile(atPath: logFile, contents: nil), let handle = FileHandle(forWritingAtPath: logFile)
+            guard FileManager.default.createFile(atPath: logFile, contents: nil),
+                let handle = FileHandle(forWritingAtPath: logFile)
             else { throw fail("cannot write the log file \(logFile)") }
             log = handle
         } else {

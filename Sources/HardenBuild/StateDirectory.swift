@@ -28,7 +28,9 @@ public struct StateDirectory: Sendable {
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         } catch {
-            throw BuildError(.input, "cannot create \(url.path): \(error.localizedDescription)", hint: "check that the state directory is writable")
+            throw BuildError(
+                .input, "cannot create \(url.path): \(error.localizedDescription)",
+                hint: "check that the state directory is writable")
         }
     }
 }

@@ -40,7 +40,8 @@ struct BuildCommand: AsyncParsableCommand {
     func run() async throws {
         let planning = try await Planning.make(project, force: force || noCache)
         let progress = Progress(verbose: verbose)
-        let runner = BuildRunner(docker: planning.docker, store: planning.store, state: project.stateDirectory, progress: progress)
+        let runner = BuildRunner(
+            docker: planning.docker, store: planning.store, state: project.stateDirectory, progress: progress)
         let recipes = Dictionary(uniqueKeysWithValues: planning.recipes.map { ($0.name, $0) })
         let options = BuildOptions(jobs: jobs, noCache: noCache, pull: pull)
         let plans = planning.plans
@@ -70,11 +71,14 @@ struct BuildCommand: AsyncParsableCommand {
                 print("  stages: \(times.joined(separator: ", "))")
                 if let archive = outcome.imageArchive { print("  saved: \(archive)") }
             case .skipped:
-                print("\(outcome.recipe)\(build): skipped, \((outcome.error.map { [$0] } ?? outcome.reasons).joined(separator: "; "))")
+                print(
+                    "\(outcome.recipe)\(build): skipped, \((outcome.error.map { [$0] } ?? outcome.reasons).joined(separator: "; "))"
+                )
             case .failed, .interrupted:
                 print("\(outcome.recipe)\(build): \(outcome.status.rawValue)")
                 if let error = outcome.error {
-                    print(error.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
+                    print(
+                        error.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
                 }
             }
         }
@@ -91,7 +95,8 @@ final class SignalForwarder {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                FileHandle.standardError.write(Data("\nharden: stopping (signal \(number)); the running build is recorded as interrupted\n".utf8))
+                FileHandle.standardError.write(
+                    Data("\nharden: stopping (signal \(number)); the running build is recorded as interrupted\n".utf8))
                 task.cancel()
             }
             source.resume()

@@ -55,9 +55,11 @@ struct ProjectOptions: ParsableArguments {
             if recipes.isEmpty {
                 files = try loader.recipeFiles(in: recipesDirectory)
                 if files.isEmpty {
-                    throw RecipeErrors([RecipeError(
-                        SourceLocation(file: recipesDirectory.path, line: 0, column: 0), "no recipes found",
-                        hint: "add Recipes/NAME.yaml, or name recipe files")])
+                    throw RecipeErrors([
+                        RecipeError(
+                            SourceLocation(file: recipesDirectory.path, line: 0, column: 0), "no recipes found",
+                            hint: "add Recipes/NAME.yaml, or name recipe files")
+                    ])
                 }
             } else {
                 files = try recipes.map { argument throws(RecipeError) -> URL in

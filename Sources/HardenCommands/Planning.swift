@@ -25,8 +25,11 @@ struct Planning {
         for build in store.recovered {
             let directory = options.stateDirectory.buildDirectory(recipe: build.recipe, build: build.id).path + "/"
             let stopped = LeftoverProcesses.stop(mentioning: directory)
-            Output.error("note: build #\(build.id) of \(build.recipe) was abandoned by a harden that stopped; recorded as interrupted"
-                + (stopped.isEmpty ? "" : ", and its leftover docker build (pid \(stopped.map(String.init).joined(separator: ", "))) stopped"))
+            Output.error(
+                "note: build #\(build.id) of \(build.recipe) was abandoned by a harden that stopped; recorded as interrupted"
+                    + (stopped.isEmpty
+                        ? ""
+                        : ", and its leftover docker build (pid \(stopped.map(String.init).joined(separator: ", "))) stopped"))
         }
         do {
             let previous = try await store.latestSucceeded()
@@ -83,7 +86,9 @@ struct PlanCommand: AsyncParsableCommand {
                 }
                 if dockerfile {
                     print("")
-                    print(plan.dockerfile.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + $0 }.joined(separator: "\n"))
+                    print(
+                        plan.dockerfile.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + $0 }.joined(
+                            separator: "\n"))
                 }
             }
         }

@@ -216,7 +216,8 @@ public actor BuildStore {
             let status = row[2].text.flatMap(BuildRecord.Status.init(rawValue:)), let trigger = row[3].text,
             let started = row[15].real
         else {
-            throw StoreError(path: path, message: "a build row does not have the expected columns", hint: "the file may be damaged")
+            throw StoreError(
+                path: path, message: "a build row does not have the expected columns", hint: "the file may be damaged")
         }
         return BuildRecord(
             id: id, recipe: recipe, status: status, trigger: trigger,

@@ -137,7 +137,8 @@ final class SQLiteConnection {
                 hint: "move it aside (harden keeps no other copy of the history) and run again to start a new one")
         }
         if primary == SQLITE_BUSY || primary == SQLITE_LOCKED {
-            return StoreError(path: path, message: "the database is busy: \(message)", hint: "another harden may be writing; try again")
+            return StoreError(
+                path: path, message: "the database is busy: \(message)", hint: "another harden may be writing; try again")
         }
         return StoreError(path: path, message: message)
     }

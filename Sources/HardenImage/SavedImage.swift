@@ -59,9 +59,11 @@ public struct SavedImage: Sendable, Equatable {
             throw ImageError(source: path, message: "the config \(manifest.config) named by manifest.json is missing")
         }
         let digest = Digest.sha256(config)
-        let named = manifest.config.replacingOccurrences(of: "blobs/sha256/", with: "").replacingOccurrences(of: ".json", with: "")
+        let named = manifest.config.replacingOccurrences(of: "blobs/sha256/", with: "").replacingOccurrences(
+            of: ".json", with: "")
         guard named == digest.hex else {
-            throw ImageError(source: path, message: "the config \(manifest.config) has digest \(digest), not the one its name says")
+            throw ImageError(
+                source: path, message: "the config \(manifest.config) has digest \(digest), not the one its name says")
         }
         struct ConfigUser: Decodable {
             struct Inner: Decodable { var User: String? }

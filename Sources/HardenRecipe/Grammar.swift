@@ -113,7 +113,9 @@ enum Grammar {
         }
         let lastSlash = rest.lastIndex(of: "/") ?? rest.startIndex
         if let colon = rest[lastSlash...].lastIndex(of: ":") {
-            guard token(rest[rest.index(after: colon)...], first: .userFirst, rest: .userRest, maxLength: 128) else { return false }
+            guard token(rest[rest.index(after: colon)...], first: .userFirst, rest: .userRest, maxLength: 128) else {
+                return false
+            }
             rest = rest[..<colon]
         }
         let parts = rest.split(separator: "/", omittingEmptySubsequences: false)

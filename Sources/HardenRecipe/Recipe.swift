@@ -147,7 +147,8 @@ public struct Healthcheck: Sendable, Equatable, Codable {
     public var startPeriod: String?
     public var retries: Int?
 
-    public init(test: [String], interval: String? = nil, timeout: String? = nil, startPeriod: String? = nil, retries: Int? = nil) {
+    public init(test: [String], interval: String? = nil, timeout: String? = nil, startPeriod: String? = nil, retries: Int? = nil)
+    {
         self.test = test
         self.interval = interval
         self.timeout = timeout

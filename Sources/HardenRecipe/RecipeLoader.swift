@@ -57,9 +57,10 @@ public struct RecipeLoader: Sendable {
         var seen: [String: String] = [:]
         for recipe in loaded {
             if let other = seen[recipe.name] {
-                errors.append(RecipeError(
-                    SourceLocation(file: recipe.displayPath, line: 1, column: 1),
-                    "recipe name '\(recipe.name)' is already used by \(other)", hint: "give each recipe a unique name"))
+                errors.append(
+                    RecipeError(
+                        SourceLocation(file: recipe.displayPath, line: 1, column: 1),
+                        "recipe name '\(recipe.name)' is already used by \(other)", hint: "give each recipe a unique name"))
             }
             seen[recipe.name] = recipe.displayPath
         }
@@ -95,7 +96,8 @@ public struct RecipeLoader: Sendable {
             throw Self.yamlError(error, file: displayPath)
         }
         guard let node else {
-            throw RecipeError(SourceLocation(file: displayPath, line: 1, column: 1), "the recipe is empty", hint: "see docs/recipes.md")
+            throw RecipeError(
+                SourceLocation(file: displayPath, line: 1, column: 1), "the recipe is empty", hint: "see docs/recipes.md")
         }
         let recipe = try RecipeParser.parse(YAMLField(node: node, path: "", file: displayPath))
         return try resolve(recipe, node: node, file: file, displayPath: displayPath)

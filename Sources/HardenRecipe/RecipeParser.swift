@@ -162,9 +162,10 @@ enum RecipeParser {
             if reason.trimmingCharacters(in: .whitespaces).isEmpty {
                 throw item.error("\(item.path).reason must not be empty")
             }
-            policy.exceptions.append(PolicyException(
-                rule: try entry.required("rule").string(), path: try entry["path"]?.string(Validate.absolutePath),
-                reason: reason, expires: try entry["expires"]?.string(Validate.date)))
+            policy.exceptions.append(
+                PolicyException(
+                    rule: try entry.required("rule").string(), path: try entry["path"]?.string(Validate.absolutePath),
+                    reason: reason, expires: try entry["expires"]?.string(Validate.date)))
         }
         return policy
     }

@@ -50,7 +50,8 @@ public enum Validate {
         if value.isEmpty { return "a path must not be empty" }
         if let problem = text(value) { return problem }
         for forbidden in ["$", "\\", "\"", "'"] where value.contains(forbidden) {
-            return "'\(printable(value))' contains '\(forbidden)', which Docker would interpret in a path; rename the file or directory"
+            return
+                "'\(printable(value))' contains '\(forbidden)', which Docker would interpret in a path; rename the file or directory"
         }
         return nil
     }
@@ -100,7 +101,8 @@ public enum Validate {
     public static func cron(_ value: String) -> String? {
         let shorthands = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]
         if value.hasPrefix("@") {
-            return shorthands.contains(value) ? nil : "'\(printable(value))' is not a cron shorthand (\(shorthands.joined(separator: ", ")))"
+            return shorthands.contains(value)
+                ? nil : "'\(printable(value))' is not a cron shorthand (\(shorthands.joined(separator: ", ")))"
         }
         let fields = value.split(separator: " ", omittingEmptySubsequences: true)
         guard fields.count == 5 else {
@@ -118,7 +120,8 @@ public enum Validate {
 
     private static func controlCharacter(in value: String, allowing allowed: Set<Character>) -> String? {
         for scalar in value.unicodeScalars {
-            let isControl = scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value)
+            let isControl =
+                scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value)
                 || scalar.value == 0x2028 || scalar.value == 0x2029
             if isControl && !allowed.contains(Character(scalar)) {
                 return "contains the control character U+\(String(format: "%04X", scalar.value)), which is not allowed here"

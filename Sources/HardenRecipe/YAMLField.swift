@@ -106,7 +106,9 @@ struct YAMLField {
     }
 
     /// A mapping of names to scalar values, in file order.
-    func keyValues(key validateKey: (String) -> String?, value validateValue: (String) -> String? = Validate.text) throws(RecipeError) -> [KeyValue] {
+    func keyValues(key validateKey: (String) -> String?, value validateValue: (String) -> String? = Validate.text)
+        throws(RecipeError) -> [KeyValue]
+    {
         guard case .mapping(let mapping) = node else {
             throw error("\(path) must be a mapping (NAME: value), not \(kind)")
         }

@@ -37,7 +37,10 @@ let adversarialStrings: [String] = {
             name: "x", builder: BuilderStage(from: "python:3.11-slim", run: ["pip install flask"]),
             runtime: RuntimeStage(
                 from: "gcr.io/distroless/python3-debian12:nonroot",
-                copy: [CopyStep(from: .builder, src: ["/app/deps"], dest: "/app/deps"), CopyStep(from: .context, src: ["app.py"], dest: "/app/")],
+                copy: [
+                    CopyStep(from: .builder, src: ["/app/deps"], dest: "/app/deps"),
+                    CopyStep(from: .context, src: ["app.py"], dest: "/app/"),
+                ],
                 user: "65532"))
         let image = "sha256:" + String(repeating: "ab", count: 32)
         let text = DockerfileRenderer.render(recipe, builderImage: image)
@@ -50,28 +53,29 @@ let adversarialStrings: [String] = {
 
     @Test func rendersBothStagesInAFixedOrder() throws {
         let text = DockerfileRenderer.render(recipe, bases: ["python:3.11-slim": "harden-local/python:3.11-slim"])
-        #expect(text == """
-            # Rendered by harden from recipe demo. Do not edit: change the recipe.
+        #expect(
+            text == """
+                # Rendered by harden from recipe demo. Do not edit: change the recipe.
 
-            FROM harden-local/python:3.11-slim AS builder
-            ARG VERSION="1.0"
-            ENV A="b c"
-            WORKDIR /src
-            COPY ["requirements.txt", "/src/"]
-            RUN ["/bin/sh", "-c", "pip install -r requirements.txt"]
+                FROM harden-local/python:3.11-slim AS builder
+                ARG VERSION="1.0"
+                ENV A="b c"
+                WORKDIR /src
+                COPY ["requirements.txt", "/src/"]
+                RUN ["/bin/sh", "-c", "pip install -r requirements.txt"]
 
-            FROM gcr.io/distroless/python3-debian12:nonroot AS runtime
-            ENV PORT="8080"
-            WORKDIR /app
-            COPY --from=builder --chown=65532:65532 ["/src/deps", "/app/deps"]
-            USER 65532
-            EXPOSE 8080 53/udp
-            LABEL "org.opencontainers.image.title"="demo"
-            HEALTHCHECK --interval=30s --retries=3 CMD ["python3", "-c", "print(1)"]
-            ENTRYPOINT ["/usr/bin/python3", "/app/app.py"]
-            CMD ["--port", "8080"]
+                FROM gcr.io/distroless/python3-debian12:nonroot AS runtime
+                ENV PORT="8080"
+                WORKDIR /app
+                COPY --from=builder --chown=65532:65532 ["/src/deps", "/app/deps"]
+                USER 65532
+                EXPOSE 8080 53/udp
+                LABEL "org.opencontainers.image.title"="demo"
+                HEALTHCHECK --interval=30s --retries=3 CMD ["python3", "-c", "print(1)"]
+                ENTRYPOINT ["/usr/bin/python3", "/app/app.py"]
+                CMD ["--port", "8080"]
 
-            """)
+                """)
         #expect(DockerfileRenderer.render(recipe) == DockerfileRenderer.render(recipe))
     }
 
@@ -84,7 +88,8 @@ let adversarialStrings: [String] = {
     ])
     func adversarialValuesNeverChangeTheDockerfile(field: String) throws {
         let project = try TemporaryContext()
-        let safe = try project.load(Self.recipeYAML(field: field, value: field.hasSuffix("workdir") ? "/safe-value" : "safe-value"))
+        let safe = try project.load(
+            Self.recipeYAML(field: field, value: field.hasSuffix("workdir") ? "/safe-value" : "safe-value"))
         let expected = try DockerfileSyntax.parse(DockerfileRenderer.render(safe.recipe)).map(\.keyword)
         var accepted = 0
         for value in adversarialStrings {
@@ -206,6 +211,7 @@ final class TemporaryContext {
     deinit { try? FileManager.default.removeItem(at: root) }
 
     func load(_ yaml: String) throws(RecipeError) -> LoadedRecipe {
-        try RecipeLoader(root: root).load(text: yaml, file: root.appendingPathComponent("recipe.yaml"), displayPath: "recipe.yaml")
+        try RecipeLoader(root: root).load(
+            text: yaml, file: root.appendingPathComponent("recipe.yaml"), displayPath: "recipe.yaml")
     }
 }

@@ -28,7 +28,9 @@ enum DockerfileSyntax {
                 continue
             }
             if trimmed.hasSuffix("\\") { throw Problem(description: "line \(number + 1) continues onto the next line") }
-            guard let space = trimmed.firstIndex(of: " ") else { throw Problem(description: "line \(number + 1) has no arguments") }
+            guard let space = trimmed.firstIndex(of: " ") else {
+                throw Problem(description: "line \(number + 1) has no arguments")
+            }
             let keyword = String(trimmed[..<space])
             let rest = String(trimmed[trimmed.index(after: space)...])
             if rest.contains("<<") && !rest.hasPrefix("[") && keyword == "RUN" {

@@ -107,7 +107,10 @@ import Testing
         var moved = engine
         moved["alpine:3.22.2"]?.id = "sha256:" + String(repeating: "3", count: 64)
         let second = try Planner().plan(recipe, engine: moved, previous: record(first), hasher: ContextHasher())
-        #expect(second.reasons == ["base alpine:3.22.2 is now sha256:\(String(repeating: "3", count: 64)) (was sha256:\(String(repeating: "2", count: 64)))"])
+        #expect(
+            second.reasons == [
+                "base alpine:3.22.2 is now sha256:\(String(repeating: "3", count: 64)) (was sha256:\(String(repeating: "2", count: 64)))"
+            ])
     }
 
     @Test func imageMapRedirectsBasesAndMissingBasesAreReported() throws {
@@ -150,7 +153,8 @@ import Testing
     }
 
     @Test func dockerfileModeReadsBasesFromTheDockerfile() {
-        let bases = DockerfileBases.parse("""
+        let bases = DockerfileBases.parse(
+            """
             FROM --platform=linux/amd64 python:3.11-slim AS build
             FROM build AS test
             FROM gcr.io/distroless/python3-debian12 AS final

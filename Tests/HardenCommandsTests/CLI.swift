@@ -18,7 +18,9 @@ enum CLI {
     }
 
     /// Runs harden in `directory` and waits, at most `timeout` seconds.
-    static func run(_ arguments: [String], in directory: URL, environment: [String: String] = [:], timeout: Double = 600) throws -> Result {
+    static func run(_ arguments: [String], in directory: URL, environment: [String: String] = [:], timeout: Double = 600) throws
+        -> Result
+    {
         let process = try start(arguments, in: directory, environment: environment)
         let deadline = Date().addingTimeInterval(timeout)
         while process.process.isRunning {

@@ -15,7 +15,9 @@ import Testing
         try project.write("Recipes/tiny/input.txt", "hello\n")
         try project.write("Recipes/tiny/notes.md", "ignored\n")
         try project.write("Recipes/tiny/.dockerignore", "*.md\n")
-        try project.write("Recipes/tiny.yaml", """
+        try project.write(
+            "Recipes/tiny.yaml",
+            """
             name: \(name)
             context: tiny
             tags: [harden-test/\(name):latest]
@@ -100,7 +102,9 @@ import Testing
 
     @Test func aRuntimeImageRunningAsRootFailsThePolicy() async throws {
         let project = try tinyProject()
-        try project.write("Recipes/tiny.yaml", """
+        try project.write(
+            "Recipes/tiny.yaml",
+            """
             name: rooty
             context: tiny
             runtime:
@@ -151,9 +155,13 @@ import Testing
         let builds = project.root.appendingPathComponent(".harden/builds")
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
-            let logs = FileManager.default.enumerator(atPath: builds.path)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".log") } ?? []
+            let logs =
+                FileManager.default.enumerator(atPath: builds.path)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".log") }
+                ?? []
             for log in logs {
-                if let content = try? String(contentsOf: builds.appendingPathComponent(log), encoding: .utf8), content.contains(text) {
+                if let content = try? String(contentsOf: builds.appendingPathComponent(log), encoding: .utf8),
+                    content.contains(text)
+                {
                     return
                 }
             }
@@ -169,7 +177,10 @@ import Testing
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("harden-flask-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: state) }
         let result = try CLI.run(
-            ["build", "flask-distroless", "--image-map", "scripts/local-image-map.yaml", "--state", state.path, "--format", "json"],
+            [
+                "build", "flask-distroless", "--image-map", "scripts/local-image-map.yaml", "--state", state.path, "--format",
+                "json",
+            ],
             in: CLI.packageRoot)
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let outcomes = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]]

@@ -79,7 +79,8 @@ let minimalRecipe = """
 
     @Test func wrongTypeNamesThePathAndPosition() throws {
         let project = try TemporaryProject()
-        let error = try #require(project.error(minimalRecipe.replacingOccurrences(of: "  run:\n    - pip install flask", with: "  run: {a: b}")))
+        let error = try #require(
+            project.error(minimalRecipe.replacingOccurrences(of: "  run:\n    - pip install flask", with: "  run: {a: b}")))
         #expect(error.message == "builder.run must be a list, not a mapping")
         #expect(error.location.line == 5)
     }
@@ -93,7 +94,8 @@ let minimalRecipe = """
 
     @Test func copySourceOutsideTheContextIsRejected() throws {
         let project = try TemporaryProject()
-        let error = try #require(project.error(minimalRecipe.replacingOccurrences(of: "src: app.py", with: "src: ../../etc/passwd")))
+        let error = try #require(
+            project.error(minimalRecipe.replacingOccurrences(of: "src: app.py", with: "src: ../../etc/passwd")))
         #expect(error.message.contains("outside the context"))
         #expect(error.location.line == 11)
     }
@@ -115,7 +117,8 @@ let minimalRecipe = """
     @Test(arguments: ["/tmp", "../..", "../../.."])
     func contextOutsideTheProjectIsRejected(context: String) throws {
         let project = try TemporaryProject()
-        let error = try #require(project.error(minimalRecipe.replacingOccurrences(of: "context: app", with: "context: \(context)")))
+        let error = try #require(
+            project.error(minimalRecipe.replacingOccurrences(of: "context: app", with: "context: \(context)")))
         #expect(error.message.contains("absolute") || error.message.contains("outside the project root"))
         #expect(error.location.line == 2)
     }
@@ -146,15 +149,19 @@ let minimalRecipe = """
         #expect(loaded.recipe.schedule == Schedule(cron: "0 3 * * 1-5", timezone: "Europe/Berlin", triggers: [.baseUpdate]))
         #expect(project.error(minimalRecipe + "\nschedule:\n  cron: \"0 3 * *\"\n")?.message.contains("five fields") == true)
         #expect(project.error(minimalRecipe + "\nschedule:\n  timezone: Mars/Olympus\n")?.message.contains("time zone") == true)
-        #expect(project.error(minimalRecipe + "\nschedule:\n  triggers: [base-updates]\n")?.message.contains("did you mean 'base-update'") == true)
+        #expect(
+            project.error(minimalRecipe + "\nschedule:\n  triggers: [base-updates]\n")?.message.contains(
+                "did you mean 'base-update'") == true)
     }
 
     @Test func dockerfileModeNeedsBothTargets() throws {
         let project = try TemporaryProject()
         try "FROM a AS build\nFROM b AS final\n".write(
             to: project.root.appendingPathComponent("Recipes/app/Dockerfile"), atomically: true, encoding: .utf8)
-        let loaded = try project.load("name: existing\ncontext: app\ndockerfile: app/Dockerfile\nbuilder-target: build\nruntime-target: final\n")
-        #expect(loaded.recipe.dockerfile == DockerfileSource(path: "app/Dockerfile", builderTarget: "build", runtimeTarget: "final"))
+        let loaded = try project.load(
+            "name: existing\ncontext: app\ndockerfile: app/Dockerfile\nbuilder-target: build\nruntime-target: final\n")
+        #expect(
+            loaded.recipe.dockerfile == DockerfileSource(path: "app/Dockerfile", builderTarget: "build", runtimeTarget: "final"))
         #expect(loaded.dockerfile?.lastPathComponent == "Dockerfile")
         let missing = project.error("name: existing\ncontext: app\ndockerfile: app/Dockerfile\nbuilder-target: build\n")
         #expect(missing?.message.contains("missing required key 'runtime-target'") == true)
@@ -168,7 +175,8 @@ let minimalRecipe = """
     }
 
     @Test func theExampleRecipesLoad() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let loader = RecipeLoader(root: root)
         let recipes = try loader.load(files: try loader.recipeFiles(in: root.appendingPathComponent("Recipes")))
         let byName = Dictionary(uniqueKeysWithValues: recipes.map { ($0.name, $0.recipe) })

@@ -6,7 +6,8 @@ import Testing
     @Test(arguments: [
         "python:3.11-slim", "gcr.io/distroless/python3-debian12:nonroot", "alpine:3.22.2", "localhost:5000/a/b:c",
         "python@sha256:" + String(repeating: "a", count: 64), "scratch", "harden-local/python:3.11-slim",
-        "registry.example.com:5000/team/app:v1.2_3", "a__b/c-d---e.f", "Registry.Example.com/x", "a:b@sha256:" + String(repeating: "0", count: 64),
+        "registry.example.com:5000/team/app:v1.2_3", "a__b/c-d---e.f", "Registry.Example.com/x",
+        "a:b@sha256:" + String(repeating: "0", count: 64),
         "localhost/x", "x:" + String(repeating: "t", count: 128),
     ])
     func validImageReferences(reference: String) {
@@ -39,14 +40,18 @@ import Testing
         #expect(Validate.command("   ") != nil)
     }
 
-    @Test(arguments: [("30s", true), ("1m30s", true), ("500ms", true), ("2h", true), ("", false), ("s", false),
-        ("30", false), ("30x", false), ("1m 30s", false), ("-1s", false)])
+    @Test(arguments: [
+        ("30s", true), ("1m30s", true), ("500ms", true), ("2h", true), ("", false), ("s", false),
+        ("30", false), ("30x", false), ("1m 30s", false), ("-1s", false),
+    ])
     func durations(value: String, valid: Bool) {
         #expect((Validate.duration(value) == nil) == valid)
     }
 
-    @Test(arguments: [("nonroot", true), ("65532:65532", true), ("app.user-1", true), ("a:", false), (":a", false),
-        ("a b", false), ("a:b:c", false), (String(repeating: "u", count: 33), false)])
+    @Test(arguments: [
+        ("nonroot", true), ("65532:65532", true), ("app.user-1", true), ("a:", false), (":a", false),
+        ("a b", false), ("a:b:c", false), (String(repeating: "u", count: 33), false),
+    ])
     func users(value: String, valid: Bool) {
         #expect((Validate.user(value) == nil) == valid)
     }
