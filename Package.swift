@@ -25,16 +25,21 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
-        .target(name: "HardenArchive", dependencies: ["CArchive"]),
+        .target(
+            name: "HardenArchive",
+            dependencies: ["CArchive", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(
             name: "HardenImage",
-            dependencies: ["HardenArchive", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["HardenArchive", "HardenConcurrency", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(name: "HardenRecipe", dependencies: ["Yams"]),
+        .target(name: "HardenConcurrency"),
+        .target(name: "HardenRecipe", dependencies: ["Yams", "HardenConcurrency"]),
         .target(name: "HardenHistory", dependencies: ["CSQLite"]),
+        .target(name: "HardenVerify", dependencies: ["HardenImage", "HardenRecipe"]),
         .target(
             name: "HardenBuild",
-            dependencies: ["HardenRecipe", "HardenImage", "HardenHistory"]
+            dependencies: ["HardenRecipe", "HardenImage", "HardenVerify", "HardenHistory"]
         ),
         .target(
             name: "HardenCommands",
@@ -46,6 +51,8 @@ let package = Package(
         .executableTarget(name: "harden", dependencies: ["HardenCommands"]),
         .testTarget(name: "HardenRecipeTests", dependencies: ["HardenRecipe"]),
         .testTarget(name: "HardenBuildTests", dependencies: ["HardenBuild"]),
+        .testTarget(name: "HardenImageTests", dependencies: ["HardenImage", "HardenArchive"]),
+        .testTarget(name: "HardenVerifyTests", dependencies: ["HardenVerify", "HardenImage", "HardenArchive"]),
         .testTarget(name: "HardenHistoryTests", dependencies: ["HardenHistory", "CSQLite"]),
         .testTarget(name: "HardenCommandsTests", dependencies: ["harden", "HardenCommands", "HardenBuild", "HardenHistory"]),
     ],

@@ -1,16 +1,21 @@
 import CArchive
 import Foundation
 
-/// A libarchive failure: what harden was reading and libarchive's message.
+/// A failure while reading an archive: what was read, which entry, and why.
 public struct ArchiveError: Error, Sendable, CustomStringConvertible {
+    public enum Code: Sendable, Equatable {
+        case format, io, limit
+    }
     public var source: String
     public var entry: String?
     public var message: String
+    public var code: Code
 
-    public init(source: String, entry: String? = nil, message: String) {
+    public init(source: String, entry: String? = nil, message: String, code: Code = .format) {
         self.source = source
         self.entry = entry
         self.message = message
+        self.code = code
     }
 
     public var description: String {
@@ -20,7 +25,7 @@ public struct ArchiveError: Error, Sendable, CustomStringConvertible {
 
 /// The kind of a tar entry.
 public enum EntryType: Sendable, Equatable {
-    case regular, directory, symlink, characterDevice, blockDevice, fifo, socket, other(UInt32)
+    case regular, directory, symlink, hardlink, characterDevice, blockDevice, fifo, socket, other(UInt32)
 
     init(mode: UInt32) {
         switch mode & HARDEN_AE_IFMT {
@@ -41,45 +46,98 @@ public struct ArchiveEntry: Sendable, Equatable {
     public var path: String
     public var type: EntryType
     public var size: Int64
+    /// Permission bits including setuid, setgid and sticky (`0o7777`).
     public var mode: UInt32
     public var uid: Int64
     public var gid: Int64
+    public var mtime: Int64
     public var symlinkTarget: String?
     public var hardlinkTarget: String?
+    public var deviceMajor: UInt32
+    public var deviceMinor: UInt32
+
+    public init(
+        path: String, type: EntryType, size: Int64 = 0, mode: UInt32 = 0o644, uid: Int64 = 0, gid: Int64 = 0,
+        mtime: Int64 = 0, symlinkTarget: String? = nil, hardlinkTarget: String? = nil, deviceMajor: UInt32 = 0,
+        deviceMinor: UInt32 = 0
+    ) {
+        self.path = path
+        self.type = type
+        self.size = size
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.mtime = mtime
+        self.symlinkTarget = symlinkTarget
+        self.hardlinkTarget = hardlinkTarget
+        self.deviceMajor = deviceMajor
+        self.deviceMinor = deviceMinor
+    }
 }
 
-/// Reads a tar stream (plain, gzip or zstd) entry by entry, never touching disk.
+/// Reads a tar stream entry by entry, in memory, never touching disk.
 ///
 /// Only the tar format and the gzip, zstd and uncompressed filters are enabled.
-/// A warning from libarchive is treated as an error.
+/// `decompressOnly` uses libarchive's pass-through "raw" reader instead of tar:
+/// it parses no structure and yields the filter's output as one stream, which
+/// is how harden hashes a layer's uncompressed bytes (its diff_id) while a second
+/// reader parses them as tar. A warning from libarchive is an error.
 public final class ArchiveReader {
-    private var handle: OpaquePointer?
-    public let source: String
-    private var current: String?
+    public enum Mode: Sendable {
+        /// Tar, plain or compressed.
+        case tar
+        /// Tar with no decompression (the output of `decompressOnly`).
+        case plainTar
+        /// No format: the decompressed stream as one entry.
+        case decompressOnly
+    }
 
-    /// Opens the archive at `path`.
-    public init(path: String) throws(ArchiveError) {
-        source = path
-        handle = try Self.makeHandle(source: path)
+    private var handle: OpaquePointer?
+    public let name: String
+    private var current: String?
+    private let source: SourceBox?
+    private var dataBuffer: UnsafeMutableRawBufferPointer?
+
+    /// Opens the archive file at `path` (seekable: skipping entries costs nothing).
+    public init(path: String, mode: Mode = .tar) throws(ArchiveError) {
+        name = path
+        source = nil
+        handle = try Self.makeHandle(name: path, mode: mode)
         try check(archive_read_open_filename(handle, path, 1 << 16))
+    }
+
+    /// Reads from `source`; `name` is used in errors (a layer digest, a file path).
+    public init(source: ByteSource, name: String, mode: Mode = .tar) throws(ArchiveError) {
+        self.name = name
+        let box = SourceBox(source)
+        self.source = box
+        handle = try Self.makeHandle(name: name, mode: mode)
+        let status = archive_read_open2(
+            handle, Unmanaged.passUnretained(box).toOpaque(), nil, readFromSource, nil, nil)
+        if status != ARCHIVE_OK, let failure = box.failure { throw failure }
+        try check(status)
     }
 
     deinit {
         archive_read_free(handle)
+        dataBuffer?.deallocate()
     }
 
-    private static func makeHandle(source: String) throws(ArchiveError) -> OpaquePointer {
+    private static func makeHandle(name: String, mode: Mode) throws(ArchiveError) -> OpaquePointer {
         guard let handle = archive_read_new() else {
-            throw ArchiveError(source: source, message: "libarchive could not allocate a reader")
+            throw ArchiveError(source: name, message: "libarchive could not allocate a reader", code: .io)
         }
-        let setup = [
-            archive_read_support_format_tar(handle), archive_read_support_filter_gzip(handle),
-            archive_read_support_filter_zstd(handle), archive_read_support_filter_none(handle),
+        var setup = [
+            mode == .decompressOnly ? archive_read_support_format_raw(handle) : archive_read_support_format_tar(handle),
+            archive_read_support_filter_none(handle),
         ]
+        if mode != .plainTar {
+            setup += [archive_read_support_filter_gzip(handle), archive_read_support_filter_zstd(handle)]
+        }
         if let failed = setup.first(where: { $0 != ARCHIVE_OK }) {
-            let message = String(cString: archive_error_string(handle))
+            let message = archive_error_string(handle).map { String(cString: $0) } ?? "status \(failed)"
             archive_read_free(handle)
-            throw ArchiveError(source: source, message: "libarchive setup failed (\(failed)): \(message)")
+            throw ArchiveError(source: name, message: "libarchive setup failed: \(message)", code: .io)
         }
         return handle
     }
@@ -89,42 +147,102 @@ public final class ArchiveReader {
         var entry: OpaquePointer?
         let status = archive_read_next_header(handle, &entry)
         if status == ARCHIVE_EOF { return nil }
-        try check(status)
-        guard let entry, let rawPath = archive_entry_pathname(entry) else {
-            throw ArchiveError(source: source, message: "an entry has no name")
+        if status == ARCHIVE_WARN, let entry, Self.harmlessWarning(handle, entry) {
+            // A name libarchive could not convert to the C locale: the UTF-8 form below is exact.
+        } else {
+            try check(status)
+        }
+        guard let entry else { throw ArchiveError(source: name, message: "libarchive returned no entry") }
+        guard let rawPath = archive_entry_pathname_utf8(entry) ?? archive_entry_pathname(entry) else {
+            throw ArchiveError(source: name, message: "an entry has no name")
         }
         let path = String(cString: rawPath)
         current = path
+        let hardlink = (archive_entry_hardlink_utf8(entry) ?? archive_entry_hardlink(entry)).map { String(cString: $0) }
+        let fileType = UInt32(archive_entry_filetype(entry))
         return ArchiveEntry(
             path: path,
-            type: EntryType(mode: UInt32(archive_entry_filetype(entry))),
+            type: hardlink != nil ? .hardlink : EntryType(mode: fileType),
             size: archive_entry_size(entry),
-            mode: UInt32(archive_entry_perm(entry)),
+            mode: UInt32(archive_entry_perm(entry)) & 0o7777,
             uid: archive_entry_uid(entry),
             gid: archive_entry_gid(entry),
-            symlinkTarget: archive_entry_symlink(entry).map { String(cString: $0) },
-            hardlinkTarget: archive_entry_hardlink(entry).map { String(cString: $0) })
+            mtime: Int64(archive_entry_mtime(entry)),
+            symlinkTarget: (archive_entry_symlink_utf8(entry) ?? archive_entry_symlink(entry)).map { String(cString: $0) },
+            hardlinkTarget: hardlink,
+            deviceMajor: UInt32(archive_entry_rdevmajor(entry)),
+            deviceMinor: UInt32(archive_entry_rdevminor(entry)))
+    }
+
+    private static func harmlessWarning(_ handle: OpaquePointer?, _ entry: OpaquePointer) -> Bool {
+        guard let message = archive_error_string(handle).map({ String(cString: $0) }) else { return false }
+        return message.contains("can't be converted") && archive_entry_pathname_utf8(entry) != nil
+    }
+
+    /// The next block of the current entry's data (for the raw reader: of the whole stream);
+    /// an empty buffer at the end. Holes of sparse entries come back as zeros.
+    public func readBlock() throws(ArchiveError) -> UnsafeRawBufferPointer {
+        let buffer: UnsafeMutableRawBufferPointer
+        if let dataBuffer {
+            buffer = dataBuffer
+        } else {
+            buffer = .allocate(byteCount: 1 << 18, alignment: 16)
+            dataBuffer = buffer
+        }
+        let count = archive_read_data(handle, buffer.baseAddress, buffer.count)
+        if count < 0 { try check(Int32(count)) }
+        return UnsafeRawBufferPointer(start: buffer.baseAddress, count: max(0, count))
     }
 
     /// Reads the current entry's data, refusing more than `limit` bytes.
     public func readData(limit: Int) throws(ArchiveError) -> Data {
         var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let count = buffer.withUnsafeMutableBytes { archive_read_data(handle, $0.baseAddress, $0.count) }
-            if count == 0 { return data }
-            if count < 0 { try check(Int32(count)) }
-            data.append(contentsOf: buffer[0..<count])
-            if data.count > limit {
-                throw ArchiveError(source: source, entry: current, message: "larger than the \(limit)-byte limit for this entry")
+            let block = try readBlock()
+            if block.count == 0 { return data }
+            if data.count + block.count > limit {
+                throw ArchiveError(
+                    source: name, entry: current, message: "larger than the \(limit)-byte limit for this entry", code: .limit)
             }
+            data.append(contentsOf: block)
         }
     }
 
     private func check(_ status: Int32) throws(ArchiveError) {
         guard status != ARCHIVE_OK else { return }
+        if let failure = source?.failure { throw failure }
         let message = archive_error_string(handle).map { String(cString: $0) } ?? "status \(status)"
         let kind = status == ARCHIVE_WARN ? "warning treated as an error" : "error"
-        throw ArchiveError(source: source, entry: current, message: "libarchive \(kind): \(message)")
+        throw ArchiveError(source: name, entry: current, message: "libarchive \(kind): \(message)")
     }
+}
+
+/// Carries a source into libarchive's C read callback, and the source's own error back out.
+private final class SourceBox {
+    let source: ByteSource
+    var failure: ArchiveError?
+    init(_ source: ByteSource) { self.source = source }
+}
+
+private func readFromSource(
+    _ archive: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ buffer: UnsafeMutablePointer<UnsafeRawPointer?>?
+) -> la_ssize_t {
+    guard let context, let buffer else { return -1 }
+    let box = Unmanaged<SourceBox>.fromOpaque(context).takeUnretainedValue()
+    do {
+        let chunk = try box.source.nextChunk()
+        buffer.pointee = chunk.baseAddress.map { UnsafeRawPointer($0) }
+        return la_ssize_t(chunk.count)
+    } catch {
+        box.failure = error
+        harden_archive_set_error(archive, EIO, error.message)
+        return -1
+    }
+}
+
+/// The current entry of an open reader, as a byte source for a nested reader.
+public final class EntrySource: ByteSource {
+    private let reader: ArchiveReader
+    public init(_ reader: ArchiveReader) { self.reader = reader }
+    public func nextChunk() throws(ArchiveError) -> UnsafeRawBufferPointer { try reader.readBlock() }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HardenBuild
+import HardenConcurrency
 import HardenHistory
 import HardenRecipe
 

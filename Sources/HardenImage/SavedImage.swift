@@ -1,19 +1,6 @@
 import Foundation
 import HardenArchive
 
-/// `manifest.json` of a `docker save` archive (one entry per saved image).
-public struct DockerArchiveManifest: Sendable, Codable, Equatable {
-    public var config: String
-    public var repoTags: [String]?
-    public var layers: [String]
-
-    enum CodingKeys: String, CodingKey {
-        case config = "Config"
-        case repoTags = "RepoTags"
-        case layers = "Layers"
-    }
-}
-
 /// What harden checks of an image it has just saved with `docker save`.
 public struct SavedImage: Sendable, Equatable {
     /// The config's sha256, which is the engine's image ID.
@@ -75,12 +62,15 @@ public struct SavedImage: Sendable, Equatable {
     }
 }
 
+/// An image that can't be read or trusted: which image, what is wrong, and what to do.
 public struct ImageError: Error, Sendable, CustomStringConvertible {
     public var source: String
     public var message: String
-    public init(source: String, message: String) {
+    public var hint: String?
+    public init(source: String, message: String, hint: String? = nil) {
         self.source = source
         self.message = message
+        self.hint = hint
     }
-    public var description: String { "\(source): \(message)" }
+    public var description: String { "\(source): \(message)" + (hint.map { "\n  hint: \($0)" } ?? "") }
 }

@@ -171,27 +171,49 @@ public struct DockerfileSource: Sendable, Equatable, Codable {
 
 /// What the final image must satisfy. Rule settings beyond these live with the verifier.
 public struct Policy: Sendable, Equatable, Codable {
+    /// The verifier's rules, by ID.
+    public static let rules = [
+        "shell", "package-manager", "root-user", "shell-form", "missing-executable", "setuid", "world-writable",
+        "device-node", "forbidden-path",
+    ]
+
     public var allowRoot: Bool
     public var allowShell: Bool
     public var allowPackageManager: Bool
+    /// Rules turned off entirely.
+    public var disable: [String]
+    /// Absolute paths or globs (`*`, `?`, `[…]`) that must not exist in the image.
     public var forbidPaths: [String]
     public var exceptions: [PolicyException]
 
     public init(
-        allowRoot: Bool = false, allowShell: Bool = false, allowPackageManager: Bool = false,
+        allowRoot: Bool = false, allowShell: Bool = false, allowPackageManager: Bool = false, disable: [String] = [],
         forbidPaths: [String] = [], exceptions: [PolicyException] = []
     ) {
         self.allowRoot = allowRoot
         self.allowShell = allowShell
         self.allowPackageManager = allowPackageManager
+        self.disable = disable
         self.forbidPaths = forbidPaths
         self.exceptions = exceptions
+    }
+
+    /// Whether a rule applies under this policy.
+    public func enables(_ rule: String) -> Bool {
+        if disable.contains(rule) { return false }
+        switch rule {
+        case "shell": return !allowShell
+        case "package-manager": return !allowPackageManager
+        case "root-user": return !allowRoot
+        default: return true
+        }
     }
 }
 
 /// An allowed violation: always justified, optionally expiring (`YYYY-MM-DD`).
 public struct PolicyException: Sendable, Equatable, Codable {
     public var rule: String
+    /// An absolute path or glob; nil covers every finding of the rule.
     public var path: String?
     public var reason: String
     public var expires: String?

@@ -1,4 +1,5 @@
 import Foundation
+import HardenConcurrency
 import Yams
 
 /// A recipe with the files it refers to resolved.
@@ -220,19 +221,23 @@ public struct RecipeLoader: Sendable {
     }
 }
 
-/// Slots filled from `DispatchQueue.concurrentPerform`, one per iteration.
-public final class ParallelResults<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [Value?]
-
-    public init(count: Int) {
-        slots = Array(repeating: nil, count: count)
+/// Reads a policy file: the same keys as a recipe's `policy:` section.
+public enum PolicyLoader {
+    public static func load(file: URL, displayPath: String? = nil) throws(RecipeError) -> Policy {
+        let display = displayPath ?? file.path
+        let text: String
+        do {
+            text = try String(contentsOf: file, encoding: .utf8)
+        } catch {
+            throw RecipeError(SourceLocation(file: display, line: 0, column: 0), "cannot read the policy: \(error.localizedDescription)")
+        }
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch {
+            throw RecipeLoader.yamlError(error, file: display)
+        }
+        guard let node else { return Policy() }
+        return try RecipeParser.parsePolicy(YAMLField(node: node, path: "policy", file: display))
     }
-
-    public subscript(index: Int) -> Value? {
-        get { lock.withLock { slots[index] } }
-        set { lock.withLock { slots[index] = newValue } }
-    }
-
-    public var values: [Value?] { lock.withLock { slots } }
 }

@@ -12,7 +12,7 @@ enum RecipeParser {
     ]
     static let copyKeys = ["from", "src", "dest", "chown"]
     static let healthcheckKeys = ["test", "interval", "timeout", "start-period", "retries"]
-    static let policyKeys = ["allow-root", "allow-shell", "allow-package-manager", "forbid-paths", "exceptions"]
+    static let policyKeys = ["allow-root", "allow-shell", "allow-package-manager", "disable", "forbid-paths", "exceptions"]
     static let exceptionKeys = ["rule", "path", "reason", "expires"]
     static let scanKeys = ["scanners", "fail-on", "ignore-unfixed", "ignore-file"]
     static let scheduleKeys = ["cron", "timezone", "triggers"]
@@ -53,6 +53,12 @@ enum RecipeParser {
         if let scan = top["scan"] { recipe.scan = try parseScan(scan) }
         if let schedule = top["schedule"] { recipe.schedule = try parseSchedule(schedule) }
         return recipe
+    }
+
+    private static func ruleID(_ value: String) -> String? {
+        if Policy.rules.contains(value) { return nil }
+        let suggestion = Suggest.closest(to: value, among: Policy.rules).map { "; did you mean '\($0)'?" } ?? ""
+        return "'\(Validate.printable(value))' is not a rule (\(Policy.rules.joined(separator: ", ")))\(suggestion)"
     }
 
     private static func stageName(_ value: String) -> String? {
@@ -149,12 +155,13 @@ enum RecipeParser {
             retries: try map["retries"]?.int(in: 1...100))
     }
 
-    private static func parsePolicy(_ field: YAMLField) throws(RecipeError) -> Policy {
+    static func parsePolicy(_ field: YAMLField) throws(RecipeError) -> Policy {
         let map = try field.mapping(allowed: policyKeys)
         var policy = Policy()
         policy.allowRoot = try map["allow-root"]?.bool() ?? false
         policy.allowShell = try map["allow-shell"]?.bool() ?? false
         policy.allowPackageManager = try map["allow-package-manager"]?.bool() ?? false
+        policy.disable = try map["disable"]?.strings(allowScalar: true, ruleID) ?? []
         policy.forbidPaths = try map["forbid-paths"]?.strings(Validate.absolutePath) ?? []
         for item in try map["exceptions"]?.sequence() ?? [] {
             let entry = try item.mapping(allowed: exceptionKeys)
@@ -164,7 +171,7 @@ enum RecipeParser {
             }
             policy.exceptions.append(
                 PolicyException(
-                    rule: try entry.required("rule").string(), path: try entry["path"]?.string(Validate.absolutePath),
+                    rule: try entry.required("rule").string(ruleID), path: try entry["path"]?.string(Validate.absolutePath),
                     reason: reason, expires: try entry["expires"]?.string(Validate.date)))
         }
         return policy

@@ -11,3 +11,8 @@ static const unsigned int HARDEN_AE_IFCHR = AE_IFCHR;
 static const unsigned int HARDEN_AE_IFBLK = AE_IFBLK;
 static const unsigned int HARDEN_AE_IFIFO = AE_IFIFO;
 static const unsigned int HARDEN_AE_IFSOCK = AE_IFSOCK;
+
+// archive_set_error is variadic, which Swift cannot call.
+static inline void harden_archive_set_error(struct archive *a, int code, const char *message) {
+    archive_set_error(a, code, "%s", message);
+}

@@ -1,0 +1,97 @@
+import CArchive
+import Foundation
+
+/// Writes a pax tar stream, optionally gzip or zstd compressed, into memory.
+///
+/// Output is deterministic for the same entries: no timestamps or names in the
+/// gzip header, fixed compression levels.
+public final class ArchiveWriter {
+    public enum Compression: Sendable { case none, gzip, zstd }
+
+    private var handle: OpaquePointer?
+    private let sink = DataSink()
+
+    public init(compression: Compression = .none) throws(ArchiveError) {
+        guard let handle = archive_write_new() else {
+            throw ArchiveError(source: "archive writer", message: "libarchive could not allocate a writer", code: .io)
+        }
+        self.handle = handle
+        var setup = [archive_write_set_format_pax_restricted(handle), archive_write_set_bytes_in_last_block(handle, 1)]
+        switch compression {
+        case .none: break
+        case .gzip:
+            setup.append(archive_write_add_filter_gzip(handle))
+            setup.append(archive_write_set_filter_option(handle, "gzip", "timestamp", nil))
+            setup.append(archive_write_set_filter_option(handle, "gzip", "compression-level", "6"))
+        case .zstd:
+            setup.append(archive_write_add_filter_zstd(handle))
+            setup.append(archive_write_set_filter_option(handle, "zstd", "compression-level", "3"))
+        }
+        setup.append(
+            archive_write_open2(handle, Unmanaged.passUnretained(sink).toOpaque(), nil, writeToSink, nil, nil))
+        if setup.contains(where: { $0 != ARCHIVE_OK }) { try fail("setup") }
+    }
+
+    deinit {
+        archive_write_free(handle)
+    }
+
+    /// Adds one entry; `data` is written for regular files (and for hardlinks, when given).
+    public func add(_ entry: ArchiveEntry, data: Data = Data()) throws(ArchiveError) {
+        guard let item = archive_entry_new() else { throw ArchiveError(source: "archive writer", message: "out of memory") }
+        defer { archive_entry_free(item) }
+        archive_entry_set_pathname_utf8(item, entry.path)
+        let fileType: UInt32
+        switch entry.type {
+        case .regular, .hardlink, .other: fileType = HARDEN_AE_IFREG
+        case .directory: fileType = HARDEN_AE_IFDIR
+        case .symlink: fileType = HARDEN_AE_IFLNK
+        case .characterDevice: fileType = HARDEN_AE_IFCHR
+        case .blockDevice: fileType = HARDEN_AE_IFBLK
+        case .fifo: fileType = HARDEN_AE_IFIFO
+        case .socket: fileType = HARDEN_AE_IFSOCK
+        }
+        archive_entry_set_filetype(item, fileType)
+        archive_entry_set_perm(item, mode_t(entry.mode & 0o7777))
+        archive_entry_set_uid(item, entry.uid)
+        archive_entry_set_gid(item, entry.gid)
+        archive_entry_set_mtime(item, time_t(entry.mtime), 0)
+        if let target = entry.symlinkTarget { archive_entry_set_symlink_utf8(item, target) }
+        if let target = entry.hardlinkTarget { archive_entry_set_hardlink_utf8(item, target) }
+        if entry.type == .characterDevice || entry.type == .blockDevice {
+            archive_entry_set_rdevmajor(item, dev_t(entry.deviceMajor))
+            archive_entry_set_rdevminor(item, dev_t(entry.deviceMinor))
+        }
+        let carriesData = entry.type == .regular || (entry.type == .hardlink && !data.isEmpty)
+        archive_entry_set_size(item, carriesData ? Int64(data.count) : 0)
+        guard archive_write_header(handle, item) == ARCHIVE_OK else { try fail(entry.path) }
+        if carriesData, !data.isEmpty {
+            let written = data.withUnsafeBytes { archive_write_data(handle, $0.baseAddress, $0.count) }
+            guard written == data.count else { try fail(entry.path) }
+        }
+    }
+
+    /// Closes the stream and returns every byte written.
+    public func finish() throws(ArchiveError) -> Data {
+        guard archive_write_close(handle) == ARCHIVE_OK else { try fail("closing") }
+        return sink.data
+    }
+
+    private func fail(_ what: String) throws(ArchiveError) -> Never {
+        let message = archive_error_string(handle).map { String(cString: $0) } ?? "unknown error"
+        throw ArchiveError(source: "archive writer", entry: what, message: message, code: .io)
+    }
+}
+
+private final class DataSink {
+    var data = Data()
+}
+
+private func writeToSink(
+    _ archive: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ buffer: UnsafeRawPointer?, _ length: Int
+) -> la_ssize_t {
+    guard let context, let buffer else { return -1 }
+    Unmanaged<DataSink>.fromOpaque(context).takeUnretainedValue().data.append(
+        buffer.assumingMemoryBound(to: UInt8.self), count: length)
+    return la_ssize_t(length)
+}
