@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 # Debian packages: libarchive and SQLite headers for the build, the engine and
-# its tools for the tests and the example.
-packages=(libarchive-dev libsqlite3-dev pkg-config docker.io debootstrap curl)
+# its tools for the tests and the example (busybox-static: a real multi-call
+# binary for the verifier tests).
+packages=(libarchive-dev libsqlite3-dev pkg-config docker.io debootstrap curl busybox-static)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

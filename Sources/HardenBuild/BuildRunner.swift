@@ -2,6 +2,7 @@ import Foundation
 import HardenHistory
 import HardenImage
 import HardenRecipe
+import HardenVerify
 
 public struct BuildOptions: Sendable {
     public var jobs: Int
@@ -35,6 +36,9 @@ public struct BuildOutcome: Sendable, Codable {
     public var runtimeLog: String?
     public var builderSeconds: Double?
     public var runtimeSeconds: Double?
+    /// The verification report kept beside the saved image, and how many violations it has.
+    public var verifyReport: String?
+    public var violations: Int?
     public var error: String?
 }
 
@@ -174,9 +178,43 @@ public struct BuildRunner: Sendable {
             "\(plan.recipe) runtime: built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started)), tagged \(outcome.tags.joined(separator: ", "))"
         )
 
-        let (archive, saved) = try await saveImage(image, recipe: plan.recipe)
+        let (archive, _) = try await saveImage(image, recipe: plan.recipe)
         outcome.imageArchive = archive
-        try checkUser(saved.user, recipe: recipe)
+        try verify(archive, recipe: recipe, outcome: &outcome)
+    }
+
+    /// Verifies the saved image under the recipe's policy and keeps the report beside it.
+    private func verify(_ archive: String, recipe: LoadedRecipe, outcome: inout BuildOutcome) throws(BuildError) {
+        let started = ContinuousClock.now
+        let report: VerifyReport
+        do {
+            report = try Verifier(policy: recipe.recipe.policy).verify(path: archive)
+        } catch {
+            throw BuildError(.failed, "the saved image cannot be verified: \(error.description)")
+        }
+        let path = String(archive.dropLast(4)) + ".verify.json"
+        do {
+            try StateDirectory.writeAtomically(Data(ReportWriter.render(report, as: .json, version: "").utf8), to: path)
+        } catch {
+            throw BuildError(.failed, "cannot keep the verification report at \(path): \(error.localizedDescription)")
+        }
+        outcome.verifyReport = path
+        outcome.violations = report.findings.count
+        progress.note("\(recipe.name) verify: \(report.passed ? "pass" : "\(report.findings.count) violations") in \(Progress.format(ContinuousClock.now - started))")
+        guard report.passed else {
+            // Every failed rule, with its first findings.
+            var shown: [String] = []
+            for rule in report.rules {
+                let findings = report.findings.filter { $0.rule == rule }
+                shown += findings.prefix(3).map { "  - [\(rule)] \($0.message)" }
+                if findings.count > 3 { shown.append("  - [\(rule)] … and \(findings.count - 3) more") }
+            }
+            throw BuildError(
+                .failed,
+                (["the runtime image failed verification (\(report.findings.count) violation\(report.findings.count == 1 ? "" : "s")):"] + shown)
+                    .joined(separator: "\n"),
+                hint: "full report: \(path); change the recipe, or allow it in its policy: section with a reason")
+        }
     }
 
     /// Saves the image into the state directory, named by its ID, and checks the saved config's digest.
@@ -221,17 +259,6 @@ public struct BuildRunner: Sendable {
             case .engineUnreachable: throw BuildError(.input, error.description)
             default: throw BuildError(.failed, "\(name) stage: \(error.description)")
             }
-        }
-    }
-
-    /// The final image must not run as root unless the policy allows it (`user` from the saved config).
-    private func checkUser(_ user: String, recipe: LoadedRecipe) throws(BuildError) {
-        guard !recipe.recipe.policy.allowRoot else { return }
-        if user.isEmpty || Validate.isRoot(user) {
-            throw BuildError(
-                .failed,
-                "the runtime image runs as \(user.isEmpty ? "root (no USER set)" : "'\(user)'"), which the policy forbids",
-                hint: "set runtime.user in \(recipe.displayPath) (e.g. 65532), or policy.allow-root: true")
         }
     }
 

@@ -70,6 +70,7 @@ struct BuildCommand: AsyncParsableCommand {
                     .compactMap { name, seconds in seconds.map { String(format: "%@ %.1fs", name, $0) } }
                 print("  stages: \(times.joined(separator: ", "))")
                 if let archive = outcome.imageArchive { print("  saved: \(archive)") }
+                if let report = outcome.verifyReport { print("  verified: pass (\(report))") }
             case .skipped:
                 print(
                     "\(outcome.recipe)\(build): skipped, \((outcome.error.map { [$0] } ?? outcome.reasons).joined(separator: "; "))"

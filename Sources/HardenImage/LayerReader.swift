@@ -73,7 +73,7 @@ public struct LayerReader: Sendable {
                     throw ArchiveError(source: where_, message: "has more than \(limits.entries) entries (limit)", code: .limit)
                 }
                 guard let entry = try classify(header, layer: where_) else { continue }
-                guard seen.insert(entry.path).inserted else {
+                guard seen.insert(entry.role == .opaque ? entry.path + "/.wh..wh..opq" : entry.path).inserted else {
                     throw ArchiveError(source: where_, entry: header.path, message: "appears twice in the same layer")
                 }
                 var facts = ContentFacts()

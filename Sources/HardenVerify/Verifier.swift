@@ -185,11 +185,13 @@ public struct Verifier: Sendable {
             image: image.source.displayName, format: image.format.rawValue, configDigest: image.configDigest.description,
             manifestDigest: image.manifestDigest?.description, platform: image.platform?.description,
             user: image.config.config?.user ?? "", layers: image.layers.count, files: contents.filesystem.count, rules: rules,
-            findings: open.sorted { ($0.severity, $0.rule, $0.path ?? "") < ($1.severity, $1.rule, $1.path ?? "") },
+            findings: open.sorted { (Self.order($0.rule), $0.path ?? "") < (Self.order($1.rule), $1.path ?? "") },
             waived: waived, expiredExceptions: expired.map(\.element), unusedExceptions: unused)
     }
 
     // MARK: helpers
+
+    static func order(_ rule: String) -> Int { Policy.rules.firstIndex(of: rule) ?? Policy.rules.count }
 
     static func runnable(_ node: FileNode) -> Bool {
         node.mode & 0o111 != 0 || node.content.kind == .elf || node.content.kind == .script

@@ -112,7 +112,12 @@ import Testing
             """)
         let result = try project.harden(["build"])
         #expect(result.status == 1)
-        #expect(result.stdout.contains("runs as root (no USER set), which the policy forbids"))
+        #expect(result.stdout.contains("failed verification"))
+        #expect(result.stdout.contains("[root-user] no USER is set: the image runs as root"))
+        #expect(result.stdout.contains("[shell] /usr/bin/dash is a shell"))
+        let report = try #require(result.stdout.split(separator: "\n").first { $0.contains("full report: ") })
+        let path = String(report.split(separator: "full report: ")[1].split(separator: ";")[0])
+        #expect(FileManager.default.fileExists(atPath: path))
     }
 
     @Test func ctrlCStopsTheBuildAndRecordsItInterrupted() async throws {
