@@ -54,7 +54,10 @@ let package = Package(
         .testTarget(name: "HardenImageTests", dependencies: ["HardenImage", "HardenArchive"]),
         .testTarget(name: "HardenVerifyTests", dependencies: ["HardenVerify", "HardenImage", "HardenArchive"]),
         .testTarget(name: "HardenHistoryTests", dependencies: ["HardenHistory", "CSQLite"]),
-        .testTarget(name: "HardenCommandsTests", dependencies: ["harden", "HardenCommands", "HardenBuild", "HardenHistory"]),
+        .testTarget(
+            name: "HardenCommandsTests",
+            dependencies: ["harden", "HardenCommands", "HardenBuild", "HardenHistory", "HardenImage", "HardenArchive"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -123,7 +123,12 @@ public final class ArchiveReader {
         dataBuffer?.deallocate()
     }
 
+    /// libarchive converts names through the C locale; under plain "C" every non-ASCII
+    /// name (a CA certificate, a translated file) would raise a warning. UTF-8 is exact.
+    private static let utf8Locale: Bool = setlocale(LC_CTYPE, "C.UTF-8") != nil
+
     private static func makeHandle(name: String, mode: Mode) throws(ArchiveError) -> OpaquePointer {
+        _ = utf8Locale
         guard let handle = archive_read_new() else {
             throw ArchiveError(source: name, message: "libarchive could not allocate a reader", code: .io)
         }
