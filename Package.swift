@@ -37,6 +37,7 @@ let package = Package(
         .target(name: "HardenRecipe", dependencies: ["Yams", "HardenConcurrency"]),
         .target(name: "HardenHistory", dependencies: ["CSQLite"]),
         .target(name: "HardenVerify", dependencies: ["HardenImage", "HardenRecipe"]),
+        .target(name: "HardenScan", dependencies: ["HardenImage"]),
         .target(
             name: "HardenBuild",
             dependencies: ["HardenRecipe", "HardenImage", "HardenVerify", "HardenHistory"]
@@ -53,6 +54,7 @@ let package = Package(
         .testTarget(name: "HardenBuildTests", dependencies: ["HardenBuild"]),
         .testTarget(name: "HardenImageTests", dependencies: ["HardenImage", "HardenArchive"]),
         .testTarget(name: "HardenVerifyTests", dependencies: ["HardenVerify", "HardenImage", "HardenArchive"]),
+        .testTarget(name: "HardenScanTests", dependencies: ["HardenScan"]),
         .testTarget(name: "HardenHistoryTests", dependencies: ["HardenHistory", "CSQLite"]),
         .testTarget(
             name: "HardenCommandsTests",
