@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+
+@testable import HardenScan
+
+@Suite struct AdvisoryMatcherTests {
+    static func advisory(_ json: String) throws -> OSVAdvisory {
+        try JSONDecoder().decode(OSVAdvisory.self, from: Data(json.utf8))
+    }
+
+    /// CVE-2023-30861 as OSV publishes it for PyPI (GHSA-m2qf-hxjv-5gpq): Flask before 2.2.5, and 2.3.0–2.3.1.
+    static let flask = """
+        {"id": "GHSA-m2qf-hxjv-5gpq", "aliases": ["CVE-2023-30861"], "summary": "Flask vulnerable to possible disclosure of permanent session cookie due to missing Vary: Cookie header",
+         "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}],
+         "affected": [{"package": {"ecosystem": "PyPI", "name": "flask"},
+                       "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "2.3.0"}, {"fixed": "2.3.2"}]},
+                                  {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.2.5"}]}]}]}
+        """
+
+    static let openssl = """
+        {"id": "DEBIAN-CVE-2024-5535", "aliases": ["CVE-2024-5535"],
+         "affected": [{"package": {"ecosystem": "Debian:12", "name": "openssl"},
+                       "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.0.15-1~deb12u1"}]}],
+                       "ecosystem_specific": {"urgency": "not yet assigned"}, "database_specific": {"severity": "low"}}]}
+        """
+
+    static let busybox = """
+        {"id": "ALPINE-CVE-2023-42363", "affected": [{"package": {"ecosystem": "Alpine:v3.22", "name": "busybox"},
+          "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"last_affected": "1.37.0-r18"}]}]}],
+          "database_specific": {"severity": "MODERATE"}}
+        """
+
+    @Test(arguments: [("2.2.4", true), ("Flask", false), ("2.2.5", false), ("2.3.0", true), ("2.3.1", true), ("2.3.2", false), ("0.12", true)])
+    func flaskRanges(version: String, affected: Bool) throws {
+        let matcher = AdvisoryMatcher([try Self.advisory(Self.flask)])
+        let found = matcher.match([Package(kind: .python, name: "Flask", version: version, location: "/app/deps/flask-x.dist-info")], os: nil)
+        #expect(found.isEmpty == !affected)
+        if affected {
+            #expect(found.first?.id == "GHSA-m2qf-hxjv-5gpq")
+            #expect(found.first?.aliases == ["CVE-2023-30861"])
+            #expect(found.first?.severity == .high)
+            #expect(found.first?.fixedVersion == (version.hasPrefix("2.3") ? "2.3.2" : "2.2.5"))
+        }
+    }
+
+    @Test func debianAdvisoriesNameSourcePackagesAndOneRelease() throws {
+        let matcher = AdvisoryMatcher([try Self.advisory(Self.openssl)])
+        let libssl = Package(kind: .deb, name: "libssl3", version: "3.0.11-1~deb12u2", sourceName: "openssl", location: "/var/lib/dpkg/status")
+        let bookworm = OperatingSystem(id: "debian", versionID: "12")
+        let found = matcher.match([libssl], os: bookworm)
+        #expect(found.map(\.package) == ["libssl3"])
+        #expect(found.first?.fixedVersion == "3.0.15-1~deb12u1")
+        #expect(found.first?.severity == .low)
+        #expect(matcher.match([libssl], os: OperatingSystem(id: "debian", versionID: "11")).isEmpty)
+        #expect(matcher.match([libssl], os: OperatingSystem(id: "alpine", versionID: "3.22.2")).isEmpty)
+        var fixed = libssl
+        fixed.version = "3.0.15-1~deb12u1"
+        #expect(matcher.match([fixed], os: bookworm).isEmpty)
+    }
+
+    @Test func lastAffectedAndExplicitVersions() throws {
+        let matcher = AdvisoryMatcher([
+            try Self.advisory(Self.busybox),
+            try Self.advisory(#"{"id": "X-1", "affected": [{"package": {"ecosystem": "PyPI", "name": "Some_Package"}, "versions": ["1.0", "1.1"]}]}"#),
+        ])
+        let alpine = OperatingSystem(id: "alpine", versionID: "3.22.2")
+        #expect(matcher.match([Package(kind: .apk, name: "busybox", version: "1.37.0-r18", location: "")], os: alpine).first?.severity == .medium)
+        #expect(matcher.match([Package(kind: .apk, name: "busybox", version: "1.37.0-r19", location: "")], os: alpine).isEmpty)
+        #expect(matcher.match([Package(kind: .python, name: "some-package", version: "1.1", location: "")], os: nil).first?.fixedVersion == nil)
+        #expect(matcher.match([Package(kind: .python, name: "some.package", version: "1.2", location: "")], os: nil).isEmpty)
+    }
+
+    @Test func withdrawnAdvisoriesAreIgnored() throws {
+        var advisory = try Self.advisory(Self.flask)
+        advisory.withdrawn = "2024-01-01T00:00:00Z"
+        #expect(AdvisoryMatcher([advisory]).match([Package(kind: .python, name: "flask", version: "2.2.4", location: "")], os: nil).isEmpty)
+    }
+
+    @Test(arguments: [
+        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8), ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", 7.5),
+        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", 10.0), ("CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H", 7.8),
+        ("CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:N/A:N", 3.1), ("CVSS:3.0/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", 6.1),
+        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N", 0.0),
+    ])
+    func cvss(vector: String, score: Double) {
+        #expect(CVSS3.baseScore(vector) == score)
+    }
+
+    @Test func badVectorsHaveNoScore() {
+        #expect(CVSS3.baseScore("CVSS:2.0/AV:N") == nil)
+        #expect(CVSS3.baseScore("CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H") == nil)
+    }
+}
