@@ -52,8 +52,10 @@ let package = Package(
         .executableTarget(name: "harden", dependencies: ["HardenCommands"]),
         .testTarget(name: "HardenRecipeTests", dependencies: ["HardenRecipe"]),
         .testTarget(name: "HardenBuildTests", dependencies: ["HardenBuild"]),
-        .testTarget(name: "HardenImageTests", dependencies: ["HardenImage", "HardenArchive"]),
-        .testTarget(name: "HardenVerifyTests", dependencies: ["HardenVerify", "HardenImage", "HardenArchive"]),
+        .target(name: "HardenTestSupport", dependencies: ["HardenImage", "HardenArchive"], path: "Tests/HardenTestSupport"),
+        .testTarget(name: "HardenImageTests", dependencies: ["HardenImage", "HardenArchive", "HardenTestSupport"]),
+        .testTarget(
+            name: "HardenVerifyTests", dependencies: ["HardenVerify", "HardenImage", "HardenArchive", "HardenTestSupport"]),
         .testTarget(name: "HardenScanTests", dependencies: ["HardenScan"]),
         .testTarget(name: "HardenHistoryTests", dependencies: ["HardenHistory", "CSQLite"]),
         .testTarget(

@@ -97,7 +97,7 @@ public final class HashingSource: ByteSource {
         let chunk = try inner.nextChunk()
         byteCount += Int64(chunk.count)
         if byteCount > limit {
-            throw ArchiveError(source: name, message: "is larger than \(limit) bytes", code: .limit)
+            throw ArchiveError(source: name, message: "is larger than \(limit) bytes (limit)", code: .limit)
         }
         hasher.update(bufferPointer: chunk)
         return chunk

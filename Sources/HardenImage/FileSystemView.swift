@@ -37,7 +37,8 @@ public struct FileSystemView: Sendable {
     public mutating func apply(_ layer: LayerContents) throws(ImageError) {
         let name = "layer \(layer.layer.name)"
         for entry in layer.entries where entry.role == .opaque {
-            let directory = try resolveOrFail(Self.absolute(entry.path), followFinal: true, layer: name, entry: entry.header.path)
+            let directory = Self.absolute(entry.path)
+            try refuseSymlinkOnPath(directory, layer: name, entry: entry.header.path)
             if nodes[directory]?.kind == .directory {
                 for child in children[directory] ?? [] { remove(Self.join(directory, child)) }
             }
@@ -48,8 +49,8 @@ public struct FileSystemView: Sendable {
                 continue
             case .whiteout(let hidden):
                 let (parent, leaf) = Self.split(Self.absolute(hidden))
-                let resolvedParent = try resolveOrFail(parent, followFinal: true, layer: name, entry: entry.header.path)
-                remove(Self.join(resolvedParent, leaf))
+                try refuseSymlinkOnPath(parent, layer: name, entry: entry.header.path)
+                remove(Self.join(parent, leaf))
             case .file:
                 try add(entry, layer: layer.layer.index, layerName: name)
             }
@@ -102,6 +103,20 @@ public struct FileSystemView: Sendable {
         nodes[path] = node
         children[directory, default: []].insert(leaf)
         if node.kind == .directory { children[path] = children[path] ?? [] }
+    }
+
+    /// Whiteouts and opaque markers name real directories: engines disagree on what one
+    /// reached through a symlink removes (overlay2 removes nothing, copying drivers follow it).
+    private func refuseSymlinkOnPath(_ path: String, layer: String, entry: String) throws(ImageError) {
+        var prefix = ""
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if let node = nodes[prefix], node.kind == .symlink {
+                throw ImageError(
+                    source: layer,
+                    message: "entry \(entry): \(prefix) is a symbolic link (to \(node.linkTarget ?? "")); a whiteout must name a path in a real directory, engines disagree on what this one removes")
+            }
+        }
     }
 
     /// Resolves a parent path, creating directories that don't exist (as tar extraction does).

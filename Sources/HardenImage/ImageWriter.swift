@@ -7,6 +7,13 @@ public struct LayerBlob: Sendable {
     public var digest: Digest
     public var diffID: Digest
     public var mediaType: String
+
+    public init(data: Data, digest: Digest, diffID: Digest, mediaType: String) {
+        self.data = data
+        self.digest = digest
+        self.diffID = diffID
+        self.mediaType = mediaType
+    }
 }
 
 /// Writes images in the forms harden reads: OCI layout directory, OCI archive, docker-archive.

@@ -90,7 +90,8 @@ public struct LayerReader: Sendable {
             try uncompressed.drain()
             try compressed.drain()
         } catch {
-            throw ImageError(source: image, message: Self.describe(error, layer: where_))
+            let hint = error.code == .limit ? "if the image really is that large, raise the limit (--max-bytes, --max-entries, --max-path-length)" : nil
+            throw ImageError(source: image, message: Self.describe(error, layer: where_), hint: hint)
         }
         if let size = layer.size, compressed.byteCount != size {
             throw ImageError(source: image, message: "\(where_) is \(compressed.byteCount) bytes, its descriptor says \(size)")

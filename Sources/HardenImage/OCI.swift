@@ -28,6 +28,14 @@ public struct Descriptor: Sendable, Codable, Equatable {
     public var size: Int64
     public var platform: Platform?
     public var annotations: [String: String]?
+
+    public init(mediaType: String, digest: Digest, size: Int64, platform: Platform? = nil, annotations: [String: String]? = nil) {
+        self.mediaType = mediaType
+        self.digest = digest
+        self.size = size
+        self.platform = platform
+        self.annotations = annotations
+    }
 }
 
 /// OCI image-index `platform`.
@@ -73,6 +81,12 @@ public struct ImageIndex: Sendable, Codable {
     /// Present only in a manifest: used to refuse a document that claims to be both.
     public var layers: [Descriptor]?
     public var config: Descriptor?
+
+    public init(schemaVersion: Int, mediaType: String?, manifests: [Descriptor]) {
+        self.schemaVersion = schemaVersion
+        self.mediaType = mediaType
+        self.manifests = manifests
+    }
 }
 
 /// OCI `manifest.md` (also Docker's image manifest v2).
@@ -166,6 +180,12 @@ public struct DockerArchiveManifest: Sendable, Codable, Equatable {
     public var config: String
     public var repoTags: [String]?
     public var layers: [String]
+
+    public init(config: String, repoTags: [String]?, layers: [String]) {
+        self.config = config
+        self.repoTags = repoTags
+        self.layers = layers
+    }
 
     enum CodingKeys: String, CodingKey {
         case config = "Config"

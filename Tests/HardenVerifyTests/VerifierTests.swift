@@ -1,6 +1,7 @@
 import Foundation
 import HardenArchive
 import HardenImage
+import HardenTestSupport
 import HardenRecipe
 import Testing
 
