@@ -96,7 +96,13 @@ public final class ArchiveReader {
     public let name: String
     private var current: String?
     private let source: SourceBox?
-    private var dataBuffer: UnsafeMutableRawBufferPointer?
+    /// Data position within the current entry, and a hole still to be returned as zeros.
+    private var position: Int64 = 0
+    private var pendingGap: Int64 = 0
+    private var pendingBlock: UnsafeRawBufferPointer?
+    /// Where the current entry's bytes start in the file, when they lie there as they are
+    /// (an uncompressed archive, not sparse): a reader can then `pread` them directly.
+    public private(set) var dataOffset: Int64?
 
     /// Opens the archive file at `path` (seekable: skipping entries costs nothing).
     public init(path: String, mode: Mode = .tar) throws(ArchiveError) {
@@ -120,7 +126,6 @@ public final class ArchiveReader {
 
     deinit {
         archive_read_free(handle)
-        dataBuffer?.deallocate()
     }
 
     /// libarchive converts names through the C locale; under plain "C" every non-ASCII
@@ -163,6 +168,12 @@ public final class ArchiveReader {
         }
         let path = String(cString: rawPath)
         current = path
+        pendingGap = 0
+        position = 0
+        dataOffset =
+            archive_filter_count(handle) == 1 && archive_filter_code(handle, 0) == ARCHIVE_FILTER_NONE
+                && archive_entry_sparse_count(entry) == 0 && archive_entry_size_is_set(entry) != 0
+            ? archive_filter_bytes(handle, 0) : nil
         let hardlink = (archive_entry_hardlink_utf8(entry) ?? archive_entry_hardlink(entry)).map { String(cString: $0) }
         let fileType = UInt32(archive_entry_filetype(entry))
         return ArchiveEntry(
@@ -184,20 +195,45 @@ public final class ArchiveReader {
         return message.contains("can't be converted") && archive_entry_pathname_utf8(entry) != nil
     }
 
-    /// The next block of the current entry's data (for the raw reader: of the whole stream);
-    /// an empty buffer at the end. Holes of sparse entries come back as zeros.
+    /// The next block of the current entry's data (for the raw reader: of the whole stream),
+    /// straight from libarchive's buffer; an empty buffer at the end. Holes of sparse entries
+    /// come back as zeros.
     public func readBlock() throws(ArchiveError) -> UnsafeRawBufferPointer {
-        let buffer: UnsafeMutableRawBufferPointer
-        if let dataBuffer {
-            buffer = dataBuffer
-        } else {
-            buffer = .allocate(byteCount: 1 << 18, alignment: 16)
-            dataBuffer = buffer
+        if pendingGap > 0 { return zeros() }
+        if let block = pendingBlock {
+            pendingBlock = nil
+            return block
         }
-        let count = archive_read_data(handle, buffer.baseAddress, buffer.count)
-        if count < 0 { try check(Int32(count)) }
-        return UnsafeRawBufferPointer(start: buffer.baseAddress, count: max(0, count))
+        var buffer: UnsafeRawPointer?
+        var size = 0
+        var offset: la_int64_t = 0
+        let status = archive_read_data_block(handle, &buffer, &size, &offset)
+        if status == ARCHIVE_EOF {
+            if offset > position {  // a hole at the end
+                pendingGap = offset - position
+                return zeros()
+            }
+            return UnsafeRawBufferPointer(start: nil, count: 0)
+        }
+        try check(status)
+        let block = UnsafeRawBufferPointer(start: buffer, count: size)
+        if offset > position {
+            pendingGap = offset - position
+            pendingBlock = block
+            position = offset + Int64(size)
+            return zeros()
+        }
+        position += Int64(size)
+        return block
     }
+
+    private func zeros() -> UnsafeRawBufferPointer {
+        let count = Int(min(pendingGap, Int64(Self.zeroBlock.count)))
+        pendingGap -= Int64(count)
+        return UnsafeRawBufferPointer(rebasing: Self.zeroBlock[..<count])
+    }
+
+    nonisolated(unsafe) private static let zeroBlock = UnsafeRawBufferPointer(UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16).initializeMemory(as: UInt8.self, repeating: 0))
 
     /// Reads the current entry's data, refusing more than `limit` bytes.
     public func readData(limit: Int) throws(ArchiveError) -> Data {

@@ -78,6 +78,28 @@ public final class MemorySource: ByteSource {
     }
 }
 
+/// Reads the first chunk ahead so a caller can look at the stream's first bytes, then replays it.
+public final class PeekingSource: ByteSource {
+    private let inner: ByteSource
+    private var first: UnsafeRawBufferPointer?
+    /// The first chunk (valid until the next read).
+    public let head: UnsafeRawBufferPointer
+
+    public init(_ inner: ByteSource) throws(ArchiveError) {
+        self.inner = inner
+        head = try inner.nextChunk()
+        first = head
+    }
+
+    public func nextChunk() throws(ArchiveError) -> UnsafeRawBufferPointer {
+        if let first {
+            self.first = nil
+            return first
+        }
+        return try inner.nextChunk()
+    }
+}
+
 /// Passes another source through, counting and hashing (sha256) every byte.
 public final class HashingSource: ByteSource {
     private let inner: ByteSource

@@ -12,8 +12,13 @@ public struct ImageSource: Sendable {
     }
 
     public let container: Container
-    /// Member path → size (tars), read once at open.
-    let members: [String: Int64]
+    /// A tar member: its size, and where its bytes start when they can be read in place.
+    struct Member: Sendable {
+        var size: Int64
+        var offset: Int64?
+    }
+    /// Member path → member (tars), read once at open.
+    let members: [String: Member]
 
     public var displayName: String {
         switch container {
@@ -29,7 +34,7 @@ public struct ImageSource: Sendable {
         if isDirectory.boolValue {
             return ImageSource(container: .directory(path: path), members: [:])
         }
-        var members: [String: Int64] = [:]
+        var members: [String: Member] = [:]
         do throws(ArchiveError) {
             let reader = try ArchiveReader(path: path)
             while let entry = try reader.next() {
@@ -38,7 +43,7 @@ public struct ImageSource: Sendable {
                 if members[name] != nil {
                     throw ArchiveError(source: path, entry: entry.path, message: "appears twice in the image archive")
                 }
-                members[name] = entry.size
+                members[name] = Member(size: entry.size, offset: reader.dataOffset)
             }
         } catch {
             throw ImageError(source: path, message: "not a readable image archive: \(error.description)")
@@ -61,7 +66,7 @@ public struct ImageSource: Sendable {
 
     public func size(of name: String) -> Int64? {
         switch container {
-        case .tar: return members[name]
+        case .tar: return members[name]?.size
         case .directory(let root):
             var info = stat()
             return stat(root + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG ? Int64(info.st_size) : nil
@@ -80,8 +85,9 @@ public struct ImageSource: Sendable {
                 throw ImageError(source: displayName, message: error.description)
             }
         case .tar(let path):
-            guard members[name] != nil else { throw ImageError(source: displayName, message: "\(name) is missing") }
+            guard let member = members[name] else { throw ImageError(source: displayName, message: "\(name) is missing") }
             do throws(ArchiveError) {
+                if let offset = member.offset { return try FileSource(path: path, offset: offset, length: member.size) }
                 let reader = try ArchiveReader(path: path)
                 while let entry = try reader.next() {
                     if entry.type == .regular, Self.clean(entry.path) == name { return EntrySource(reader) }

@@ -58,14 +58,29 @@ public struct LayerReader: Sendable {
     public func read(_ layer: LayerRef, from source: ImageSource) throws(ImageError) -> LayerContents {
         let image = source.displayName
         let where_ = "layer \(layer.name)"
-        let blob = try source.open(layer.member)
+        let opened = try source.open(layer.member)
+        let blob: PeekingSource
+        do throws(ArchiveError) {
+            blob = try PeekingSource(opened)
+        } catch {
+            throw ImageError(source: image, message: "\(where_): \(error.description)")
+        }
+        let compression = Compression(magic: blob.head)
+        if let declared = layer.mediaType.map(Compression.init(mediaType:)), declared != compression {
+            throw ImageError(
+                source: image, message: "\(where_) is declared \(layer.mediaType ?? "") but its bytes are \(compression)")
+        }
         let compressed = HashingSource(blob, name: where_, limit: layer.size ?? .max)
         var entries: [LayerEntry] = []
         let uncompressed: HashingSource
         do throws(ArchiveError) {
-            let decompressor = try ArchiveReader(source: compressed, name: where_, mode: .decompressOnly)
-            guard try decompressor.next() != nil else { throw ArchiveError(source: where_, message: "is empty") }
-            uncompressed = HashingSource(EntrySource(decompressor), name: where_ + " (uncompressed)", limit: limits.totalBytes)
+            if compression == .none {
+                uncompressed = compressed  // the blob is the tar: one hash serves as digest and diff_id
+            } else {
+                let decompressor = try ArchiveReader(source: compressed, name: where_, mode: .decompressOnly)
+                guard try decompressor.next() != nil else { throw ArchiveError(source: where_, message: "is empty") }
+                uncompressed = HashingSource(EntrySource(decompressor), name: where_ + " (uncompressed)", limit: limits.totalBytes)
+            }
             let tar = try ArchiveReader(source: uncompressed, name: where_, mode: .plainTar)
             var seen = Set<String>()
             while let header = try tar.next() {
@@ -106,6 +121,33 @@ public struct LayerReader: Sendable {
                 message: "\(where_): the uncompressed tar hashes to \(uncompressed.digest()), but the config's diff_id is \(layer.diffID)")
         }
         return LayerContents(layer: layer, entries: entries, uncompressedBytes: uncompressed.byteCount)
+    }
+
+    /// A layer blob's compression, from its first bytes or its media type.
+    enum Compression: String, Equatable, CustomStringConvertible {
+        case none = "an uncompressed tar", gzip = "gzip", zstd = "zstd"
+
+        init(magic: UnsafeRawBufferPointer) {
+            if magic.starts(with: [0x1F, 0x8B]) {
+                self = .gzip
+            } else if magic.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) {
+                self = .zstd
+            } else {
+                self = .none
+            }
+        }
+
+        init(mediaType: String) {
+            if mediaType.hasSuffix("gzip") {
+                self = .gzip
+            } else if mediaType.hasSuffix("zstd") {
+                self = .zstd
+            } else {
+                self = .none
+            }
+        }
+
+        var description: String { rawValue }
     }
 
     private static func describe(_ error: ArchiveError, layer: String) -> String {

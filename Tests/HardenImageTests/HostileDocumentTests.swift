@@ -132,6 +132,16 @@ import Testing
         #expect(try #require(readError(second)).contains("which is not a tar layer"))
     }
 
+    @Test func layerBytesMustMatchTheirMediaType() throws {
+        let (path, editor) = try layout(.none)
+        try editor.editManifest { manifest in
+            var layers = manifest["layers"] as! [[String: Any]]
+            layers[0]["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"
+            manifest["layers"] = layers
+        }
+        #expect(try #require(readError(path)).contains("is declared application/vnd.oci.image.layer.v1.tar+gzip but its bytes are an uncompressed tar"))
+    }
+
     @Test func oversizedJSONIsRefused() throws {
         let (path, editor) = try layout()
         var index = try editor.index

@@ -56,6 +56,13 @@ import Testing
         #expect(docker.image.repoTags == ["example/app:1"])
         #expect(docker.image.layers.map(\.createdBy) == ["ADD base", "COPY app"])
         #expect(try summary(url("docker.tar").path) == expected)
+
+        // `docker save | gzip`: members can't be read in place, they stream through libarchive.
+        let packed = try ArchiveWriter(compression: .gzip)
+        let reader = try ArchiveReader(path: url("docker.tar").path)
+        while let entry = try reader.next() { try packed.add(entry, data: try reader.readData(limit: 1 << 24)) }
+        try packed.finish().write(to: url("docker.tar.gz"))
+        #expect(try summary(url("docker.tar.gz").path) == expected)
     }
 
     /// Engines from Docker 25 save an OCI layout with a `manifest.json` beside it.
