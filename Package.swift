@@ -37,15 +37,15 @@ let package = Package(
         .target(name: "HardenRecipe", dependencies: ["Yams", "HardenConcurrency"]),
         .target(name: "HardenHistory", dependencies: ["CSQLite"]),
         .target(name: "HardenVerify", dependencies: ["HardenImage", "HardenRecipe"]),
-        .target(name: "HardenScan", dependencies: ["HardenImage"]),
+        .target(name: "HardenScan", dependencies: ["HardenImage", "HardenConcurrency", "Yams"]),
         .target(
             name: "HardenBuild",
-            dependencies: ["HardenRecipe", "HardenImage", "HardenVerify", "HardenHistory"]
+            dependencies: ["HardenRecipe", "HardenImage", "HardenVerify", "HardenScan", "HardenHistory"]
         ),
         .target(
             name: "HardenCommands",
             dependencies: [
-                "HardenBuild",
+                "HardenBuild", "HardenScan",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "HardenImageTests", dependencies: ["HardenImage", "HardenArchive", "HardenTestSupport"]),
         .testTarget(
             name: "HardenVerifyTests", dependencies: ["HardenVerify", "HardenImage", "HardenArchive", "HardenTestSupport"]),
-        .testTarget(name: "HardenScanTests", dependencies: ["HardenScan"]),
+        .testTarget(name: "HardenScanTests", dependencies: ["HardenScan"], exclude: ["Fixtures"]),
         .testTarget(name: "HardenHistoryTests", dependencies: ["HardenHistory", "CSQLite"]),
         .testTarget(
             name: "HardenCommandsTests",

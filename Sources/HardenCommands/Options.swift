@@ -102,6 +102,20 @@ struct ProjectOptions: ParsableArguments {
 }
 
 enum Output {
+    /// Prints `text`, or writes it to `file` whole (never a partial file); exits 2 when it can't.
+    static func emit(_ text: String, to file: String?) throws {
+        guard let file else {
+            print(text)
+            return
+        }
+        do {
+            try StateDirectory.writeAtomically(Data((text + "\n").utf8), to: file)
+        } catch {
+            Output.error("cannot write \(file): \(error.localizedDescription)")
+            throw ExitCode(Exit.badInput)
+        }
+    }
+
     static func error(_ message: String) {
         FileHandle.standardError.write(Data(("harden: " + message + "\n").utf8))
     }

@@ -21,46 +21,13 @@ struct VerifyCommand: AsyncParsableCommand {
     @Option(name: .long, help: "A policy file (YAML, the keys of a recipe's policy: section).")
     var policy: String?
 
-    @Option(name: .long, help: "The platform to pick from a multi-platform index, os/arch[/variant] (default: this machine's).")
-    var platform: String?
-
     @Option(name: .long, help: "text, json, sarif or junit")
     var format: ReportWriter.Format = .text
 
-    @Option(name: .long, help: "Stop above this many uncompressed bytes over all layers.")
-    var maxBytes: Int64 = ImageLimits().totalBytes
-
-    @Option(name: .long, help: "Stop above this many entries in one layer.")
-    var maxEntries: Int = ImageLimits().entries
-
-    @Option(name: .long, help: "Refuse entry names longer than this many bytes.")
-    var maxPathLength: Int = ImageLimits().pathLength
-
-    @Option(name: .long, help: "Follow at most this many symbolic links when resolving one path.")
-    var maxSymlinkHops: Int = ImageLimits().symlinkHops
-
-    @Option(name: .long, help: "harden's state directory (where an image reference is saved while it is read).")
-    var state: String = ".harden"
-
-    @Option(name: .long, help: "The docker client to run (default: $HARDEN_DOCKER, else docker on PATH).")
-    var docker: String?
+    @OptionGroup var imageOptions: ImageOptions
 
     func run() async throws {
-        var limits = ImageLimits()
-        limits.totalBytes = maxBytes
-        limits.entries = maxEntries
-        limits.pathLength = maxPathLength
-        limits.symlinkHops = maxSymlinkHops
-        let chosenPlatform: Platform
-        if let platform {
-            guard let parsed = Platform(platform) else {
-                Output.error("--platform '\(platform)' is not os/arch[/variant], e.g. linux/amd64")
-                throw ExitCode(Exit.badInput)
-            }
-            chosenPlatform = parsed
-        } else {
-            chosenPlatform = .current
-        }
+        let platform = try imageOptions.chosenPlatform()
         var rules = Policy()
         if let policy {
             do {
@@ -70,37 +37,17 @@ struct VerifyCommand: AsyncParsableCommand {
                 throw ExitCode(Exit.badInput)
             }
         }
-        let (path, cleanup) = try await localImage()
+        let (path, cleanup) = try await imageOptions.localImage(image)
         defer { cleanup() }
         let report: VerifyReport
         do {
-            report = try Verifier(policy: rules).verify(path: path, limits: limits, platform: chosenPlatform)
+            report = try Verifier(policy: rules).verify(path: path, limits: imageOptions.limits, platform: platform)
         } catch {
             Output.error(error.description)
             throw ExitCode(Exit.badInput)
         }
         print(ReportWriter.render(report, as: format, version: Harden.version))
         if !report.passed { throw ExitCode(Exit.failure) }
-    }
-
-    /// The image as a path: itself when it exists, else saved from the engine into the state directory.
-    private func localImage() async throws -> (String, () -> Void) {
-        if FileManager.default.fileExists(atPath: image) { return (image, {}) }
-        let directory = URL(fileURLWithPath: state).appendingPathComponent("tmp")
-        let archive = directory.appendingPathComponent("verify-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tar").path
-        let client = DockerClient(executable: docker ?? ProcessInfo.processInfo.environment["HARDEN_DOCKER"] ?? "docker")
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            FileHandle.standardError.write(Data("harden: saving \(image) from the engine\n".utf8))
-            try await client.save(image, to: archive)
-        } catch let error as DockerError {
-            Output.error("\(image) is neither a file nor a directory, and the engine could not save it: \(error.description)")
-            throw ExitCode(Exit.badInput)
-        } catch {
-            Output.error("cannot prepare \(directory.path): \(error.localizedDescription)")
-            throw ExitCode(Exit.badInput)
-        }
-        return (archive, { try? FileManager.default.removeItem(atPath: archive) })
     }
 }
 

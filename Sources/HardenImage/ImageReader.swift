@@ -9,6 +9,16 @@ public struct ImageContents: Sendable {
     public var uncompressedBytes: Int64
     /// Per layer: index → entries read.
     public var layerEntries: [Int]
+    /// Every captured file of every layer, in layer order, including versions a later layer replaced
+    /// (the catalog uses them to find the layer that introduced a package).
+    public var capturedFiles: [CapturedFile]
+}
+
+/// A file whose whole content was kept, as one layer wrote it.
+public struct CapturedFile: Sendable {
+    public var path: String
+    public var layer: Int
+    public var data: Data
 }
 
 /// Opens an image in any form harden accepts and computes its final filesystem, in memory.
@@ -17,13 +27,13 @@ public struct ImageContents: Sendable {
 public struct ImageReader: Sendable {
     public var limits: ImageLimits
     public var platform: Platform
-    /// Paths (absolute) whose content rules need whole.
-    public var capturedPaths: Set<String>
+    /// Says which files (absolute paths) are kept whole, for the rules and the catalog.
+    public var capture: @Sendable (String) -> Bool
 
-    public init(limits: ImageLimits = ImageLimits(), platform: Platform = .current, capturedPaths: Set<String> = []) {
+    public init(limits: ImageLimits = ImageLimits(), platform: Platform = .current, capture: @escaping @Sendable (String) -> Bool = { _ in false }) {
         self.limits = limits
         self.platform = platform
-        self.capturedPaths = capturedPaths
+        self.capture = capture
     }
 
     public func read(_ path: String) throws(ImageError) -> ImageContents {
@@ -34,8 +44,8 @@ public struct ImageReader: Sendable {
                 source: source.displayName, message: "the image is for \(actual), not \(platform)",
                 hint: "pass --platform \(actual) to read it anyway")
         }
-        let captured = capturedPaths
-        let reader = LayerReader(limits: limits, capture: { captured.contains("/" + $0) })
+        let capture = capture
+        let reader = LayerReader(limits: limits, capture: { capture("/" + $0) })
         let layers = image.layers
         let results = concurrentMap(layers.count) { index -> Result<LayerContents, ImageError> in
             Result { () throws(ImageError) in try reader.read(layers[index], from: source) }
@@ -43,6 +53,7 @@ public struct ImageReader: Sendable {
         var filesystem = FileSystemView(symlinkHops: limits.symlinkHops)
         var total: Int64 = 0
         var counts: [Int] = []
+        var captured: [CapturedFile] = []
         for result in results {
             let layer = try result.get()
             total += layer.uncompressedBytes
@@ -52,8 +63,11 @@ public struct ImageReader: Sendable {
                     hint: "raise it with --max-bytes if the image is really that large")
             }
             counts.append(layer.entries.count)
+            for entry in layer.entries {
+                if let data = entry.content.captured { captured.append(CapturedFile(path: "/" + entry.path, layer: layer.layer.index, data: data)) }
+            }
             try filesystem.apply(layer)
         }
-        return ImageContents(image: image, filesystem: filesystem, uncompressedBytes: total, layerEntries: counts)
+        return ImageContents(image: image, filesystem: filesystem, uncompressedBytes: total, layerEntries: counts, capturedFiles: captured)
     }
 }

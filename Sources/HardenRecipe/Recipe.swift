@@ -237,6 +237,8 @@ public struct ScanSettings: Sendable, Equatable, Codable {
     public var ignoreUnfixed: Bool
     /// A `.trivyignore` or `.trivyignore.yaml`, relative to the context.
     public var ignoreFile: String?
+    /// Accepted vulnerabilities, each with a reason and optionally a last day.
+    public var ignores: [ScanIgnore] = []
 
     public init(
         scanners: [Scanner] = [.builtin], failOn: [Severity] = [.critical, .high], ignoreUnfixed: Bool = false,
@@ -246,6 +248,22 @@ public struct ScanSettings: Sendable, Equatable, Codable {
         self.failOn = failOn
         self.ignoreUnfixed = ignoreUnfixed
         self.ignoreFile = ignoreFile
+    }
+}
+
+/// One accepted vulnerability in a recipe's `scan.ignores`.
+public struct ScanIgnore: Sendable, Equatable, Codable {
+    public var id: String
+    public var package: String?
+    public var reason: String
+    /// The last day (YYYY-MM-DD) it applies.
+    public var expires: String?
+
+    public init(id: String, package: String? = nil, reason: String, expires: String? = nil) {
+        self.id = id
+        self.package = package
+        self.reason = reason
+        self.expires = expires
     }
 }
 

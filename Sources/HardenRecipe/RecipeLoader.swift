@@ -221,9 +221,20 @@ public struct RecipeLoader: Sendable {
     }
 }
 
-/// Reads a policy file: the same keys as a recipe's `policy:` section.
+/// Reads policy files: the keys of a recipe's `policy:` section (verification) or of its
+/// `scan:` section (the vulnerability gate).
 public enum PolicyLoader {
     public static func load(file: URL, displayPath: String? = nil) throws(RecipeError) -> Policy {
+        guard let field = try root(file: file, section: "policy", displayPath: displayPath) else { return Policy() }
+        return try RecipeParser.parsePolicy(field)
+    }
+
+    public static func loadScan(file: URL, displayPath: String? = nil) throws(RecipeError) -> ScanSettings {
+        guard let field = try root(file: file, section: "scan", displayPath: displayPath) else { return ScanSettings() }
+        return try RecipeParser.parseScan(field)
+    }
+
+    private static func root(file: URL, section: String, displayPath: String?) throws(RecipeError) -> YAMLField? {
         let display = displayPath ?? file.path
         let text: String
         do {
@@ -237,7 +248,6 @@ public enum PolicyLoader {
         } catch {
             throw RecipeLoader.yamlError(error, file: display)
         }
-        guard let node else { return Policy() }
-        return try RecipeParser.parsePolicy(YAMLField(node: node, path: "policy", file: display))
+        return node.map { YAMLField(node: $0, path: section, file: display) }
     }
 }

@@ -14,7 +14,8 @@ enum RecipeParser {
     static let healthcheckKeys = ["test", "interval", "timeout", "start-period", "retries"]
     static let policyKeys = ["allow-root", "allow-shell", "allow-package-manager", "disable", "forbid-paths", "exceptions"]
     static let exceptionKeys = ["rule", "path", "reason", "expires"]
-    static let scanKeys = ["scanners", "fail-on", "ignore-unfixed", "ignore-file"]
+    static let scanKeys = ["scanners", "fail-on", "ignore-unfixed", "ignore-file", "ignores"]
+    static let ignoreKeys = ["id", "package", "reason", "expires"]
     static let scheduleKeys = ["cron", "timezone", "triggers"]
 
     static func parse(_ root: YAMLField) throws(RecipeError) -> Recipe {
@@ -59,6 +60,14 @@ enum RecipeParser {
         if Policy.rules.contains(value) { return nil }
         let suggestion = Suggest.closest(to: value, among: Policy.rules).map { "; did you mean '\($0)'?" } ?? ""
         return "'\(Validate.printable(value))' is not a rule (\(Policy.rules.joined(separator: ", ")))\(suggestion)"
+    }
+
+    /// CVE-…, GHSA-…, DSA-…, PYSEC-…: letters and digits in dash-separated parts.
+    private static func vulnerabilityID(_ value: String) -> String? {
+        let parts = value.split(separator: "-", omittingEmptySubsequences: false)
+        let valid = parts.count >= 2 && value.count <= 64
+            && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ".") } }
+        return valid ? nil : "'\(Validate.printable(value))' is not a vulnerability ID (e.g. CVE-2023-30861, GHSA-m2qf-hxjv-5gpq)"
     }
 
     private static func stageName(_ value: String) -> String? {
@@ -177,7 +186,7 @@ enum RecipeParser {
         return policy
     }
 
-    private static func parseScan(_ field: YAMLField) throws(RecipeError) -> ScanSettings {
+    static func parseScan(_ field: YAMLField) throws(RecipeError) -> ScanSettings {
         let map = try field.mapping(allowed: scanKeys)
         var scan = ScanSettings()
         if let scanners = map["scanners"] {
@@ -188,6 +197,17 @@ enum RecipeParser {
         }
         scan.ignoreUnfixed = try map["ignore-unfixed"]?.bool() ?? false
         scan.ignoreFile = try map["ignore-file"]?.string(Validate.path)
+        for item in try map["ignores"]?.sequence() ?? [] {
+            let entry = try item.mapping(allowed: ignoreKeys)
+            let reason = try entry.required("reason", hint: "every ignored vulnerability must say why it is acceptable").string()
+            if reason.trimmingCharacters(in: .whitespaces).isEmpty {
+                throw item.error("\(item.path).reason must not be empty")
+            }
+            scan.ignores.append(
+                ScanIgnore(
+                    id: try entry.required("id").string(vulnerabilityID), package: try entry["package"]?.string(),
+                    reason: reason, expires: try entry["expires"]?.string(Validate.date)))
+        }
         return scan
     }
 

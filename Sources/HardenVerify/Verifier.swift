@@ -8,7 +8,7 @@ public struct Verifier: Sendable {
     /// "Today", for exception expiry (midnight UTC of the date is the end of validity).
     public var now: Date
 
-    /// Files whose content the rules read; pass to `ImageReader.capturedPaths`.
+    /// Files whose content the rules read; see `ImageReader.capture`.
     public static let capturedPaths: Set<String> = ["/etc/passwd", "/etc/group"]
 
     static let shells: Set<String> = [
@@ -266,7 +266,7 @@ public struct Verifier: Sendable {
 extension Verifier {
     /// Reads the image at `path` (docker-archive, OCI layout or OCI archive) and verifies it.
     public func verify(path: String, limits: ImageLimits = ImageLimits(), platform: Platform = .current) throws(ImageError) -> VerifyReport {
-        let reader = ImageReader(limits: limits, platform: platform, capturedPaths: Self.capturedPaths)
+        let reader = ImageReader(limits: limits, platform: platform, capture: { Self.capturedPaths.contains($0) })
         return verify(try reader.read(path))
     }
 }

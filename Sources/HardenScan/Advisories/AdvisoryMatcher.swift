@@ -6,14 +6,40 @@ public struct Vulnerability: Sendable, Codable, Equatable {
     public var aliases: [String]
     public var package: String
     public var version: String
-    public var kind: Package.Kind
+    /// The package's ecosystem as scanners name it: `deb`, `apk`, `python`, `gobinary`…
+    public var ecosystem: String
     /// The lowest fixed version above the installed one, when the advisory gives one.
     public var fixedVersion: String?
     public var severity: Severity
     public var summary: String?
     public var location: String?
     public var layer: Int?
+    public var purl: String?
     public var scanners: [String]
+
+    public init(
+        id: String, aliases: [String] = [], package: String, version: String, ecosystem: String, fixedVersion: String? = nil,
+        severity: Severity, summary: String? = nil, location: String? = nil, layer: Int? = nil, purl: String? = nil,
+        scanners: [String]
+    ) {
+        self.id = id
+        self.aliases = aliases
+        self.package = package
+        self.version = version
+        self.ecosystem = ecosystem
+        self.fixedVersion = fixedVersion
+        self.severity = severity
+        self.summary = summary
+        self.location = location
+        self.layer = layer
+        self.purl = purl
+        self.scanners = scanners
+    }
+
+    /// The name reports and ignores use: the CVE when the advisory has one, else its own ID.
+    public var primaryID: String {
+        id.hasPrefix("CVE-") ? id : (aliases.first { $0.hasPrefix("CVE-") } ?? id)
+    }
 }
 
 /// Ordering of versions in one ecosystem.
@@ -102,9 +128,9 @@ public struct AdvisoryMatcher: Sendable {
                     guard let fixed = Self.affects(affected, version: version, scheme: scheme) else { continue }
                     found.append(Vulnerability(
                         id: advisory.id, aliases: advisory.aliases ?? [], package: package.name, version: package.version,
-                        kind: package.kind, fixedVersion: fixed.isEmpty ? nil : fixed,
+                        ecosystem: package.kind.rawValue, fixedVersion: fixed.isEmpty ? nil : fixed,
                         severity: Self.severity(advisory, affected), summary: advisory.summary, location: package.location,
-                        layer: package.layer, scanners: ["builtin"]))
+                        layer: package.layer, purl: package.purl(os: os), scanners: ["builtin"]))
                     break
                 }
             }

@@ -1,0 +1,65 @@
+import Foundation
+import HardenImage
+import HardenRecipe
+import HardenScan
+
+/// Runs the chosen scanners on an analysed image, merges their findings and judges them
+/// with one gate built from a recipe's (or a policy file's) `scan:` settings.
+public struct ScanPipeline: Sendable {
+    public var settings: ScanSettings
+    /// OSV advisories for the built-in scanner.
+    public var advisories: AdvisoryMatcher?
+    /// The ignore file named by `settings.ignoreFile`, resolved to a path.
+    public var ignoreFile: String?
+    /// Where external scanners write their reports (inside harden's state directory).
+    public var scratch: URL
+    public var today: String = IgnoreFiles.today()
+    public var externalTimeout: Duration = .seconds(600)
+
+    public init(settings: ScanSettings, advisories: AdvisoryMatcher?, ignoreFile: String?, scratch: URL) {
+        self.settings = settings
+        self.advisories = advisories
+        self.ignoreFile = ignoreFile
+        self.scratch = scratch
+    }
+
+    /// The gate: `fail-on`, `ignore-unfixed`, the ignore file's entries and the settings' own ignores.
+    public func gate() throws(IgnoreFileError) -> ScanGate {
+        var ignores = try ignoreFile.map { path throws(IgnoreFileError) in try IgnoreFiles.load(path) } ?? []
+        ignores += settings.ignores.enumerated().map { position, ignore in
+            VulnerabilityIgnore(
+                id: ignore.id, package: ignore.package, reason: ignore.reason, expires: ignore.expires, source: "scan.ignores[\(position)]")
+        }
+        return ScanGate(
+            failOn: Set(settings.failOn.map { Severity(word: $0.rawValue) }), ignoreUnfixed: settings.ignoreUnfixed, ignores: ignores,
+            today: today)
+    }
+
+    /// Scans the image at `path` (already analysed as `analysis`).
+    public func scan(_ analysis: ImageAnalysis, path: String, name: String) async throws(ScannerError) -> ScanReport {
+        let gate: ScanGate
+        do {
+            gate = try self.gate()
+        } catch {
+            throw ScannerError(scanner: "policy", message: error.description)
+        }
+        var lists: [[Vulnerability]] = []
+        for scanner in settings.scanners {
+            switch scanner {
+            case .builtin:
+                guard let advisories else {
+                    throw ScannerError(
+                        scanner: "builtin", message: "no advisories to match against",
+                        hint: "pass --advisories DIR (a directory of OSV JSON files) or set HARDEN_ADVISORIES")
+                }
+                lists.append(advisories.match(analysis.catalog.packages, os: analysis.catalog.os))
+            case .trivy, .grype:
+                let external = ExternalScanner(tool: scanner == .trivy ? .trivy : .grype, timeout: externalTimeout)
+                lists.append(
+                    try await external.scan(
+                        image: path, format: analysis.contents.image.format, diffIDs: analysis.diffIDs, scratch: scratch))
+            }
+        }
+        return gate.judge(FindingMerger.merge(lists), image: name, scanners: settings.scanners.map(\.rawValue))
+    }
+}

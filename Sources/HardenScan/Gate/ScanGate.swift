@@ -1,0 +1,102 @@
+import Foundation
+
+/// Findings of several scanners as one list: the same vulnerability in the same package
+/// version counts once, with every scanner that saw it.
+public enum FindingMerger {
+    public static func merge(_ lists: [[Vulnerability]]) -> [Vulnerability] {
+        var merged: [String: Vulnerability] = [:]
+        var order: [String] = []
+        for finding in lists.joined() {
+            let key = [finding.primaryID, finding.ecosystem, Package.normalizePython(finding.package), finding.version].joined(separator: "\u{0}")
+            guard var existing = merged[key] else {
+                merged[key] = finding
+                order.append(key)
+                continue
+            }
+            existing.scanners = Array(Set(existing.scanners + finding.scanners)).sorted()
+            existing.aliases = Array(Set(existing.aliases + finding.aliases + [finding.id]).subtracting([existing.id])).sorted()
+            existing.severity = max(existing.severity, finding.severity)
+            existing.fixedVersion = existing.fixedVersion ?? finding.fixedVersion
+            existing.summary = existing.summary ?? finding.summary
+            existing.layer = existing.layer ?? finding.layer
+            existing.purl = existing.purl ?? finding.purl
+            merged[key] = existing
+        }
+        return order.compactMap { merged[$0] }.sorted { a, b in
+            a.severity != b.severity ? a.severity > b.severity : (a.primaryID, a.package) < (b.primaryID, b.package)
+        }
+    }
+}
+
+/// How the gate judged one finding.
+public struct JudgedFinding: Sendable, Codable, Equatable {
+    public enum Verdict: String, Sendable, Codable {
+        /// At a `fail-on` severity and not ignored: fails the gate.
+        case fails
+        /// Below the `fail-on` severities: reported only.
+        case reported
+        /// No fix exists and `ignore-unfixed` is on.
+        case unfixed
+        /// Accepted by an ignore (see `ignoredBy`).
+        case ignored
+    }
+    public var vulnerability: Vulnerability
+    public var verdict: Verdict
+    public var ignoredBy: String?
+}
+
+/// One scan's result under the policy gate.
+public struct ScanReport: Sendable, Codable {
+    public var image: String
+    public var scanners: [String]
+    public var findings: [JudgedFinding]
+    /// Ignores past their date: they no longer apply.
+    public var expiredIgnores: [VulnerabilityIgnore]
+    /// Ignores that matched no finding: candidates for removal.
+    public var staleIgnores: [VulnerabilityIgnore]
+    public var failOn: [Severity]
+    public var passed: Bool
+
+    /// Findings by severity (every verdict), critical first.
+    public var counts: [Severity: Int] {
+        Dictionary(grouping: findings, by: \.vulnerability.severity).mapValues(\.count)
+    }
+}
+
+/// The one policy gate every scanner's findings go through.
+public struct ScanGate: Sendable {
+    public var failOn: Set<Severity>
+    public var ignoreUnfixed: Bool
+    public var ignores: [VulnerabilityIgnore]
+    /// YYYY-MM-DD (UTC): ignores whose last day is before it have expired.
+    public var today: String
+
+    public init(failOn: Set<Severity>, ignoreUnfixed: Bool = false, ignores: [VulnerabilityIgnore] = [], today: String = IgnoreFiles.today()) {
+        self.failOn = failOn
+        self.ignoreUnfixed = ignoreUnfixed
+        self.ignores = ignores
+        self.today = today
+    }
+
+    public func judge(_ findings: [Vulnerability], image: String, scanners: [String]) -> ScanReport {
+        let active = ignores.filter { !$0.isExpired(today: today) }
+        var used = Set<Int>()
+        var judged: [JudgedFinding] = []
+        for finding in findings {
+            if let index = active.firstIndex(where: { $0.matches(finding) }) {
+                used.insert(index)
+                let ignore = active[index]
+                judged.append(JudgedFinding(vulnerability: finding, verdict: .ignored, ignoredBy: ignore.source))
+            } else if ignoreUnfixed, finding.fixedVersion == nil {
+                judged.append(JudgedFinding(vulnerability: finding, verdict: .unfixed))
+            } else {
+                judged.append(JudgedFinding(vulnerability: finding, verdict: failOn.contains(finding.severity) ? .fails : .reported))
+            }
+        }
+        let stale = active.enumerated().filter { !used.contains($0.offset) }.map(\.element)
+        return ScanReport(
+            image: image, scanners: scanners, findings: judged, expiredIgnores: ignores.filter { $0.isExpired(today: today) },
+            staleIgnores: stale, failOn: Severity.allCases.filter(failOn.contains),
+            passed: !judged.contains { $0.verdict == .fails })
+    }
+}
