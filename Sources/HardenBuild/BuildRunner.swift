@@ -2,6 +2,7 @@ import Foundation
 import HardenHistory
 import HardenImage
 import HardenRecipe
+import HardenScan
 import HardenVerify
 
 public struct BuildOptions: Sendable {
@@ -10,12 +11,15 @@ public struct BuildOptions: Sendable {
     public var pull: Bool
     /// What asked for the build (`manual`, `schedule`, …), kept in the history.
     public var trigger: String
+    /// OSV advisories for recipes whose `scan.scanners` has `builtin`.
+    public var advisories: AdvisoryMatcher?
 
-    public init(jobs: Int = 1, noCache: Bool = false, pull: Bool = false, trigger: String = "manual") {
+    public init(jobs: Int = 1, noCache: Bool = false, pull: Bool = false, trigger: String = "manual", advisories: AdvisoryMatcher? = nil) {
         self.jobs = jobs
         self.noCache = noCache
         self.pull = pull
         self.trigger = trigger
+        self.advisories = advisories
     }
 }
 
@@ -39,6 +43,9 @@ public struct BuildOutcome: Sendable, Codable {
     /// The verification report kept beside the saved image, and how many violations it has.
     public var verifyReport: String?
     public var violations: Int?
+    /// The scan report kept beside the saved image, and its findings by severity.
+    public var scanReport: String?
+    public var vulnerabilities: [String: Int]?
     public var error: String?
 }
 
@@ -180,18 +187,21 @@ public struct BuildRunner: Sendable {
 
         let (archive, _) = try await saveImage(image, recipe: plan.recipe)
         outcome.imageArchive = archive
-        try verify(archive, recipe: recipe, outcome: &outcome)
+        let checked = ContinuousClock.now
+        let analysis: ImageAnalysis
+        do {
+            analysis = try ImageAnalysis.analyze(path: archive, policy: recipe.recipe.policy)
+        } catch {
+            throw BuildError(.failed, "the saved image cannot be read: \(error.description)")
+        }
+        try verify(analysis.verification, archive: archive, recipe: recipe, started: checked, outcome: &outcome)
+        try await scan(analysis, archive: archive, recipe: recipe, options: options, outcome: &outcome)
     }
 
-    /// Verifies the saved image under the recipe's policy and keeps the report beside it.
-    private func verify(_ archive: String, recipe: LoadedRecipe, outcome: inout BuildOutcome) throws(BuildError) {
-        let started = ContinuousClock.now
-        let report: VerifyReport
-        do {
-            report = try Verifier(policy: recipe.recipe.policy).verify(path: archive)
-        } catch {
-            throw BuildError(.failed, "the saved image cannot be verified: \(error.description)")
-        }
+    /// Keeps the verification report beside the saved image; fails the build on violations.
+    private func verify(
+        _ report: VerifyReport, archive: String, recipe: LoadedRecipe, started: ContinuousClock.Instant, outcome: inout BuildOutcome
+    ) throws(BuildError) {
         let path = String(archive.dropLast(4)) + ".verify.json"
         do {
             try StateDirectory.writeAtomically(Data(ReportWriter.render(report, as: .json, version: "").utf8), to: path)
@@ -214,6 +224,48 @@ public struct BuildRunner: Sendable {
                 (["the runtime image failed verification (\(report.findings.count) violation\(report.findings.count == 1 ? "" : "s")):"] + shown)
                     .joined(separator: "\n"),
                 hint: "full report: \(path); change the recipe, or allow it in its policy: section with a reason")
+        }
+    }
+
+    /// Scans the saved image as the recipe's `scan:` section says, keeps the report beside it,
+    /// and fails the build when the gate does.
+    private func scan(
+        _ analysis: ImageAnalysis, archive: String, recipe: LoadedRecipe, options: BuildOptions, outcome: inout BuildOutcome
+    ) async throws(BuildError) {
+        var settings = recipe.recipe.scan
+        if settings.scanners.contains(.builtin), options.advisories == nil {
+            settings.scanners.removeAll { $0 == .builtin }
+            progress.note("\(recipe.name) scan: builtin skipped, no advisories (pass --advisories DIR or set HARDEN_ADVISORIES)")
+        }
+        guard !settings.scanners.isEmpty else { return }
+        let started = ContinuousClock.now
+        let pipeline = ScanPipeline(
+            settings: settings, advisories: options.advisories,
+            ignoreFile: settings.ignoreFile.map { recipe.contextDirectory.appendingPathComponent($0).path },
+            scratch: state.root.appendingPathComponent("tmp"))
+        let report: ScanReport
+        do {
+            report = try await pipeline.scan(analysis, path: archive, name: outcome.tags.first ?? recipe.name)
+        } catch {
+            throw BuildError(.input, "the image could not be scanned: \(error.description)")
+        }
+        let path = String(archive.dropLast(4)) + ".scan.json"
+        do {
+            try StateDirectory.writeAtomically(Data(ScanReportWriter.render(report, as: .json, version: "").utf8), to: path)
+        } catch {
+            throw BuildError(.failed, "cannot keep the scan report at \(path): \(error.localizedDescription)")
+        }
+        outcome.scanReport = path
+        outcome.vulnerabilities = Dictionary(uniqueKeysWithValues: report.counts.map { ($0.key.rawValue, $0.value) })
+        let failing = report.findings.filter { $0.verdict == .fails }
+        progress.note(
+            "\(recipe.name) scan (\(report.scanners.joined(separator: ", "))): \(report.findings.count) findings, \(failing.count) failing the gate in \(Progress.format(ContinuousClock.now - started))")
+        guard report.passed else {
+            var shown = failing.prefix(5).map { "  - \($0.vulnerability.primaryID) (\($0.vulnerability.severity.rawValue)) in \($0.vulnerability.package) \($0.vulnerability.version)" + ($0.vulnerability.fixedVersion.map { ", fixed in \($0)" } ?? "") }
+            if failing.count > 5 { shown.append("  - … and \(failing.count - 5) more") }
+            throw BuildError(
+                .failed, (["the runtime image failed the vulnerability gate (\(failing.count) finding\(failing.count == 1 ? "" : "s")):"] + shown).joined(separator: "\n"),
+                hint: "full report: \(path); update the packages, or accept a finding in the recipe's scan.ignores with a reason")
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HardenBuild
+import HardenScan
 import HardenRecipe
 
 struct BuildCommand: AsyncParsableCommand {
@@ -33,6 +34,9 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(name: .long, help: "text or json")
     var format: OutputFormat = .text
 
+    @Option(name: .long, help: "A directory of OSV advisories for recipes scanned by builtin (default: $HARDEN_ADVISORIES).")
+    var advisories: String?
+
     func validate() throws {
         guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be from 1 to 64") }
     }
@@ -43,7 +47,15 @@ struct BuildCommand: AsyncParsableCommand {
         let runner = BuildRunner(
             docker: planning.docker, store: planning.store, state: project.stateDirectory, progress: progress)
         let recipes = Dictionary(uniqueKeysWithValues: planning.recipes.map { ($0.name, $0) })
-        let options = BuildOptions(jobs: jobs, noCache: noCache, pull: pull)
+        var options = BuildOptions(jobs: jobs, noCache: noCache, pull: pull)
+        if let directory = advisories ?? ProcessInfo.processInfo.environment["HARDEN_ADVISORIES"], !directory.isEmpty {
+            do {
+                options.advisories = try AdvisoryStore.load(directory: directory)
+            } catch {
+                Output.error(error.description)
+                throw ExitCode(Exit.badInput)
+            }
+        }
         let plans = planning.plans
         let task = Task { await runner.run(plans, recipes: recipes, options: options) }
         let signals = SignalForwarder(cancelling: task)
@@ -71,6 +83,10 @@ struct BuildCommand: AsyncParsableCommand {
                 print("  stages: \(times.joined(separator: ", "))")
                 if let archive = outcome.imageArchive { print("  saved: \(archive)") }
                 if let report = outcome.verifyReport { print("  verified: pass (\(report))") }
+                if let report = outcome.scanReport {
+                    let counts = ["critical", "high", "medium", "low", "unknown"].map { "\($0) \(outcome.vulnerabilities?[$0] ?? 0)" }
+                    print("  scanned: pass, \(counts.joined(separator: ", ")) (\(report))")
+                }
             case .skipped:
                 print(
                     "\(outcome.recipe)\(build): skipped, \((outcome.error.map { [$0] } ?? outcome.reasons).joined(separator: "; "))"

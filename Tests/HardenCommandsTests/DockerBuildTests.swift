@@ -120,6 +120,37 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: path))
     }
 
+    @Test func theVulnerabilityGateFailsTheBuildUntilTheFindingIsAccepted() async throws {
+        let project = try tinyProject()
+        let recipe = try String(contentsOf: project.root.appendingPathComponent("Recipes/tiny.yaml"), encoding: .utf8)
+        let advisories = ["--advisories", ScanCommandTests.advisories]
+        try project.write("Recipes/tiny.yaml", recipe + "\nscan:\n  fail-on: [critical, high, unknown]\n")
+        let failed = try project.harden(["build"] + advisories)
+        #expect(failed.status == 1)
+        #expect(failed.stdout.contains("failed the vulnerability gate (1 finding):"))
+        #expect(failed.stdout.contains("CVE-2023-45853 (unknown) in zlib1g"))
+        #expect(failed.stderr.contains("scan (builtin): 1 findings, 1 failing the gate"))
+
+        try project.write("Recipes/tiny.yaml", recipe + """
+
+            scan:
+              fail-on: [critical, high, unknown]
+              ignores:
+                - {id: CVE-2023-45853, package: zlib1g, reason: minizip is not built, expires: 2099-12-31}
+            """)
+        let passed = try project.harden(["build"] + advisories)
+        #expect(passed.status == 0, "\(passed.stdout)\(passed.stderr)")
+        let line = try #require(passed.stdout.split(separator: "\n").first { $0.contains("scanned: pass") })
+        #expect(line.contains("unknown 1"))
+        let path = String(line.split(separator: "(").last!.dropLast())
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        #expect(report["passed"] as? Bool == true)
+
+        let unscanned = try project.harden(["build", "--force"], environment: ["HARDEN_ADVISORIES": ""])
+        #expect(unscanned.status == 0)
+        #expect(unscanned.stderr.contains("scan: builtin skipped, no advisories"))
+    }
+
     @Test func ctrlCStopsTheBuildAndRecordsItInterrupted() async throws {
         let project = try tinyProject(run: "echo sleeping && sleep 300")
         let running = try CLI.start(["build"], in: project.root)
