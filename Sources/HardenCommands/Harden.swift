@@ -13,7 +13,7 @@ public struct Harden: AsyncParsableCommand {
             (recipe errors, no Docker engine); 130 interrupted.
             """,
         version: version,
-        subcommands: [PlanCommand.self, BuildCommand.self, VerifyCommand.self, SbomCommand.self, ScanCommand.self, VersionCommand.self]
+        subcommands: [PlanCommand.self, BuildCommand.self, VerifyCommand.self, SbomCommand.self, ScanCommand.self, CompareCommand.self, VersionCommand.self]
     )
 
     public init() {}

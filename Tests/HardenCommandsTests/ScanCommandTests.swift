@@ -150,6 +150,33 @@ import Testing
         }
     }
 
+    @Test func compareShowsTheTableUsersMadeByHand() throws {
+        let project = try Project()
+        let slim = try saved(DockerBuildTests.builderBase, in: project)
+        let json = try project.harden(["compare", slim, DockerBuildTests.runtimeBase, "--advisories", Self.advisories, "--format", "json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == 2)
+        #expect(rows[0]["shell"] as? Bool == true)
+        #expect(rows[0]["packageManager"] as? Bool == true)
+        #expect(rows[0]["user"] as? String == "root (unset)")
+        #expect(rows[1]["shell"] as? Bool == false)
+        #expect(rows[1]["packageManager"] as? Bool == false)
+        #expect(rows[1]["user"] as? String == "65532")
+        #expect((rows[0]["packages"] as? Int ?? 0) > (rows[1]["packages"] as? Int ?? 0))
+        #expect((rows[1]["vulnerabilities"] as? [String: Int])?["unknown"] == 1)  // zlib's unfixed advisory
+
+        let markdown = try project.harden(["compare", slim, DockerBuildTests.runtimeBase, "--format", "markdown"])
+        #expect(markdown.status == 0)
+        let lines = markdown.stdout.split(separator: "\n")
+        #expect(lines.count == 4)
+        #expect(lines[0].hasPrefix("| image | base | size | packages | critical | high |"))
+        #expect(lines[3].contains("| — |"))  // no advisories: no vulnerability counts
+        #expect(markdown.stderr.contains("vulnerability columns left empty"))
+
+        #expect(try project.harden(["compare", slim]).status == 64)
+    }
+
     @Test func scannersThatCannotRunExitTwoWithOneLine() throws {
         let project = try Project()
         let archive = try saved(DockerBuildTests.runtimeBase, in: project)
