@@ -15,6 +15,8 @@ public struct ScanPipeline: Sendable {
     public var scratch: URL
     public var today: String = IgnoreFiles.today()
     public var externalTimeout: Duration = .seconds(600)
+    /// Receives one line per scanner run (what it found, how long it took), for `--verbose`.
+    public var note: @Sendable (String) -> Void = { _ in }
 
     public init(settings: ScanSettings, advisories: AdvisoryMatcher?, ignoreFile: String?, scratch: URL) {
         self.settings = settings
@@ -52,14 +54,28 @@ public struct ScanPipeline: Sendable {
                         scanner: "builtin", message: "no advisories to match against",
                         hint: "pass --advisories DIR (a directory of OSV JSON files) or set HARDEN_ADVISORIES")
                 }
-                lists.append(advisories.match(analysis.catalog.packages, os: analysis.catalog.os))
+                let started = ContinuousClock.now
+                let found = advisories.match(analysis.catalog.packages, os: analysis.catalog.os)
+                note(
+                    "builtin: \(analysis.catalog.packages.count) packages matched against \(advisories.count) advisories "
+                        + "in \(Self.seconds(since: started)): \(found.count) findings")
+                lists.append(found)
             case .trivy, .grype:
+                let started = ContinuousClock.now
                 let external = ExternalScanner(tool: scanner == .trivy ? .trivy : .grype, timeout: externalTimeout)
-                lists.append(
-                    try await external.scan(
-                        image: path, format: analysis.contents.image.format, diffIDs: analysis.diffIDs, scratch: scratch))
+                let found = try await external.scan(
+                    image: path, format: analysis.contents.image.format, diffIDs: analysis.diffIDs, scratch: scratch)
+                note("\(scanner.rawValue): ran in \(Self.seconds(since: started)): \(found.count) findings")
+                lists.append(found)
             }
         }
         return gate.judge(FindingMerger.merge(lists), image: name, scanners: settings.scanners.map(\.rawValue))
+    }
+
+    /// "0.123 s" since `start`.
+    public static func seconds(since start: ContinuousClock.Instant) -> String {
+        let elapsed = ContinuousClock.now - start
+        let value = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return String(format: "%.3f s", value)
     }
 }

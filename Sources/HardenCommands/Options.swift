@@ -120,6 +120,11 @@ enum Output {
         FileHandle.standardError.write(Data(("harden: " + message + "\n").utf8))
     }
 
+    /// A progress line on stderr.
+    static func note(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
     static func json<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

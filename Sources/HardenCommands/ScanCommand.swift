@@ -38,6 +38,9 @@ struct ScanCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Write the report to this file instead of standard output.")
     var output: String?
 
+    @Flag(name: .long, help: "Say on stderr what each phase read and how long it took.")
+    var verbose = false
+
     @OptionGroup var imageOptions: ImageOptions
 
     func run() async throws {
@@ -55,19 +58,26 @@ struct ScanCommand: AsyncParsableCommand {
         let ignorePath = ignoreFile ?? settings.ignoreFile.map { file in
             policy.map { (($0 as NSString).deletingLastPathComponent as NSString).appendingPathComponent(file) } ?? file
         }
+        let verbose = self.verbose
+        let note: @Sendable (String) -> Void = { line in if verbose { Output.note(line) } }
+        var started = ContinuousClock.now
         let matcher = try loadAdvisories(needed: settings.scanners.contains(.builtin))
+        if let matcher { note("advisories: \(matcher.count) loaded in \(ScanPipeline.seconds(since: started))") }
         let (path, cleanup) = try await imageOptions.localImage(image)
         defer { cleanup() }
         let analysis: ImageAnalysis
+        started = ContinuousClock.now
         do {
             analysis = try ImageAnalysis.analyze(path: path, limits: imageOptions.limits, platform: platform)
         } catch {
             Output.error(error.description)
             throw ExitCode(Exit.badInput)
         }
-        let pipeline = ScanPipeline(
+        note("image: read and catalogued in \(ScanPipeline.seconds(since: started)): \(analysis.catalog.packages.count) packages")
+        var pipeline = ScanPipeline(
             settings: settings, advisories: matcher, ignoreFile: ignorePath,
             scratch: URL(fileURLWithPath: imageOptions.state).appendingPathComponent("tmp"))
+        pipeline.note = note
         let report: ScanReport
         do {
             report = try await pipeline.scan(analysis, path: path, name: image)
