@@ -1,4 +1,5 @@
 import Foundation
+import HardenConcurrency
 import HardenImage
 import HardenRecipe
 import HardenScan
@@ -20,7 +21,18 @@ public struct ImageAnalysis: Sendable {
             Verifier.capturedPaths.contains(path) || PackageDatabases.wanted(path)
         }
         let contents = try reader.read(path)
+        // Both only read the finished view: verify and catalogue side by side.
+        let verification = ParallelResults<VerifyReport>(count: 1)
+        let catalog = ParallelResults<Catalog>(count: 1)
+        DispatchQueue.concurrentPerform(iterations: 2) { job in
+            if job == 0 {
+                verification[0] = Verifier(policy: policy).verify(contents)
+            } else {
+                catalog[0] = Cataloger.catalog(contents)
+            }
+        }
         return ImageAnalysis(
-            contents: contents, verification: Verifier(policy: policy).verify(contents), catalog: Cataloger.catalog(contents))
+            contents: contents, verification: verification.values[0] ?? Verifier(policy: policy).verify(contents),
+            catalog: catalog.values[0] ?? Cataloger.catalog(contents))
     }
 }

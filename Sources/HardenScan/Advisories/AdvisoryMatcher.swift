@@ -1,4 +1,5 @@
 import Foundation
+import HardenConcurrency
 
 /// A vulnerability found in one package, by one or more scanners.
 public struct Vulnerability: Sendable, Codable, Equatable {
@@ -56,16 +57,30 @@ public enum VersionScheme: Sendable {
 
     /// -1, 0, 1; nil when either version can't be parsed in this scheme.
     public func compare(_ a: String, _ b: String) -> Int? {
+        guard let x = parse(a), let y = parse(b) else { return nil }
+        return x.compare(y)
+    }
+
+    public func parse(_ text: String) -> ParsedVersion? {
         switch self {
-        case .debian:
-            guard let x = DebianVersion(a), let y = DebianVersion(b) else { return nil }
-            return DebianVersion.compare(x, y)
-        case .alpine:
-            guard let x = AlpineVersion(a), let y = AlpineVersion(b) else { return nil }
-            return AlpineVersion.compare(x, y)
-        case .python:
-            guard let x = PythonVersion(a), let y = PythonVersion(b) else { return nil }
-            return PythonVersion.compare(x, y)
+        case .debian: DebianVersion(text).map(ParsedVersion.debian)
+        case .alpine: AlpineVersion(text).map(ParsedVersion.alpine)
+        case .python: PythonVersion(text).map(ParsedVersion.python)
+        }
+    }
+}
+
+/// A version parsed once in its ecosystem's scheme, to be compared many times.
+public enum ParsedVersion: Sendable {
+    case debian(DebianVersion), alpine(AlpineVersion), python(PythonVersion)
+
+    /// -1, 0, 1; nil across schemes.
+    public func compare(_ other: ParsedVersion) -> Int? {
+        switch (self, other) {
+        case (.debian(let a), .debian(let b)): DebianVersion.compare(a, b)
+        case (.alpine(let a), .alpine(let b)): AlpineVersion.compare(a, b)
+        case (.python(let a), .python(let b)): PythonVersion.compare(a, b)
+        default: nil
         }
     }
 }
@@ -98,41 +113,46 @@ public struct AdvisoryMatcher: Sendable {
 
     static func key(_ family: String, _ name: String) -> String { family + "\u{0}" + name }
 
-    /// Every advisory affecting a package of the image running `os`.
+    /// Every advisory affecting a package of the image running `os`, in package order.
     public func match(_ packages: [Package], os: OperatingSystem?) -> [Vulnerability] {
+        concurrentMap(packages.count) { index in match(packages[index], os: os) }.flatMap { $0 }
+    }
+
+    private func match(_ package: Package, os: OperatingSystem?) -> [Vulnerability] {
+        let family: String
+        let ecosystem: String?
+        switch package.kind {
+        case .python:
+            family = "PyPI"
+            ecosystem = "PyPI"
+        case .deb:
+            family = "Debian"
+            ecosystem = os?.id == "debian" ? os?.osvEcosystem : nil
+        case .apk:
+            family = "Alpine"
+            ecosystem = os?.id == "alpine" ? os?.osvEcosystem : nil
+        }
+        // Debian and Alpine advisories name source packages.
+        let name = package.kind == .python ? package.normalizedName : (package.sourceName ?? package.name)
+        let version = package.kind == .python ? package.version : (package.sourceVersion ?? package.version)
+        guard let candidates = byPackage[Self.key(family, name)] else { return [] }
+        let scheme = VersionScheme(package.kind)
+        let parsed = scheme.parse(version)
+        let purl = package.purl(os: os)
         var found: [Vulnerability] = []
-        for package in packages {
-            let family: String
-            let ecosystem: String?
-            switch package.kind {
-            case .python:
-                family = "PyPI"
-                ecosystem = "PyPI"
-            case .deb:
-                family = "Debian"
-                ecosystem = os?.id == "debian" ? os?.osvEcosystem : nil
-            case .apk:
-                family = "Alpine"
-                ecosystem = os?.id == "alpine" ? os?.osvEcosystem : nil
-            }
-            // Debian and Alpine advisories name source packages.
-            let name = package.kind == .python ? package.normalizedName : (package.sourceName ?? package.name)
-            let version = package.kind == .python ? package.version : (package.sourceVersion ?? package.version)
-            let scheme = VersionScheme(package.kind)
-            for advisory in byPackage[Self.key(family, name)] ?? [] {
-                for affected in advisory.affected ?? [] {
-                    guard let target = affected.package, Self.family(target.ecosystem) == family,
-                        (family == "PyPI" ? Package.normalizePython(target.name) : target.name) == name,
-                        Self.ecosystemApplies(target.ecosystem, to: ecosystem)
-                    else { continue }
-                    guard let fixed = Self.affects(affected, version: version, scheme: scheme) else { continue }
-                    found.append(Vulnerability(
-                        id: advisory.id, aliases: advisory.aliases ?? [], package: package.name, version: package.version,
-                        ecosystem: package.kind.rawValue, fixedVersion: fixed.isEmpty ? nil : fixed,
-                        severity: Self.severity(advisory, affected), summary: advisory.summary, location: package.location,
-                        layer: package.layer, purl: package.purl(os: os), scanners: ["builtin"]))
-                    break
-                }
+        for advisory in candidates {
+            for affected in advisory.affected ?? [] {
+                guard let target = affected.package, Self.family(target.ecosystem) == family,
+                    (family == "PyPI" ? Package.normalizePython(target.name) : target.name) == name,
+                    Self.ecosystemApplies(target.ecosystem, to: ecosystem)
+                else { continue }
+                guard let fixed = Self.affects(affected, version: version, parsed: parsed, scheme: scheme) else { continue }
+                found.append(Vulnerability(
+                    id: advisory.id, aliases: advisory.aliases ?? [], package: package.name, version: package.version,
+                    ecosystem: package.kind.rawValue, fixedVersion: fixed.isEmpty ? nil : fixed,
+                    severity: Self.severity(advisory, affected), summary: advisory.summary, location: package.location,
+                    layer: package.layer, purl: purl, scanners: ["builtin"]))
+                break
             }
         }
         return found
@@ -148,48 +168,83 @@ public struct AdvisoryMatcher: Sendable {
 
     /// Whether `version` is affected; returns the fixed version ("" when none is known), or nil.
     static func affects(_ affected: OSVAffected, version: String, scheme: VersionScheme) -> String? {
+        affects(affected, version: version, parsed: scheme.parse(version), scheme: scheme)
+    }
+
+    static func affects(_ affected: OSVAffected, version: String, parsed: ParsedVersion?, scheme: VersionScheme) -> String? {
         if affected.versions?.contains(version) == true {
-            return fixedAbove(affected, version: version, scheme: scheme) ?? ""
+            return parsed.flatMap { fixedAbove(affected, version: $0, scheme: scheme) } ?? ""
         }
         // A version the ecosystem can't order can't be placed in a range.
-        guard scheme.compare(version, version) != nil else { return nil }
+        guard let parsed else { return nil }
         for range in affected.ranges ?? [] where range.type == "ECOSYSTEM" || range.type == "SEMVER" {
-            if inRange(range, version: version, scheme: scheme) {
-                return fixedAbove(affected, version: version, scheme: scheme) ?? ""
+            if inRange(range, version: parsed, scheme: scheme) {
+                return fixedAbove(affected, version: parsed, scheme: scheme) ?? ""
             }
         }
         return nil
     }
 
+    /// One range event with its version parsed once; "0" and a limit of "*" stay unparsed (the ends).
+    private struct Point {
+        enum Kind { case introduced, fixed, lastAffected, limit }
+        var kind: Kind
+        var text: String
+        var version: ParsedVersion?
+
+        init?(_ event: OSVEvent, scheme: VersionScheme) {
+            if let text = event.introduced {
+                (kind, self.text) = (.introduced, text)
+            } else if let text = event.fixed {
+                (kind, self.text) = (.fixed, text)
+            } else if let text = event.lastAffected {
+                (kind, self.text) = (.lastAffected, text)
+            } else if let text = event.limit {
+                (kind, self.text) = (.limit, text)
+            } else {
+                return nil
+            }
+            version = text == "0" || text == "*" ? nil : scheme.parse(text)
+        }
+    }
+
     /// The OSV evaluation: walk the events in version order; `introduced` opens, `fixed` and
     /// `limit` close at that version, `last_affected` closes just after it.
-    static func inRange(_ range: OSVRange, version: String, scheme: VersionScheme) -> Bool {
-        func order(_ event: OSVEvent) -> String? { event.introduced ?? event.fixed ?? event.lastAffected ?? event.limit }
-        let events = range.events.compactMap { event -> (OSVEvent, String)? in order(event).map { (event, $0) } }
-        let sorted = events.sorted { a, b in
-            if a.1 == "0" { return b.1 != "0" }
-            if b.1 == "0" { return false }
-            return (scheme.compare(a.1, b.1) ?? 0) < 0
+    static func inRange(_ range: OSVRange, version: ParsedVersion, scheme: VersionScheme) -> Bool {
+        var points: [Point] = []
+        points.reserveCapacity(range.events.count)
+        for event in range.events {
+            if let point = Point(event, scheme: scheme) { points.append(point) }
+        }
+        points.sort { a, b in
+            if a.text == "0" { return b.text != "0" }
+            if b.text == "0" { return false }
+            guard let x = a.version, let y = b.version else { return false }
+            return (x.compare(y) ?? 0) < 0
         }
         var affected = false
-        for (event, at) in sorted {
-            if let introduced = event.introduced {
-                if introduced == "0" || (scheme.compare(version, introduced) ?? -1) >= 0 { affected = true }
-            } else if let fixed = event.fixed {
-                if (scheme.compare(version, fixed) ?? -1) >= 0 { affected = false }
-            } else if let last = event.lastAffected {
-                if (scheme.compare(version, last) ?? -1) > 0 { affected = false }
-            } else if event.limit != nil, at != "*" {
-                if (scheme.compare(version, at) ?? -1) >= 0 { affected = false }
+        for point in points {
+            let order = point.version.flatMap { version.compare($0) } ?? -1
+            switch point.kind {
+            case .introduced: if point.text == "0" || order >= 0 { affected = true }
+            case .fixed: if order >= 0 { affected = false }
+            case .lastAffected: if order > 0 { affected = false }
+            case .limit: if point.text != "*", order >= 0 { affected = false }
             }
         }
         return affected
     }
 
-    static func fixedAbove(_ affected: OSVAffected, version: String, scheme: VersionScheme) -> String? {
-        let fixes = (affected.ranges ?? []).flatMap { $0.events.compactMap(\.fixed) }
-            .filter { (scheme.compare($0, version) ?? -1) > 0 }
-        return fixes.min { (scheme.compare($0, $1) ?? 0) < 0 }
+    static func fixedAbove(_ affected: OSVAffected, version: ParsedVersion, scheme: VersionScheme) -> String? {
+        var best: (text: String, version: ParsedVersion)?
+        for range in affected.ranges ?? [] {
+            for event in range.events {
+                guard let text = event.fixed, let fixed = scheme.parse(text), (fixed.compare(version) ?? -1) > 0 else { continue }
+                if let current = best, (fixed.compare(current.version) ?? 0) >= 0 { continue }
+                best = (text, fixed)
+            }
+        }
+        return best?.text
     }
 
     /// The advisory's own severity: a CVSS v3 vector, else a severity word the database gives.

@@ -35,28 +35,40 @@ public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
 /// with the specification's formula and its Roundup.
 public enum CVSS3 {
     public static func baseScore(_ vector: String) -> Double? {
-        var metrics: [String: String] = [:]
         let parts = vector.split(separator: "/")
         guard let version = parts.first, version.hasPrefix("CVSS:3") else { return nil }
+        var av, ac, pr, ui, c, i, a: Double?
+        var scope: Substring?
+        var privileges: Substring?
+        func impact(_ value: Substring) -> Double? { value == "H" ? 0.56 : value == "L" ? 0.22 : value == "N" ? 0 : nil }
         for part in parts.dropFirst() {
-            let pair = part.split(separator: ":", maxSplits: 1)
-            guard pair.count == 2 else { return nil }
-            metrics[String(pair[0])] = String(pair[1])
+            guard let colon = part.firstIndex(of: ":") else { return nil }
+            let value = part[part.index(after: colon)...]
+            switch part[..<colon] {
+            case "AV": av = value == "N" ? 0.85 : value == "A" ? 0.62 : value == "L" ? 0.55 : value == "P" ? 0.2 : nil
+            case "AC": ac = value == "L" ? 0.77 : value == "H" ? 0.44 : nil
+            case "PR": privileges = value
+            case "UI": ui = value == "N" ? 0.85 : value == "R" ? 0.62 : nil
+            case "S": scope = value
+            case "C": c = impact(value)
+            case "I": i = impact(value)
+            case "A": a = impact(value)
+            default: continue
+            }
         }
-        guard let scope = metrics["S"], scope == "U" || scope == "C",
-            let av = ["N": 0.85, "A": 0.62, "L": 0.55, "P": 0.2][metrics["AV"] ?? ""],
-            let ac = ["L": 0.77, "H": 0.44][metrics["AC"] ?? ""],
-            let pr = (scope == "C" ? ["N": 0.85, "L": 0.68, "H": 0.5] : ["N": 0.85, "L": 0.62, "H": 0.27])[metrics["PR"] ?? ""],
-            let ui = ["N": 0.85, "R": 0.62][metrics["UI"] ?? ""]
-        else { return nil }
-        let impactValues = ["H": 0.56, "L": 0.22, "N": 0.0]
-        guard let c = impactValues[metrics["C"] ?? ""], let i = impactValues[metrics["I"] ?? ""], let a = impactValues[metrics["A"] ?? ""]
-        else { return nil }
+        guard let scope, scope == "U" || scope == "C", let privileges else { return nil }
+        switch privileges {
+        case "N": pr = 0.85
+        case "L": pr = scope == "C" ? 0.68 : 0.62
+        case "H": pr = scope == "C" ? 0.5 : 0.27
+        default: return nil
+        }
+        guard let av, let ac, let pr, let ui, let c, let i, let a else { return nil }
         let iss = 1 - (1 - c) * (1 - i) * (1 - a)
-        let impact = scope == "U" ? 6.42 * iss : 7.52 * (iss - 0.029) - 3.25 * pow(iss - 0.02, 15)
+        let impactScore = scope == "U" ? 6.42 * iss : 7.52 * (iss - 0.029) - 3.25 * pow(iss - 0.02, 15)
         let exploitability = 8.22 * av * ac * pr * ui
-        guard impact > 0 else { return 0 }
-        return roundUp(min((scope == "U" ? 1 : 1.08) * (impact + exploitability), 10))
+        guard impactScore > 0 else { return 0 }
+        return roundUp(min((scope == "U" ? 1 : 1.08) * (impactScore + exploitability), 10))
     }
 
     /// CVSS v3.1 Roundup: the smallest number with one decimal that is ≥ the input.

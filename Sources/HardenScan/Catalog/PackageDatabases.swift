@@ -18,7 +18,7 @@ public enum PackageDatabases {
     /// `/var/lib/dpkg/status` or one distroless `status.d/<name>` file: installed packages only.
     public static func dpkg(_ data: Data, location: String, layer: Int?) -> [Package] {
         var packages: [Package] = []
-        for paragraph in paragraphs(String(decoding: data, as: UTF8.self)) {
+        for paragraph in paragraphs(data, keys: ["Package", "Version", "Status", "Source", "Architecture"]) {
             guard let name = paragraph["Package"], let version = paragraph["Version"] else { continue }
             if let status = paragraph["Status"], !status.hasSuffix(" installed") { continue }
             var sourceName: String?
@@ -63,8 +63,7 @@ public enum PackageDatabases {
 
     /// A Python distribution's `METADATA` / `PKG-INFO` (email-header format): `Name`, `Version`.
     public static func python(_ data: Data, location: String, layer: Int?) -> Package? {
-        let text = String(decoding: data.prefix(64 << 10), as: UTF8.self)
-        guard let headers = paragraphs(text).first, let name = headers["Name"], let version = headers["Version"] else { return nil }
+        guard let headers = paragraphs(data, keys: ["Name", "Version"], firstOnly: true).first, let name = headers["Name"], let version = headers["Version"] else { return nil }
         return Package(kind: .python, name: name, version: version, location: location, layer: layer)
     }
 
@@ -81,27 +80,51 @@ public enum PackageDatabases {
         return OperatingSystem(id: id, versionID: values["VERSION_ID"], prettyName: values["PRETTY_NAME"])
     }
 
-    /// RFC 822-style paragraphs separated by blank lines; continuation lines are folded away.
-    static func paragraphs(_ text: String) -> [[String: String]] {
+    /// RFC 822-style paragraphs separated by blank lines, with only the fields named in `keys`
+    /// (first value wins); continuation lines are skipped. Works on bytes: status files are megabytes.
+    static func paragraphs(_ data: Data, keys: Set<String>, firstOnly: Bool = false) -> [[String: String]] {
         var result: [[String: String]] = []
         var current: [String: String] = [:]
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
-            if line.trimmingCharacters(in: .whitespaces).isEmpty {
-                if !current.isEmpty { result.append(current) }
-                current = [:]
-                continue
+        var inParagraph = false
+        data.withUnsafeBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            let count = bytes.count
+            func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D }
+            func text(_ from: Int, _ to: Int) -> String {
+                String(decoding: UnsafeBufferPointer(rebasing: bytes[from..<to]), as: UTF8.self)
             }
-            if line.first == " " || line.first == "\t" {
-                continue  // a continuation line: descriptions, file lists
+            var start = 0
+            while start < count {
+                var end = start
+                while end < count && bytes[end] != 0x0A { end += 1 }
+                var content = start
+                while content < end && isBlank(bytes[content]) { content += 1 }
+                if content == end {
+                    if inParagraph {
+                        result.append(current)
+                        if firstOnly { return }
+                    }
+                    current = [:]
+                    inParagraph = false
+                } else if content == start {
+                    inParagraph = true
+                    var colon = start
+                    while colon < end && bytes[colon] != 0x3A { colon += 1 }
+                    if colon < end {
+                        let key = text(start, colon)
+                        if keys.contains(key), current[key] == nil {
+                            var from = colon + 1
+                            var to = end
+                            while from < to && isBlank(bytes[from]) { from += 1 }
+                            while to > from && isBlank(bytes[to - 1]) { to -= 1 }
+                            current[key] = text(from, to)
+                        }
+                    }
+                }
+                start = end + 1
             }
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let key = String(line[..<colon])
-            if current[key] == nil {
-                current[key] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            }
+            if inParagraph { result.append(current) }
         }
-        if !current.isEmpty { result.append(current) }
         return result
     }
 }
