@@ -233,7 +233,8 @@ public final class ArchiveReader {
         return UnsafeRawBufferPointer(rebasing: Self.zeroBlock[..<count])
     }
 
-    nonisolated(unsafe) private static let zeroBlock = UnsafeRawBufferPointer(UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16).initializeMemory(as: UInt8.self, repeating: 0))
+    nonisolated(unsafe) private static let zeroBlock = UnsafeRawBufferPointer(
+        UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16).initializeMemory(as: UInt8.self, repeating: 0))
 
     /// Reads the current entry's data, refusing more than `limit` bytes.
     public func readData(limit: Int) throws(ArchiveError) -> Data {

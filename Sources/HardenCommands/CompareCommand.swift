@@ -61,7 +61,8 @@ struct CompareCommand: AsyncParsableCommand {
                 }
             } else {
                 settings.scanners.removeAll { $0 == .builtin }
-                FileHandle.standardError.write(Data("harden: no advisories (--advisories DIR): vulnerability columns left empty\n".utf8))
+                FileHandle.standardError.write(
+                    Data("harden: no advisories (--advisories DIR): vulnerability columns left empty\n".utf8))
             }
         }
         var rows: [Row] = []
@@ -82,7 +83,8 @@ struct CompareCommand: AsyncParsableCommand {
                         settings: settings, advisories: matcher, ignoreFile: nil,
                         scratch: URL(fileURLWithPath: imageOptions.state).appendingPathComponent("tmp"))
                     let report = try await pipeline.scan(analysis, path: path, name: image)
-                    row.vulnerabilities = Dictionary(uniqueKeysWithValues: Severity.allCases.map { ($0.rawValue, report.counts[$0] ?? 0) })
+                    row.vulnerabilities = Dictionary(
+                        uniqueKeysWithValues: Severity.allCases.map { ($0.rawValue, report.counts[$0] ?? 0) })
                     row.fixable = report.findings.filter { $0.vulnerability.fixedVersion != nil }.count
                 }
                 rows.append(row)
@@ -99,7 +101,10 @@ struct CompareCommand: AsyncParsableCommand {
 
     func render(_ rows: [Row]) -> String {
         if format == .json { return Output.json(rows) }
-        let header = ["image", "base", "size", "packages", "critical", "high", "medium", "low", "unknown", "total", "fixable", "shell", "pkg manager", "user"]
+        let header = [
+            "image", "base", "size", "packages", "critical", "high", "medium", "low", "unknown", "total", "fixable", "shell",
+            "pkg manager", "user",
+        ]
         let table = rows.map { row -> [String] in
             let counts = row.vulnerabilities
             let count = { (severity: String) in counts.map { "\($0[severity] ?? 0)" } ?? "—" }

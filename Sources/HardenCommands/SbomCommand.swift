@@ -38,7 +38,8 @@ struct SbomCommand: AsyncParsableCommand {
         }
         var subject = SBOMSubject(analysis.contents.image, created: Self.created(analysis.contents.image.config))
         if !FileManager.default.fileExists(atPath: image) { subject.name = image }
-        try Output.emit(SBOMWriter.render(analysis.catalog, subject: subject, format: format, toolVersion: Harden.version), to: output)
+        try Output.emit(
+            SBOMWriter.render(analysis.catalog, subject: subject, format: format, toolVersion: Harden.version), to: output)
     }
 
     /// SOURCE_DATE_EPOCH when set, else the image's own creation time, else the epoch.

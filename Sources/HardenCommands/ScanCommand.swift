@@ -20,7 +20,9 @@ struct ScanCommand: AsyncParsableCommand {
     @Argument(help: "The image: a docker-archive, an OCI layout or archive, or an image reference.")
     var image: String
 
-    @Option(name: .customLong("scanner"), help: "builtin, trivy or grype; repeat to merge several (default: the policy's, else builtin).")
+    @Option(
+        name: .customLong("scanner"),
+        help: "builtin, trivy or grype; repeat to merge several (default: the policy's, else builtin).")
     var scanners: [ScanSettings.Scanner] = []
 
     @Option(name: .long, help: "A directory of OSV advisories (JSON) for the builtin scanner (default: $HARDEN_ADVISORIES).")
@@ -55,9 +57,11 @@ struct ScanCommand: AsyncParsableCommand {
             }
         }
         if !scanners.isEmpty { settings.scanners = scanners }
-        let ignorePath = ignoreFile ?? settings.ignoreFile.map { file in
-            policy.map { (($0 as NSString).deletingLastPathComponent as NSString).appendingPathComponent(file) } ?? file
-        }
+        let ignorePath =
+            ignoreFile
+            ?? settings.ignoreFile.map { file in
+                policy.map { (($0 as NSString).deletingLastPathComponent as NSString).appendingPathComponent(file) } ?? file
+            }
         let verbose = self.verbose
         let note: @Sendable (String) -> Void = { line in if verbose { Output.note(line) } }
         var started = ContinuousClock.now

@@ -82,7 +82,8 @@ public struct FileSystemView: Sendable {
             let targetPath = Self.join(resolvedParent, targetLeaf)
             guard let linked = nodes[targetPath] else {
                 throw ImageError(
-                    source: layerName, message: "entry \(header.path) is a hardlink to \(target), which does not exist in this or an earlier layer")
+                    source: layerName,
+                    message: "entry \(header.path) is a hardlink to \(target), which does not exist in this or an earlier layer")
             }
             guard linked.kind != .directory else {
                 throw ImageError(source: layerName, message: "entry \(header.path) is a hardlink to the directory \(target)")
@@ -91,7 +92,8 @@ public struct FileSystemView: Sendable {
             node.layer = layer
             node.hardlinkOf = linked.hardlinkOf ?? targetPath
         case .other(let type):
-            throw ImageError(source: layerName, message: "entry \(header.path) has an unknown file type \(String(type, radix: 8))")
+            throw ImageError(
+                source: layerName, message: "entry \(header.path) has an unknown file type \(String(type, radix: 8))")
         }
         if let existing = nodes[path] {
             if existing.kind == .directory, node.kind == .directory {
@@ -114,13 +116,17 @@ public struct FileSystemView: Sendable {
             if let node = nodes[prefix], node.kind == .symlink {
                 throw ImageError(
                     source: layer,
-                    message: "entry \(entry): \(prefix) is a symbolic link (to \(node.linkTarget ?? "")); a whiteout must name a path in a real directory, engines disagree on what this one removes")
+                    message:
+                        "entry \(entry): \(prefix) is a symbolic link (to \(node.linkTarget ?? "")); a whiteout must name a path in a real directory, engines disagree on what this one removes"
+                )
             }
         }
     }
 
     /// Resolves a parent path, creating directories that don't exist (as tar extraction does).
-    private mutating func ensureDirectory(_ path: String, layer: Int, layerName: String, entry: String) throws(ImageError) -> String {
+    private mutating func ensureDirectory(_ path: String, layer: Int, layerName: String, entry: String) throws(ImageError)
+        -> String
+    {
         let resolved = try resolveOrFail(path, followFinal: true, layer: layerName, entry: entry)
         if let node = nodes[resolved] {
             guard node.kind == .directory else {
@@ -131,7 +137,8 @@ public struct FileSystemView: Sendable {
         let (parent, leaf) = Self.split(resolved)
         let directory = try ensureDirectory(parent, layer: layer, layerName: layerName, entry: entry)
         let path = Self.join(directory, leaf)
-        nodes[path] = FileNode(kind: .directory, mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, layer: layer, content: ContentFacts())
+        nodes[path] = FileNode(
+            kind: .directory, mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, layer: layer, content: ContentFacts())
         children[directory, default: []].insert(leaf)
         children[path] = []
         return path

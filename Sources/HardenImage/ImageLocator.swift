@@ -21,7 +21,9 @@ public struct LayerRef: Sendable, Equatable {
 
 /// An image whose manifest and config were found, checked and decoded.
 public struct LocatedImage: Sendable {
-    public enum Format: String, Sendable { case dockerArchive = "docker-archive", ociLayout = "oci-layout", ociArchive = "oci-archive" }
+    public enum Format: String, Sendable {
+        case dockerArchive = "docker-archive", ociLayout = "oci-layout", ociArchive = "oci-archive"
+    }
 
     public var source: ImageSource
     public var format: Format
@@ -73,46 +75,61 @@ public struct ImageLocator: Sendable {
                 throw ImageError(source: name, message: "oci-layout does not declare imageLayoutVersion 1.x")
             }
         }
-        let index: ImageIndex = try decode(try source.read("index.json", limit: limits.jsonBytes), as: ImageIndex.self, what: "index.json", in: name)
+        let index: ImageIndex = try decode(
+            try source.read("index.json", limit: limits.jsonBytes), as: ImageIndex.self, what: "index.json", in: name)
         try checkIndex(index, what: "index.json", in: name)
         let descriptor = try selectManifest(index, source: source, depth: 0)
         let manifestData = try readBlob(descriptor, source: source)
         let manifest = try decode(manifestData, as: ImageManifest.self, what: "manifest \(descriptor.digest)", in: name)
         if manifest.manifests != nil {
-            throw ImageError(source: name, message: "manifest \(descriptor.digest) also lists manifests: a document is either an index or a manifest")
+            throw ImageError(
+                source: name,
+                message: "manifest \(descriptor.digest) also lists manifests: a document is either an index or a manifest")
         }
         if let declared = manifest.mediaType, declared != descriptor.mediaType {
-            throw ImageError(source: name, message: "manifest \(descriptor.digest) says it is \(declared), its descriptor says \(descriptor.mediaType)")
+            throw ImageError(
+                source: name,
+                message: "manifest \(descriptor.digest) says it is \(declared), its descriptor says \(descriptor.mediaType)")
         }
         guard MediaType.configs.contains(manifest.config.mediaType) else {
-            throw ImageError(source: name, message: "manifest \(descriptor.digest): config media type \(manifest.config.mediaType) is not an image config")
+            throw ImageError(
+                source: name,
+                message: "manifest \(descriptor.digest): config media type \(manifest.config.mediaType) is not an image config")
         }
         let configData = try readBlob(manifest.config, source: source)
         let config = try decode(configData, as: ImageConfig.self, what: "config \(manifest.config.digest)", in: name)
         guard config.rootfs.diffIDs.count == manifest.layers.count else {
             throw ImageError(
                 source: name,
-                message: "manifest \(descriptor.digest) lists \(manifest.layers.count) layers but its config has \(config.rootfs.diffIDs.count) diff_ids")
+                message:
+                    "manifest \(descriptor.digest) lists \(manifest.layers.count) layers but its config has \(config.rootfs.diffIDs.count) diff_ids"
+            )
         }
         let history = config.layerHistory
         var layers: [LayerRef] = []
         for (position, layer) in manifest.layers.enumerated() {
             guard MediaType.layers.contains(layer.mediaType) else {
-                throw ImageError(source: name, message: "layer \(layer.digest) has media type \(layer.mediaType), which is not a tar layer")
+                throw ImageError(
+                    source: name, message: "layer \(layer.digest) has media type \(layer.mediaType), which is not a tar layer")
             }
             let member = "blobs/sha256/\(layer.digest.hex)"
             guard let size = source.size(of: member) else {
                 throw ImageError(source: name, message: "layer \(layer.digest) is missing (no \(member))")
             }
             guard size == layer.size else {
-                throw ImageError(source: name, message: "layer \(layer.digest) is \(size) bytes, its descriptor says \(layer.size)")
+                throw ImageError(
+                    source: name, message: "layer \(layer.digest) is \(size) bytes, its descriptor says \(layer.size)")
             }
-            layers.append(LayerRef(
-                index: position, member: member, digest: layer.digest, size: layer.size, mediaType: layer.mediaType,
-                diffID: config.rootfs.diffIDs[position], createdBy: history[position]))
+            layers.append(
+                LayerRef(
+                    index: position, member: member, digest: layer.digest, size: layer.size, mediaType: layer.mediaType,
+                    diffID: config.rootfs.diffIDs[position], createdBy: history[position]))
         }
         let isTar = if case .tar = source.container { true } else { false }
-        let tags = (index.manifests.first { $0.digest == descriptor.digest }?.annotations?["org.opencontainers.image.ref.name"]).map { [$0] } ?? []
+        let tags =
+            (index.manifests.first { $0.digest == descriptor.digest }?.annotations?["org.opencontainers.image.ref.name"]).map {
+                [$0]
+            } ?? []
         return LocatedImage(
             source: source, format: isTar ? (source.contains("manifest.json") ? .dockerArchive : .ociArchive) : .ociLayout,
             manifestDigest: descriptor.digest, configDigest: manifest.config.digest, config: config, layers: layers,
@@ -121,7 +138,9 @@ public struct ImageLocator: Sendable {
 
     private func checkIndex(_ index: ImageIndex, what: String, in name: String) throws(ImageError) {
         if index.layers != nil || index.config != nil {
-            throw ImageError(source: name, message: "\(what) has both manifests and layers/config: a document is either an index or a manifest")
+            throw ImageError(
+                source: name, message: "\(what) has both manifests and layers/config: a document is either an index or a manifest"
+            )
         }
         if let declared = index.mediaType, !MediaType.indexes.contains(declared) {
             throw ImageError(source: name, message: "\(what) declares media type \(declared), not an image index")
@@ -136,7 +155,8 @@ public struct ImageLocator: Sendable {
         var seenPlatforms: [String] = []
         for descriptor in index.manifests {
             if MediaType.indexes.contains(descriptor.mediaType) {
-                let nested = try decode(try readBlob(descriptor, source: source), as: ImageIndex.self, what: "index \(descriptor.digest)", in: name)
+                let nested = try decode(
+                    try readBlob(descriptor, source: source), as: ImageIndex.self, what: "index \(descriptor.digest)", in: name)
                 try checkIndex(nested, what: "index \(descriptor.digest)", in: name)
                 candidates.append(try selectManifest(nested, source: source, depth: depth + 1))
             } else if MediaType.manifests.contains(descriptor.mediaType) {
@@ -150,7 +170,9 @@ public struct ImageLocator: Sendable {
         }
         guard let chosen = candidates.first else {
             let listed = seenPlatforms.isEmpty ? "no image manifests" : "only \(seenPlatforms.joined(separator: ", "))"
-            throw ImageError(source: name, message: "no manifest for \(platform) (the index has \(listed))", hint: "choose one with --platform")
+            throw ImageError(
+                source: name, message: "no manifest for \(platform) (the index has \(listed))", hint: "choose one with --platform"
+            )
         }
         return chosen
     }
@@ -159,15 +181,23 @@ public struct ImageLocator: Sendable {
     private func readBlob(_ descriptor: Descriptor, source: ImageSource) throws(ImageError) -> Data {
         let member = "blobs/sha256/\(descriptor.digest.hex)"
         guard descriptor.size <= Int64(limits.jsonBytes) else {
-            throw ImageError(source: source.displayName, message: "\(descriptor.digest) is \(descriptor.size) bytes, over the \(limits.jsonBytes)-byte limit for a JSON document")
+            throw ImageError(
+                source: source.displayName,
+                message:
+                    "\(descriptor.digest) is \(descriptor.size) bytes, over the \(limits.jsonBytes)-byte limit for a JSON document"
+            )
         }
         let data = try source.read(member, limit: limits.jsonBytes)
         guard Int64(data.count) == descriptor.size else {
-            throw ImageError(source: source.displayName, message: "\(descriptor.digest) is \(data.count) bytes, its descriptor says \(descriptor.size)")
+            throw ImageError(
+                source: source.displayName,
+                message: "\(descriptor.digest) is \(data.count) bytes, its descriptor says \(descriptor.size)")
         }
         let actual = Digest.sha256(data)
         guard actual == descriptor.digest else {
-            throw ImageError(source: source.displayName, message: "\(member) hashes to \(actual), not \(descriptor.digest): the blob was changed or damaged")
+            throw ImageError(
+                source: source.displayName,
+                message: "\(member) hashes to \(actual), not \(descriptor.digest): the blob was changed or damaged")
         }
         return data
     }
@@ -176,9 +206,13 @@ public struct ImageLocator: Sendable {
 
     private func locateDockerArchive(_ source: ImageSource) throws(ImageError) -> LocatedImage {
         let name = source.displayName
-        let manifests = try decode(try source.read("manifest.json", limit: limits.jsonBytes), as: [DockerArchiveManifest].self, what: "manifest.json", in: name)
+        let manifests = try decode(
+            try source.read("manifest.json", limit: limits.jsonBytes), as: [DockerArchiveManifest].self, what: "manifest.json",
+            in: name)
         guard manifests.count == 1, let manifest = manifests.first else {
-            throw ImageError(source: name, message: "manifest.json lists \(manifests.count) images; harden reads an archive of one", hint: "docker save one image at a time")
+            throw ImageError(
+                source: name, message: "manifest.json lists \(manifests.count) images; harden reads an archive of one",
+                hint: "docker save one image at a time")
         }
         let configData = try source.read(manifest.config, limit: limits.jsonBytes)
         let configDigest = Digest.sha256(configData)
@@ -187,7 +221,11 @@ public struct ImageLocator: Sendable {
         }
         let config = try decode(configData, as: ImageConfig.self, what: manifest.config, in: name)
         guard config.rootfs.diffIDs.count == manifest.layers.count else {
-            throw ImageError(source: name, message: "manifest.json lists \(manifest.layers.count) layers but the config has \(config.rootfs.diffIDs.count) diff_ids")
+            throw ImageError(
+                source: name,
+                message:
+                    "manifest.json lists \(manifest.layers.count) layers but the config has \(config.rootfs.diffIDs.count) diff_ids"
+            )
         }
         let history = config.layerHistory
         var layers: [LayerRef] = []
@@ -195,9 +233,11 @@ public struct ImageLocator: Sendable {
             guard let size = source.size(of: ImageSource.clean(member)) else {
                 throw ImageError(source: name, message: "layer \(member) named by manifest.json is missing")
             }
-            layers.append(LayerRef(
-                index: position, member: ImageSource.clean(member), digest: Self.digestInName(member), size: size, mediaType: nil,
-                diffID: config.rootfs.diffIDs[position], createdBy: history[position]))
+            layers.append(
+                LayerRef(
+                    index: position, member: ImageSource.clean(member), digest: Self.digestInName(member), size: size,
+                    mediaType: nil,
+                    diffID: config.rootfs.diffIDs[position], createdBy: history[position]))
         }
         return LocatedImage(
             source: source, format: .dockerArchive, manifestDigest: nil, configDigest: configDigest, config: config,
@@ -216,11 +256,17 @@ public struct ImageLocator: Sendable {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let DecodingError.keyNotFound(key, context) {
-            throw ImageError(source: name, message: "\(what): missing \((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))")
+            throw ImageError(
+                source: name,
+                message: "\(what): missing \((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))")
         } catch let DecodingError.dataCorrupted(context) {
-            throw ImageError(source: name, message: "\(what): \(context.debugDescription) at \(context.codingPath.map(\.stringValue).joined(separator: "."))")
+            throw ImageError(
+                source: name,
+                message: "\(what): \(context.debugDescription) at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+            )
         } catch let DecodingError.typeMismatch(_, context) {
-            throw ImageError(source: name, message: "\(what): wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))")
+            throw ImageError(
+                source: name, message: "\(what): wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))")
         } catch {
             throw ImageError(source: name, message: "\(what) is not valid JSON: \(error)")
         }

@@ -30,7 +30,10 @@ public struct ImageReader: Sendable {
     /// Says which files (absolute paths) are kept whole, for the rules and the catalog.
     public var capture: @Sendable (String) -> Bool
 
-    public init(limits: ImageLimits = ImageLimits(), platform: Platform = .current, capture: @escaping @Sendable (String) -> Bool = { _ in false }) {
+    public init(
+        limits: ImageLimits = ImageLimits(), platform: Platform = .current,
+        capture: @escaping @Sendable (String) -> Bool = { _ in false }
+    ) {
         self.limits = limits
         self.platform = platform
         self.capture = capture
@@ -59,15 +62,19 @@ public struct ImageReader: Sendable {
             total += layer.uncompressedBytes
             if total > limits.totalBytes {
                 throw ImageError(
-                    source: source.displayName, message: "the layers add up to more than \(limits.totalBytes) uncompressed bytes (limit)",
+                    source: source.displayName,
+                    message: "the layers add up to more than \(limits.totalBytes) uncompressed bytes (limit)",
                     hint: "raise it with --max-bytes if the image is really that large")
             }
             counts.append(layer.entries.count)
             for entry in layer.entries {
-                if let data = entry.content.captured { captured.append(CapturedFile(path: "/" + entry.path, layer: layer.layer.index, data: data)) }
+                if let data = entry.content.captured {
+                    captured.append(CapturedFile(path: "/" + entry.path, layer: layer.layer.index, data: data))
+                }
             }
             try filesystem.apply(layer)
         }
-        return ImageContents(image: image, filesystem: filesystem, uncompressedBytes: total, layerEntries: counts, capturedFiles: captured)
+        return ImageContents(
+            image: image, filesystem: filesystem, uncompressedBytes: total, layerEntries: counts, capturedFiles: captured)
     }
 }

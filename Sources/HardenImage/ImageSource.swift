@@ -102,7 +102,8 @@ public struct ImageSource: Sendable {
     /// A small member (a JSON document), read whole, refused above `limit` bytes.
     public func read(_ name: String, limit: Int) throws(ImageError) -> Data {
         if let size = size(of: name), size > Int64(limit) {
-            throw ImageError(source: displayName, message: "\(name) is \(size) bytes, over the \(limit)-byte limit for a JSON document")
+            throw ImageError(
+                source: displayName, message: "\(name) is \(size) bytes, over the \(limit)-byte limit for a JSON document")
         }
         let source = try open(name)
         var data = Data()

@@ -21,7 +21,9 @@ public struct LayerBlob: Sendable {
 /// Used for normalized output and by the tests to make images (hostile ones included).
 public enum ImageWriter {
     /// Packs entries into a layer tar, compressed as asked.
-    public static func layer(_ entries: [(ArchiveEntry, Data)], compression: ArchiveWriter.Compression = .gzip) throws(ImageError) -> LayerBlob {
+    public static func layer(_ entries: [(ArchiveEntry, Data)], compression: ArchiveWriter.Compression = .gzip) throws(ImageError)
+        -> LayerBlob
+    {
         do {
             let plain = try ArchiveWriter(compression: .none)
             for (entry, data) in entries { try plain.add(entry, data: data) }
@@ -68,7 +70,8 @@ public enum ImageWriter {
         config: ImageConfig, layers: [LayerBlob], to directory: URL, refName: String? = nil
     ) throws(ImageError) -> Descriptor {
         let configData = encode(config)
-        let configDescriptor = Descriptor(mediaType: MediaType.ociConfig, digest: .sha256(configData), size: Int64(configData.count))
+        let configDescriptor = Descriptor(
+            mediaType: MediaType.ociConfig, digest: .sha256(configData), size: Int64(configData.count))
         let manifest = ImageManifest(
             schemaVersion: 2, mediaType: MediaType.ociManifest, config: configDescriptor,
             layers: layers.map { Descriptor(mediaType: $0.mediaType, digest: $0.digest, size: Int64($0.data.count)) })
@@ -82,7 +85,8 @@ public enum ImageWriter {
         let index = ImageIndex(schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [manifestDescriptor])
         var files: [(String, Data)] = [
             ("oci-layout", Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8)), ("index.json", encode(index)),
-            ("blobs/sha256/\(configDescriptor.digest.hex)", configData), ("blobs/sha256/\(manifestDescriptor.digest.hex)", manifestData),
+            ("blobs/sha256/\(configDescriptor.digest.hex)", configData),
+            ("blobs/sha256/\(manifestDescriptor.digest.hex)", manifestData),
         ]
         files += layers.map { ("blobs/sha256/\($0.digest.hex)", $0.data) }
         try write(files, to: directory)
@@ -90,7 +94,9 @@ public enum ImageWriter {
     }
 
     /// Writes a classic `docker save` archive: `manifest.json`, `<config hex>.json`, `<n>/layer.tar`.
-    public static func writeDockerArchive(config: ImageConfig, layers: [LayerBlob], to file: URL, tag: String? = nil) throws(ImageError) {
+    public static func writeDockerArchive(config: ImageConfig, layers: [LayerBlob], to file: URL, tag: String? = nil)
+        throws(ImageError)
+    {
         let configData = encode(config)
         let configName = Digest.sha256(configData).hex + ".json"
         let layerNames = layers.indices.map { "\(String(format: "%064x", $0 + 1))/layer.tar" }
@@ -149,7 +155,9 @@ public enum ImageWriter {
         while let name = walker.nextObject() as? String {
             var isDirectory: ObjCBool = false
             let path = root + "/" + name
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                continue
+            }
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw ImageError(source: path, message: "cannot read")
             }

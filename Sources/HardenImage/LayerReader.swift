@@ -79,7 +79,8 @@ public struct LayerReader: Sendable {
             } else {
                 let decompressor = try ArchiveReader(source: compressed, name: where_, mode: .decompressOnly)
                 guard try decompressor.next() != nil else { throw ArchiveError(source: where_, message: "is empty") }
-                uncompressed = HashingSource(EntrySource(decompressor), name: where_ + " (uncompressed)", limit: limits.totalBytes)
+                uncompressed = HashingSource(
+                    EntrySource(decompressor), name: where_ + " (uncompressed)", limit: limits.totalBytes)
             }
             let tar = try ArchiveReader(source: uncompressed, name: where_, mode: .plainTar)
             var seen = Set<String>()
@@ -105,7 +106,9 @@ public struct LayerReader: Sendable {
             try uncompressed.drain()
             try compressed.drain()
         } catch {
-            let hint = error.code == .limit ? "if the image really is that large, raise the limit (--max-bytes, --max-entries, --max-path-length)" : nil
+            let hint =
+                error.code == .limit
+                ? "if the image really is that large, raise the limit (--max-bytes, --max-entries, --max-path-length)" : nil
             throw ImageError(source: image, message: Self.describe(error, layer: where_), hint: hint)
         }
         if let size = layer.size, compressed.byteCount != size {
@@ -118,7 +121,9 @@ public struct LayerReader: Sendable {
         if uncompressed.digest() != layer.diffID.description {
             throw ImageError(
                 source: image,
-                message: "\(where_): the uncompressed tar hashes to \(uncompressed.digest()), but the config's diff_id is \(layer.diffID)")
+                message:
+                    "\(where_): the uncompressed tar hashes to \(uncompressed.digest()), but the config's diff_id is \(layer.diffID)"
+            )
         }
         return LayerContents(layer: layer, entries: entries, uncompressedBytes: uncompressed.byteCount)
     }
@@ -161,7 +166,11 @@ public struct LayerReader: Sendable {
         func invalid(_ why: String) -> ArchiveError {
             ArchiveError(source: layer, entry: raw, message: why)
         }
-        if raw.utf8.count > limits.pathLength { throw ArchiveError(source: layer, entry: String(raw.prefix(80)) + "…", message: "name is longer than \(limits.pathLength) bytes (limit)", code: .limit) }
+        if raw.utf8.count > limits.pathLength {
+            throw ArchiveError(
+                source: layer, entry: String(raw.prefix(80)) + "…",
+                message: "name is longer than \(limits.pathLength) bytes (limit)", code: .limit)
+        }
         if raw.hasPrefix("/") { throw invalid("is an absolute name; layer entries are relative to the image root") }
         var parts: [Substring] = []
         for part in raw.split(separator: "/", omittingEmptySubsequences: true) {
@@ -214,7 +223,9 @@ public struct LayerReader: Sendable {
             }
             if keep {
                 if kept.count + block.count > Self.captureLimit {
-                    throw ArchiveError(source: path, message: "is larger than \(Self.captureLimit) bytes, too large to read as a text file", code: .limit)
+                    throw ArchiveError(
+                        source: path, message: "is larger than \(Self.captureLimit) bytes, too large to read as a text file",
+                        code: .limit)
                 }
                 kept.append(contentsOf: block)
             }

@@ -69,7 +69,8 @@ public struct Platform: Sendable, Codable, Equatable, CustomStringConvertible {
     }
 
     public func matches(_ other: Platform) -> Bool {
-        os == other.os && architecture == other.architecture && (variant == nil || other.variant == nil || variant == other.variant)
+        os == other.os && architecture == other.architecture
+            && (variant == nil || other.variant == nil || variant == other.variant)
     }
 }
 
@@ -169,7 +170,8 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
 
     /// `PATH` from `Env`, else Docker's default.
     public var searchPath: [String] {
-        let path = env?.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+        let path =
+            env?.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
             ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         return path.split(separator: ":").map(String.init)
     }

@@ -240,7 +240,8 @@ public enum PolicyLoader {
         do {
             text = try String(contentsOf: file, encoding: .utf8)
         } catch {
-            throw RecipeError(SourceLocation(file: display, line: 0, column: 0), "cannot read the policy: \(error.localizedDescription)")
+            throw RecipeError(
+                SourceLocation(file: display, line: 0, column: 0), "cannot read the policy: \(error.localizedDescription)")
         }
         let node: Node?
         do {

@@ -65,8 +65,11 @@ enum RecipeParser {
     /// CVE-…, GHSA-…, DSA-…, PYSEC-…: letters and digits in dash-separated parts.
     private static func vulnerabilityID(_ value: String) -> String? {
         let parts = value.split(separator: "-", omittingEmptySubsequences: false)
-        let valid = parts.count >= 2 && value.count <= 64
-            && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ".") } }
+        let valid =
+            parts.count >= 2 && value.count <= 64
+            && parts.allSatisfy {
+                !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ".") }
+            }
         return valid ? nil : "'\(Validate.printable(value))' is not a vulnerability ID (e.g. CVE-2023-30861, GHSA-m2qf-hxjv-5gpq)"
     }
 

@@ -27,10 +27,14 @@ public struct Finding: Sendable, Codable, Equatable {
 public enum RuleInfo {
     public static let descriptions: [String: (severity: Finding.Severity, summary: String)] = [
         "shell": (.error, "No shell remains in the image (by name, through links, or a renamed busybox/toybox)."),
-        "package-manager": (.error, "No package manager remains (apt, dpkg, apk, rpm, pip and an importable pip module, npm, gem…)."),
+        "package-manager": (
+            .error, "No package manager remains (apt, dpkg, apk, rpm, pip and an importable pip module, npm, gem…)."
+        ),
         "root-user": (.error, "The image does not run as root, and its user exists in /etc/passwd."),
         "shell-form": (.error, "ENTRYPOINT, CMD and HEALTHCHECK do not need a shell the image lacks."),
-        "missing-executable": (.error, "The entrypoint (or command, or health check) and its #! interpreter exist and are executable."),
+        "missing-executable": (
+            .error, "The entrypoint (or command, or health check) and its #! interpreter exist and are executable."
+        ),
         "setuid": (.warning, "No setuid or setgid files."),
         "world-writable": (.warning, "No world-writable files, and no world-writable directories without the sticky bit."),
         "device-node": (.warning, "No device nodes."),

@@ -41,10 +41,14 @@ public enum ReportWriter {
         }
         for finding in report.waived {
             let exception = finding.waivedBy
-            lines.append("  waived \(finding.rule): \(finding.message) — \(exception?.reason ?? "")" + (exception?.expires.map { " (until \($0))" } ?? ""))
+            lines.append(
+                "  waived \(finding.rule): \(finding.message) — \(exception?.reason ?? "")"
+                    + (exception?.expires.map { " (until \($0))" } ?? ""))
         }
         for exception in report.expiredExceptions {
-            lines.append("  expired exception: \(exception.rule) \(exception.path ?? "*") expired \(exception.expires ?? "") — it no longer applies")
+            lines.append(
+                "  expired exception: \(exception.rule) \(exception.path ?? "*") expired \(exception.expires ?? "") — it no longer applies"
+            )
         }
         for exception in report.unusedExceptions {
             lines.append("  unused exception: \(exception.rule) \(exception.path ?? "*") matched nothing — remove it")
@@ -151,7 +155,12 @@ public enum ReportWriter {
             return Result(
                 ruleId: finding.rule, ruleIndex: Policy.rules.firstIndex(of: finding.rule) ?? 0, level: level(finding.severity),
                 message: Text(text: finding.message),
-                locations: [Location(physicalLocation: Physical(artifactLocation: Artifact(uri: uri.isEmpty ? "." : uri, uriBaseId: finding.path == nil ? nil : "IMAGEROOT")))],
+                locations: [
+                    Location(
+                        physicalLocation: Physical(
+                            artifactLocation: Artifact(
+                                uri: uri.isEmpty ? "." : uri, uriBaseId: finding.path == nil ? nil : "IMAGEROOT")))
+                ],
                 partialFingerprints: ["harden/v1": "\(finding.rule):\(finding.path ?? finding.message)"],
                 properties: properties)
         }
@@ -196,7 +205,11 @@ public enum ReportWriter {
             case "\n", "\t": out.unicodeScalars.append(scalar)
             default:
                 // XML 1.0 has no way to write other control characters.
-                if scalar.value < 0x20 || (0xFFFE...0xFFFF).contains(scalar.value) { out += "?" } else { out.unicodeScalars.append(scalar) }
+                if scalar.value < 0x20 || (0xFFFE...0xFFFF).contains(scalar.value) {
+                    out += "?"
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
             }
         }
         return out

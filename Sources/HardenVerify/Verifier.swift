@@ -55,7 +55,8 @@ public struct Verifier: Sendable {
 
         // Files: shells, package managers, modes, device nodes, forbidden paths.
         var hasShell = false
-        let pythonPath = (config?.env ?? []).first { $0.hasPrefix("PYTHONPATH=") }
+        let pythonPath =
+            (config?.env ?? []).first { $0.hasPrefix("PYTHONPATH=") }
             .map { $0.dropFirst(11).split(separator: ":").map(String.init) } ?? []
         for path in view.nodes.keys.sorted() where path != "/" {
             guard let node = view.nodes[path] else { continue }
@@ -66,7 +67,10 @@ public struct Verifier: Sendable {
                 if let multiCall = node.content.multiCall {
                     hasShell = true
                     let renamed = name == multiCall ? "" : " under the name '\(name)'"
-                    found.append(layerFinding("shell", "\(path) is \(multiCall)\(renamed), a multi-call binary with a shell\(linked)", path: path, node: node))
+                    found.append(
+                        layerFinding(
+                            "shell", "\(path) is \(multiCall)\(renamed), a multi-call binary with a shell\(linked)", path: path,
+                            node: node))
                 } else if Self.shells.contains(name), Self.runnable(node), node.content.kind == .elf || onPath(path) {
                     hasShell = true
                     found.append(layerFinding("shell", "\(path) is a shell\(linked)", path: path, node: node))
@@ -79,24 +83,35 @@ public struct Verifier: Sendable {
                     let parent = (package as NSString).deletingLastPathComponent
                     let parentName = (parent as NSString).lastPathComponent
                     if parentName == "site-packages" || parentName == "dist-packages" || pythonPath.contains(parent) {
-                        found.append(layerFinding(
-                            "package-manager", "\(package) is an importable pip module (python -m pip installs packages)", path: package, node: node))
+                        found.append(
+                            layerFinding(
+                                "package-manager", "\(package) is an importable pip module (python -m pip installs packages)",
+                                path: package, node: node))
                     }
                 }
                 if node.mode & 0o6000 != 0 {
-                    let bits = [node.mode & 0o4000 != 0 ? "setuid" : nil, node.mode & 0o2000 != 0 ? "setgid" : nil].compactMap { $0 }
-                    found.append(layerFinding(
-                        "setuid", "\(path) is \(bits.joined(separator: " and ")) (mode \(String(node.mode, radix: 8)), owner \(node.uid))",
-                        path: path, node: node))
+                    let bits = [node.mode & 0o4000 != 0 ? "setuid" : nil, node.mode & 0o2000 != 0 ? "setgid" : nil].compactMap {
+                        $0
+                    }
+                    found.append(
+                        layerFinding(
+                            "setuid",
+                            "\(path) is \(bits.joined(separator: " and ")) (mode \(String(node.mode, radix: 8)), owner \(node.uid))",
+                            path: path, node: node))
                 }
                 if node.mode & 0o002 != 0 {
-                    found.append(layerFinding("world-writable", "\(path) is writable by everyone (mode \(String(node.mode, radix: 8)))", path: path, node: node))
+                    found.append(
+                        layerFinding(
+                            "world-writable", "\(path) is writable by everyone (mode \(String(node.mode, radix: 8)))", path: path,
+                            node: node))
                 }
             case .directory:
                 if node.mode & 0o002 != 0, node.mode & 0o1000 == 0 {
-                    found.append(layerFinding(
-                        "world-writable", "directory \(path) is writable by everyone without the sticky bit (mode \(String(node.mode, radix: 8)))",
-                        path: path, node: node))
+                    found.append(
+                        layerFinding(
+                            "world-writable",
+                            "directory \(path) is writable by everyone without the sticky bit (mode \(String(node.mode, radix: 8)))",
+                            path: path, node: node))
                 }
             case .symlink:
                 if Self.shells.contains(name) || Self.isPackageManager(name), onPath(path),
@@ -104,18 +119,23 @@ public struct Verifier: Sendable {
                 {
                     let isShell = Self.shells.contains(name)
                     if isShell { hasShell = true }
-                    found.append(layerFinding(
-                        isShell ? "shell" : "package-manager",
-                        "\(path) links to \(target), \(isShell ? "a shell" : "a package manager") by the name '\(name)'", path: path, node: node))
+                    found.append(
+                        layerFinding(
+                            isShell ? "shell" : "package-manager",
+                            "\(path) links to \(target), \(isShell ? "a shell" : "a package manager") by the name '\(name)'",
+                            path: path, node: node))
                 }
             case .characterDevice, .blockDevice:
-                found.append(layerFinding(
-                    "device-node", "\(path) is a \(node.kind == .characterDevice ? "character" : "block") device", path: path, node: node))
+                found.append(
+                    layerFinding(
+                        "device-node", "\(path) is a \(node.kind == .characterDevice ? "character" : "block") device", path: path,
+                        node: node))
             case .fifo, .socket:
                 break
             }
             for pattern in policy.forbidPaths where fnmatch(pattern, path, FNM_PATHNAME) == 0 {
-                found.append(layerFinding("forbidden-path", "\(path) is forbidden by the policy (\(pattern))", path: path, node: node))
+                found.append(
+                    layerFinding("forbidden-path", "\(path) is forbidden by the policy (\(pattern))", path: path, node: node))
             }
         }
         if !hasShell, let (_, node) = view.lookup("/bin/sh"), node.kind == .file { hasShell = true }
@@ -131,26 +151,37 @@ public struct Verifier: Sendable {
         let argvName = entrypoint.isEmpty ? "CMD" : "ENTRYPOINT"
         if Self.isShellForm(argv) {
             if !hasShell {
-                found.append(configFinding(
-                    "shell-form", "\(argvName) \(Self.show(argv)) runs through \(argv[0]), but the image has no shell: it cannot start",
-                    instruction: argvName))
+                found.append(
+                    configFinding(
+                        "shell-form",
+                        "\(argvName) \(Self.show(argv)) runs through \(argv[0]), but the image has no shell: it cannot start",
+                        instruction: argvName))
             }
         } else if let executable = argv.first {
             if let problem = Self.executableProblem(executable, view: view, config: config) {
-                found.append(configFinding("missing-executable", "\(argvName) \(Self.show(argv)): \(problem)", instruction: argvName))
+                found.append(
+                    configFinding("missing-executable", "\(argvName) \(Self.show(argv)): \(problem)", instruction: argvName))
             }
         } else {
-            found.append(configFinding("missing-executable", "the image has neither ENTRYPOINT nor CMD: there is nothing to run", instruction: "CMD"))
+            found.append(
+                configFinding(
+                    "missing-executable", "the image has neither ENTRYPOINT nor CMD: there is nothing to run", instruction: "CMD")
+            )
         }
         if let test = config?.healthcheck?.test, let kind = test.first {
             if kind == "CMD-SHELL", !hasShell {
-                found.append(configFinding(
-                    "shell-form", "HEALTHCHECK CMD-SHELL \(test.dropFirst().joined(separator: " ")) needs a shell the image does not have",
-                    instruction: "HEALTHCHECK"))
+                found.append(
+                    configFinding(
+                        "shell-form",
+                        "HEALTHCHECK CMD-SHELL \(test.dropFirst().joined(separator: " ")) needs a shell the image does not have",
+                        instruction: "HEALTHCHECK"))
             } else if kind == "CMD", let executable = test.dropFirst().first,
                 let problem = Self.executableProblem(executable, view: view, config: config)
             {
-                found.append(configFinding("missing-executable", "HEALTHCHECK \(Self.show(Array(test.dropFirst()))): \(problem)", instruction: "HEALTHCHECK"))
+                found.append(
+                    configFinding(
+                        "missing-executable", "HEALTHCHECK \(Self.show(Array(test.dropFirst()))): \(problem)",
+                        instruction: "HEALTHCHECK"))
             }
         }
 
@@ -169,7 +200,8 @@ public struct Verifier: Sendable {
         for var finding in findings {
             let match = policy.exceptions.enumerated().first { index, exception in
                 !expiredIndexes.contains(index) && exception.rule == finding.rule
-                    && (exception.path.map { pattern in finding.path.map { fnmatch(pattern, $0, FNM_PATHNAME) == 0 } ?? false } ?? true)
+                    && (exception.path.map { pattern in finding.path.map { fnmatch(pattern, $0, FNM_PATHNAME) == 0 } ?? false }
+                        ?? true)
             }
             if let (index, exception) = match {
                 used.insert(index)
@@ -179,7 +211,8 @@ public struct Verifier: Sendable {
                 open.append(finding)
             }
         }
-        let unused = policy.exceptions.enumerated().filter { !used.contains($0.offset) && !expiredIndexes.contains($0.offset) }.map(\.element)
+        let unused = policy.exceptions.enumerated().filter { !used.contains($0.offset) && !expiredIndexes.contains($0.offset) }
+            .map(\.element)
         let image = contents.image
         return VerifyReport(
             image: image.source.displayName, format: image.format.rawValue, configDigest: image.configDigest.description,
@@ -231,17 +264,21 @@ public struct Verifier: Sendable {
     /// Why an executable can't run (missing, not executable, missing interpreter), or nil.
     static func executableProblem(_ executable: String, view: FileSystemView, config: ContainerConfig?) -> String? {
         guard let (path, node) = locate(executable, view: view, config: config) else {
-            return executable.contains("/") ? "\(executable) does not exist in the image" : "\(executable) is not on the PATH (\((config?.searchPath ?? []).joined(separator: ":")))"
+            return executable.contains("/")
+                ? "\(executable) does not exist in the image"
+                : "\(executable) is not on the PATH (\((config?.searchPath ?? []).joined(separator: ":")))"
         }
         guard node.kind == .file else { return "\(path) is not a file" }
         guard node.mode & 0o111 != 0 else { return "\(path) is not executable (mode \(String(node.mode, radix: 8)))" }
         if let line = node.content.interpreter {
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             guard let interpreter = words.first else { return "\(path) has an empty #! line" }
-            guard let (found, interpreterNode) = locate(interpreter, view: view, config: config), interpreterNode.kind == .file else {
+            guard let (found, interpreterNode) = locate(interpreter, view: view, config: config), interpreterNode.kind == .file
+            else {
                 return "\(path) starts with #!\(line), and \(interpreter) does not exist in the image"
             }
-            if (found as NSString).lastPathComponent == "env", let program = words.dropFirst().first(where: { !$0.hasPrefix("-") }),
+            if (found as NSString).lastPathComponent == "env",
+                let program = words.dropFirst().first(where: { !$0.hasPrefix("-") }),
                 locate(program, view: view, config: config) == nil
             {
                 return "\(path) starts with #!\(line), and \(program) is not on the PATH"
@@ -265,7 +302,9 @@ public struct Verifier: Sendable {
 
 extension Verifier {
     /// Reads the image at `path` (docker-archive, OCI layout or OCI archive) and verifies it.
-    public func verify(path: String, limits: ImageLimits = ImageLimits(), platform: Platform = .current) throws(ImageError) -> VerifyReport {
+    public func verify(path: String, limits: ImageLimits = ImageLimits(), platform: Platform = .current) throws(ImageError)
+        -> VerifyReport
+    {
         let reader = ImageReader(limits: limits, platform: platform, capture: { Self.capturedPaths.contains($0) })
         return verify(try reader.read(path))
     }

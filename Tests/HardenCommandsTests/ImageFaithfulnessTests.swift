@@ -35,7 +35,8 @@ import Testing
         let view = try ImageReader().read(saved).filesystem
         var ours: [String: Entry] = [:]
         for (path, node) in view.nodes where path != "/" && !Self.engineAdded.contains(path) {
-            ours[path] = Entry(kind: node.kind.rawValue, mode: node.mode, size: node.kind == .file ? node.size : 0, link: node.linkTarget)
+            ours[path] = Entry(
+                kind: node.kind.rawValue, mode: node.mode, size: node.kind == .file ? node.size : 0, link: node.linkTarget)
         }
         let theirs = try Self.exportedEntries(exported)
         let missing = Set(theirs.keys).subtracting(ours.keys).sorted()
@@ -72,7 +73,8 @@ import Testing
                 continue
             case .other: kind = "other"
             }
-            entries[path] = Entry(kind: kind, mode: header.mode, size: kind == "file" ? header.size : 0, link: header.symlinkTarget)
+            entries[path] = Entry(
+                kind: kind, mode: header.mode, size: kind == "file" ? header.size : 0, link: header.symlinkTarget)
         }
         for (path, target, mode) in hardlinks {
             guard var entry = entries[target] else { continue }

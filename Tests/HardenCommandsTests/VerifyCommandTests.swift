@@ -12,7 +12,8 @@ import Testing
         #expect(result.stdout.hasSuffix("PASS\n"))
         #expect(result.stderr.contains("saving \(DockerBuildTests.runtimeBase)"))
         // The temporary archive is gone.
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: project.root.appendingPathComponent(".harden/tmp").path)
+        let leftovers = try FileManager.default.contentsOfDirectory(
+            atPath: project.root.appendingPathComponent(".harden/tmp").path)
         #expect(leftovers.isEmpty)
     }
 

@@ -11,7 +11,11 @@ import Testing
     init() throws { images = try TestImages() }
 
     func layout(_ compression: ArchiveWriter.Compression = .gzip) throws -> (String, LayoutEditor) {
-        let layers = [base + [dir("usr/bin"), executable("usr/bin/python3"), file("usr/lib/data", String(repeating: "payload ", count: 4000))]]
+        let layers = [
+            base + [
+                dir("usr/bin"), executable("usr/bin/python3"), file("usr/lib/data", String(repeating: "payload ", count: 4000)),
+            ]
+        ]
         let blobs = try layers.map { try ImageWriter.layer($0, compression: compression) }
         let url = images.directory.appendingPathComponent(UUID().uuidString)
         try ImageWriter.writeLayout(config: ImageWriter.config(layers: blobs, config: .init(user: "1")), layers: blobs, to: url)
@@ -29,7 +33,8 @@ import Testing
         try editor.replaceLayer(0, with: blob.prefix(blob.count / 2), updateDescriptor: true)
         let message = try #require(readError(path))
         #expect(message.contains("layer sha256:"))
-        #expect(message.contains("truncated") || message.contains("unexpected end") || message.contains("premature"), "\(message)")
+        #expect(
+            message.contains("truncated") || message.contains("unexpected end") || message.contains("premature"), "\(message)")
     }
 
     @Test(arguments: [ArchiveWriter.Compression.none, .gzip, .zstd])
@@ -49,7 +54,11 @@ import Testing
 
     @Test func recompressedBlobIsCheckedByItsNewDigest() throws {
         let (path, editor) = try layout(.gzip)
-        let layers = [base + [dir("usr/bin"), executable("usr/bin/python3"), file("usr/lib/data", String(repeating: "payload ", count: 4000))]]
+        let layers = [
+            base + [
+                dir("usr/bin"), executable("usr/bin/python3"), file("usr/lib/data", String(repeating: "payload ", count: 4000)),
+            ]
+        ]
         let zstd = try ImageWriter.layer(layers[0], compression: .zstd)
         let before = try ImageReader().read(path).filesystem.nodes
 
@@ -139,7 +148,9 @@ import Testing
             layers[0]["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"
             manifest["layers"] = layers
         }
-        #expect(try #require(readError(path)).contains("is declared application/vnd.oci.image.layer.v1.tar+gzip but its bytes are an uncompressed tar"))
+        #expect(
+            try #require(readError(path)).contains(
+                "is declared application/vnd.oci.image.layer.v1.tar+gzip but its bytes are an uncompressed tar"))
     }
 
     @Test func oversizedJSONIsRefused() throws {

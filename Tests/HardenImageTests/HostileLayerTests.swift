@@ -37,9 +37,13 @@ import Testing
     }
 
     @Test func symlinkToRootThenAFileThroughItStaysInTheImage() throws {
-        let fs = try view(images, [
-            base + [link("escape", to: "/"), file("escape/etc/shadow", "s"), link("up", to: "../../../.."), file("up/tmp/x", "x")]
-        ])
+        let fs = try view(
+            images,
+            [
+                base + [
+                    link("escape", to: "/"), file("escape/etc/shadow", "s"), link("up", to: "../../../.."), file("up/tmp/x", "x"),
+                ]
+            ])
         #expect(fs.nodes["/etc/shadow"]?.kind == .file)
         #expect(fs.nodes["/tmp/x"]?.kind == .file)
         #expect(fs.nodes["/escape"]?.kind == .symlink)
@@ -93,10 +97,12 @@ import Testing
     }
 
     @Test func opaqueMarkerAfterItsSiblingsKeepsThem() throws {
-        let fs = try view(images, [
-            base + [dir("etc/apt"), file("etc/apt/sources.list"), executable("usr/bin/dash")],
-            [file("etc/new", "kept"), dir("usr/bin"), executable("usr/bin/python3"), opaque("etc"), opaque("usr/bin")],
-        ])
+        let fs = try view(
+            images,
+            [
+                base + [dir("etc/apt"), file("etc/apt/sources.list"), executable("usr/bin/dash")],
+                [file("etc/new", "kept"), dir("usr/bin"), executable("usr/bin/python3"), opaque("etc"), opaque("usr/bin")],
+            ])
         #expect(fs.nodes["/etc/new"]?.kind == .file)
         #expect(fs.nodes["/usr/bin/python3"]?.kind == .file)
         #expect(fs.nodes["/etc/apt"] == nil)
@@ -116,10 +122,15 @@ import Testing
     }
 
     @Test func whiteoutsAndReplacementsFollowTheLayerRules() throws {
-        let fs = try view(images, [
-            base + [dir("opt/tool"), file("opt/tool/a"), file("var/data"), executable("bin/sh")],
-            [file("opt/tool", "now a file"), dir("var/data"), file("var/data/inner"), whiteout("bin/sh"), whiteout("no/such/file")],
-        ])
+        let fs = try view(
+            images,
+            [
+                base + [dir("opt/tool"), file("opt/tool/a"), file("var/data"), executable("bin/sh")],
+                [
+                    file("opt/tool", "now a file"), dir("var/data"), file("var/data/inner"), whiteout("bin/sh"),
+                    whiteout("no/such/file"),
+                ],
+            ])
         #expect(fs.nodes["/opt/tool"]?.kind == .file)
         #expect(fs.nodes["/opt/tool/a"] == nil)
         #expect(fs.nodes["/var/data"]?.kind == .directory)
@@ -176,7 +187,9 @@ import Testing
 /// A tar written byte by byte, for headers libarchive's writer refuses to produce.
 enum RawTar {
     /// One entry, preceded by a pax header when `pax` has records.
-    static func entry(_ name: String, type: Character = "0", content: Data = Data(), linkName: String = "", pax: [String: String] = [:]) -> Data {
+    static func entry(
+        _ name: String, type: Character = "0", content: Data = Data(), linkName: String = "", pax: [String: String] = [:]
+    ) -> Data {
         var out = Data()
         if !pax.isEmpty {
             let records = pax.keys.sorted().map { record($0, pax[$0]!) }.reduce(Data(), +)
@@ -221,7 +234,8 @@ enum RawTar {
 extension TestImages {
     /// An OCI layout whose only layer is `tar`, uncompressed, exactly as given.
     func imageFromRawLayer(_ tar: Data) throws -> String {
-        let blob = LayerBlob(data: tar, digest: .sha256(tar), diffID: .sha256(tar), mediaType: "application/vnd.oci.image.layer.v1.tar")
+        let blob = LayerBlob(
+            data: tar, digest: .sha256(tar), diffID: .sha256(tar), mediaType: "application/vnd.oci.image.layer.v1.tar")
         let url = directory.appendingPathComponent(UUID().uuidString)
         try ImageWriter.writeLayout(config: ImageWriter.config(layers: [blob], config: .init(user: "1")), layers: [blob], to: url)
         return url.path

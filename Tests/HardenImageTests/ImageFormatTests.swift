@@ -16,9 +16,14 @@ import Testing
 
     func url(_ name: String) -> URL { images.directory.appendingPathComponent(name) }
 
-    func blobs(_ compression: ArchiveWriter.Compression, platform: Platform = .current, content: [[(ArchiveEntry, Data)]]? = nil) throws -> (ImageConfig, [LayerBlob]) {
+    func blobs(_ compression: ArchiveWriter.Compression, platform: Platform = .current, content: [[(ArchiveEntry, Data)]]? = nil)
+        throws -> (ImageConfig, [LayerBlob])
+    {
         let blobs = try (content ?? layers).map { try ImageWriter.layer($0, compression: compression) }
-        return (ImageWriter.config(layers: blobs, config: .init(user: "65532"), platform: platform, history: ["ADD base", "COPY app"]), blobs)
+        return (
+            ImageWriter.config(
+                layers: blobs, config: .init(user: "65532"), platform: platform, history: ["ADD base", "COPY app"]), blobs
+        )
     }
 
     /// (path, kind, mode, size, link target) for every node: what must not depend on the form.
@@ -26,7 +31,8 @@ import Testing
         let contents = try ImageReader().read(path)
         return contents.filesystem.nodes.keys.sorted().map { key in
             let node = contents.filesystem.nodes[key]!
-            return "\(key) \(node.kind) \(String(node.mode, radix: 8)) \(node.size) \(node.linkTarget ?? "") \(node.hardlinkOf ?? "")"
+            return
+                "\(key) \(node.kind) \(String(node.mode, radix: 8)) \(node.size) \(node.linkTarget ?? "") \(node.hardlinkOf ?? "")"
         }
     }
 
@@ -70,11 +76,15 @@ import Testing
         let (config, blobs) = try blobs(.none)
         let descriptor = try ImageWriter.writeLayout(config: config, layers: blobs, to: url("layout"))
         var files = try ImageWriter.files(in: url("layout"))
-        let manifest = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: url("layout/blobs/sha256/\(descriptor.digest.hex)"))) as! [String: Any]
+        let manifest =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: url("layout/blobs/sha256/\(descriptor.digest.hex)"))) as! [String: Any]
         let configDigest = Digest((manifest["config"] as! [String: Any])["digest"] as! String)!
-        let legacy = [DockerArchiveManifest(
-            config: "blobs/sha256/\(configDigest.hex)", repoTags: ["example/app:2"], layers: blobs.map { "blobs/sha256/\($0.digest.hex)" })]
+        let legacy = [
+            DockerArchiveManifest(
+                config: "blobs/sha256/\(configDigest.hex)", repoTags: ["example/app:2"],
+                layers: blobs.map { "blobs/sha256/\($0.digest.hex)" })
+        ]
         files.append(("manifest.json", ImageWriter.encode(legacy)))
         try ImageWriter.writeTar(files.sorted { $0.0 < $1.0 }, to: url("docker25.tar"))
         let contents = try ImageReader().read(url("docker25.tar").path)
@@ -96,7 +106,8 @@ import Testing
         // An attestation manifest (platform unknown/unknown), as BuildKit adds, must be skipped.
         var attestation = amdDescriptor
         attestation.platform = Platform(os: "unknown", architecture: "unknown")
-        let index = ImageIndex(schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [attestation, armDescriptor, amdDescriptor])
+        let index = ImageIndex(
+            schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [attestation, armDescriptor, amdDescriptor])
         try ImageWriter.encode(index).write(to: url("multi/index.json"))
 
         let onAMD = try ImageReader(platform: amd64).read(url("multi").path)
@@ -126,6 +137,8 @@ import Testing
         try ImageWriter.writeDockerArchive(config: config, layers: blobs, to: url("riscv.tar"))
         let message = try #require(readError(url("riscv.tar").path))
         #expect(message.contains("the image is for linux/riscv64"))
-        #expect(try ImageReader(platform: Platform(os: "linux", architecture: "riscv64")).read(url("riscv.tar").path).filesystem.count > 0)
+        #expect(
+            try ImageReader(platform: Platform(os: "linux", architecture: "riscv64")).read(url("riscv.tar").path).filesystem.count
+                > 0)
     }
 }

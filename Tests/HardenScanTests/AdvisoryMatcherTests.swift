@@ -30,10 +30,13 @@ import Testing
           "database_specific": {"severity": "MODERATE"}}
         """
 
-    @Test(arguments: [("2.2.4", true), ("Flask", false), ("2.2.5", false), ("2.3.0", true), ("2.3.1", true), ("2.3.2", false), ("0.12", true)])
+    @Test(arguments: [
+        ("2.2.4", true), ("Flask", false), ("2.2.5", false), ("2.3.0", true), ("2.3.1", true), ("2.3.2", false), ("0.12", true),
+    ])
     func flaskRanges(version: String, affected: Bool) throws {
         let matcher = AdvisoryMatcher([try Self.advisory(Self.flask)])
-        let found = matcher.match([Package(kind: .python, name: "Flask", version: version, location: "/app/deps/flask-x.dist-info")], os: nil)
+        let found = matcher.match(
+            [Package(kind: .python, name: "Flask", version: version, location: "/app/deps/flask-x.dist-info")], os: nil)
         #expect(found.isEmpty == !affected)
         if affected {
             #expect(found.first?.id == "GHSA-m2qf-hxjv-5gpq")
@@ -45,7 +48,8 @@ import Testing
 
     @Test func debianAdvisoriesNameSourcePackagesAndOneRelease() throws {
         let matcher = AdvisoryMatcher([try Self.advisory(Self.openssl)])
-        let libssl = Package(kind: .deb, name: "libssl3", version: "3.0.11-1~deb12u2", sourceName: "openssl", location: "/var/lib/dpkg/status")
+        let libssl = Package(
+            kind: .deb, name: "libssl3", version: "3.0.11-1~deb12u2", sourceName: "openssl", location: "/var/lib/dpkg/status")
         let bookworm = OperatingSystem(id: "debian", versionID: "12")
         let found = matcher.match([libssl], os: bookworm)
         #expect(found.map(\.package) == ["libssl3"])
@@ -61,19 +65,27 @@ import Testing
     @Test func lastAffectedAndExplicitVersions() throws {
         let matcher = AdvisoryMatcher([
             try Self.advisory(Self.busybox),
-            try Self.advisory(#"{"id": "X-1", "affected": [{"package": {"ecosystem": "PyPI", "name": "Some_Package"}, "versions": ["1.0", "1.1"]}]}"#),
+            try Self.advisory(
+                #"{"id": "X-1", "affected": [{"package": {"ecosystem": "PyPI", "name": "Some_Package"}, "versions": ["1.0", "1.1"]}]}"#
+            ),
         ])
         let alpine = OperatingSystem(id: "alpine", versionID: "3.22.2")
-        #expect(matcher.match([Package(kind: .apk, name: "busybox", version: "1.37.0-r18", location: "")], os: alpine).first?.severity == .medium)
+        #expect(
+            matcher.match([Package(kind: .apk, name: "busybox", version: "1.37.0-r18", location: "")], os: alpine).first?.severity
+                == .medium)
         #expect(matcher.match([Package(kind: .apk, name: "busybox", version: "1.37.0-r19", location: "")], os: alpine).isEmpty)
-        #expect(matcher.match([Package(kind: .python, name: "some-package", version: "1.1", location: "")], os: nil).first?.fixedVersion == nil)
+        #expect(
+            matcher.match([Package(kind: .python, name: "some-package", version: "1.1", location: "")], os: nil).first?
+                .fixedVersion == nil)
         #expect(matcher.match([Package(kind: .python, name: "some.package", version: "1.2", location: "")], os: nil).isEmpty)
     }
 
     @Test func withdrawnAdvisoriesAreIgnored() throws {
         var advisory = try Self.advisory(Self.flask)
         advisory.withdrawn = "2024-01-01T00:00:00Z"
-        #expect(AdvisoryMatcher([advisory]).match([Package(kind: .python, name: "flask", version: "2.2.4", location: "")], os: nil).isEmpty)
+        #expect(
+            AdvisoryMatcher([advisory]).match([Package(kind: .python, name: "flask", version: "2.2.4", location: "")], os: nil)
+                .isEmpty)
     }
 
     @Test(arguments: [

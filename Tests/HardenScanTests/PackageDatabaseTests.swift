@@ -32,8 +32,9 @@ import Testing
         #expect(packages[0].sourceVersion == "3.0.11-1~deb12u2")
         #expect(packages[0].architecture == "amd64")
         #expect(packages[1].sourceName == nil)
-        #expect(packages[0].purl(os: OperatingSystem(id: "debian", versionID: "12"))
-            == "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl")
+        #expect(
+            packages[0].purl(os: OperatingSystem(id: "debian", versionID: "12"))
+                == "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl")
     }
 
     @Test func distrolessStatusFilesHaveNoStatusLine() {
@@ -46,11 +47,14 @@ import Testing
     }
 
     @Test func apkInstalled() {
-        let installed = "C:Q1abc=\nP:busybox\nV:1.37.0-r18\nA:x86_64\no:busybox\nF:bin\nR:busybox\n\nP:python3\nV:3.12.11-r0\nA:x86_64\no:python3\n"
+        let installed =
+            "C:Q1abc=\nP:busybox\nV:1.37.0-r18\nA:x86_64\no:busybox\nF:bin\nR:busybox\n\nP:python3\nV:3.12.11-r0\nA:x86_64\no:python3\n"
         let packages = PackageDatabases.apk(Data(installed.utf8), location: "/lib/apk/db/installed", layer: 0)
         #expect(packages.map(\.name) == ["busybox", "python3"])
         #expect(packages.map(\.version) == ["1.37.0-r18", "3.12.11-r0"])
-        #expect(packages[1].purl(os: OperatingSystem(id: "alpine", versionID: "3.22.2")) == "pkg:apk/alpine/python3@3.12.11-r0?arch=x86_64&distro=alpine-3.22.2")
+        #expect(
+            packages[1].purl(os: OperatingSystem(id: "alpine", versionID: "3.22.2"))
+                == "pkg:apk/alpine/python3@3.12.11-r0?arch=x86_64&distro=alpine-3.22.2")
     }
 
     @Test func pythonMetadata() {
@@ -70,7 +74,9 @@ import Testing
         #expect(OperatingSystem(id: "alpine", versionID: "3.22.2").osvEcosystem == "Alpine:v3.22")
     }
 
-    @Test(arguments: [("Flask", "flask"), ("Flask_Login", "flask-login"), ("zope.interface", "zope-interface"), ("A--B__c", "a-b-c")])
+    @Test(arguments: [
+        ("Flask", "flask"), ("Flask_Login", "flask-login"), ("zope.interface", "zope-interface"), ("A--B__c", "a-b-c"),
+    ])
     func pythonNames(name: String, normalized: String) {
         #expect(Package.normalizePython(name) == normalized)
     }

@@ -64,8 +64,13 @@ func fixture(_ name: String) throws -> Data { try Data(contentsOf: fixtures.appe
 }
 
 @Suite struct ScanGateTests {
-    func finding(_ id: String, _ package: String, _ severity: Severity, fixed: String? = "2.0", aliases: [String] = [], scanner: String = "builtin") -> Vulnerability {
-        Vulnerability(id: id, aliases: aliases, package: package, version: "1.0", ecosystem: "python", fixedVersion: fixed, severity: severity, scanners: [scanner])
+    func finding(
+        _ id: String, _ package: String, _ severity: Severity, fixed: String? = "2.0", aliases: [String] = [],
+        scanner: String = "builtin"
+    ) -> Vulnerability {
+        Vulnerability(
+            id: id, aliases: aliases, package: package, version: "1.0", ecosystem: "python", fixedVersion: fixed,
+            severity: severity, scanners: [scanner])
     }
 
     @Test func mergeCountsOneVulnerabilityOncePerPackageVersion() throws {
@@ -83,7 +88,8 @@ func fixture(_ name: String) throws -> Data { try Data(contentsOf: fixtures.appe
 
     @Test func failOnSeveritiesDecide() {
         let gate = ScanGate(failOn: [.critical, .high], today: "2026-11-23")
-        let passing = gate.judge([finding("CVE-1", "a", .medium), finding("CVE-2", "b", .low)], image: "x", scanners: ["builtin"])
+        let passing = gate.judge(
+            [finding("CVE-1", "a", .medium), finding("CVE-2", "b", .low)], image: "x", scanners: ["builtin"])
         #expect(passing.passed)
         #expect(passing.findings.allSatisfy { $0.verdict == .reported })
         let failing = gate.judge([finding("CVE-3", "c", .high)], image: "x", scanners: ["builtin"])
@@ -93,7 +99,8 @@ func fixture(_ name: String) throws -> Data { try Data(contentsOf: fixtures.appe
 
     @Test func ignoreUnfixedSkipsFindingsWithoutAFix() {
         let gate = ScanGate(failOn: [.critical], ignoreUnfixed: true, today: "2026-11-23")
-        let report = gate.judge([finding("CVE-1", "a", .critical, fixed: nil), finding("CVE-2", "b", .critical)], image: "x", scanners: [])
+        let report = gate.judge(
+            [finding("CVE-1", "a", .critical, fixed: nil), finding("CVE-2", "b", .critical)], image: "x", scanners: [])
         #expect(report.findings.map(\.verdict) == [.unfixed, .fails])
         #expect(!report.passed)
     }
@@ -160,7 +167,9 @@ func fixture(_ name: String) throws -> Data { try Data(contentsOf: fixtures.appe
         #expect(ignores[0].matches(flask))
         flask.location = "/usr/lib/python3/dist-packages/Flask-2.2.4.dist-info"
         #expect(!ignores[0].matches(flask))
-        #expect(throws: IgnoreFileError.self) { try IgnoreFiles.yaml("vulnerabilities:\n  - id: X\n    expired_at: soon\n", file: "f") }
+        #expect(throws: IgnoreFileError.self) {
+            try IgnoreFiles.yaml("vulnerabilities:\n  - id: X\n    expired_at: soon\n", file: "f")
+        }
         #expect(throws: IgnoreFileError.self) { try IgnoreFiles.yaml("vulnerabilities: 3\n", file: "f") }
     }
 }
@@ -172,8 +181,12 @@ func fixture(_ name: String) throws -> Data { try Data(contentsOf: fixtures.appe
         let packages = [
             Package(kind: .python, name: "Flask", version: "2.2.4", location: "/app/deps/Flask-2.2.4.dist-info", layer: 1),
             Package(kind: .python, name: "Jinja2", version: "3.1.3", location: "/app/deps/Jinja2-3.1.3.dist-info", layer: 1),
-            Package(kind: .deb, name: "libssl3", version: "3.0.11-1~deb12u1", sourceName: "openssl", location: "/var/lib/dpkg/status", layer: 0),
-            Package(kind: .deb, name: "zlib1g", version: "1:1.2.13.dfsg-1", sourceName: "zlib", location: "/var/lib/dpkg/status", layer: 0),
+            Package(
+                kind: .deb, name: "libssl3", version: "3.0.11-1~deb12u1", sourceName: "openssl", location: "/var/lib/dpkg/status",
+                layer: 0),
+            Package(
+                kind: .deb, name: "zlib1g", version: "1:1.2.13.dfsg-1", sourceName: "zlib", location: "/var/lib/dpkg/status",
+                layer: 0),
         ]
         let found = matcher.match(packages, os: OperatingSystem(id: "debian", versionID: "12"))
         #expect(Set(found.map(\.id)) == ["GHSA-m2qf-hxjv-5gpq", "DSA-5532-1", "DEBIAN-CVE-2023-45853"])

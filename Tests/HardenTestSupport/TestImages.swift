@@ -14,18 +14,23 @@ public struct TestImages {
     public func remove() { try? FileManager.default.removeItem(at: directory) }
 
     /// Writes the layers as an OCI layout and returns its path.
-    public func image(_ layers: [[(ArchiveEntry, Data)]], config: ContainerConfig = .init(user: "65532", entrypoint: ["/app/run"])) throws -> String {
+    public func image(
+        _ layers: [[(ArchiveEntry, Data)]], config: ContainerConfig = .init(user: "65532", entrypoint: ["/app/run"])
+    ) throws -> String {
         let blobs = try layers.map { try ImageWriter.layer($0, compression: .gzip) }
         let url = directory.appendingPathComponent(UUID().uuidString)
         let steps = layers.indices.map { "RUN step \($0 + 1)" }
-        try ImageWriter.writeLayout(config: ImageWriter.config(layers: blobs, config: config, history: steps), layers: blobs, to: url)
+        try ImageWriter.writeLayout(
+            config: ImageWriter.config(layers: blobs, config: config, history: steps), layers: blobs, to: url)
         return url.path
     }
 }
 
 extension ContainerConfig {
     /// Built through its JSON form, as an image config carries it.
-    public init(user: String? = nil, entrypoint: [String]? = nil, cmd: [String]? = nil, env: [String]? = nil, healthcheck: [String]? = nil) {
+    public init(
+        user: String? = nil, entrypoint: [String]? = nil, cmd: [String]? = nil, env: [String]? = nil, healthcheck: [String]? = nil
+    ) {
         var object: [String: Any] = [:]
         object["User"] = user
         object["Entrypoint"] = entrypoint
@@ -33,7 +38,9 @@ extension ContainerConfig {
         object["Env"] = env
         if let healthcheck { object["Healthcheck"] = ["Test": healthcheck] }
         let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8)
-        self = (try? JSONDecoder().decode(ContainerConfig.self, from: data)) ?? (try! JSONDecoder().decode(ContainerConfig.self, from: Data("{}".utf8)))
+        self =
+            (try? JSONDecoder().decode(ContainerConfig.self, from: data))
+            ?? (try! JSONDecoder().decode(ContainerConfig.self, from: Data("{}".utf8)))
     }
 }
 
@@ -78,7 +85,10 @@ public func device(_ path: String) -> (ArchiveEntry, Data) {
 
 /// A minimal base: /app/run (an ELF), /etc/passwd with root and nonroot.
 public let base: [(ArchiveEntry, Data)] = [
-    dir("etc"), file("etc/passwd", "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532::/home/nonroot:/sbin/nologin\nadmin:x:0:0::/:/sbin/nologin\n"),
+    dir("etc"),
+    file(
+        "etc/passwd",
+        "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532::/home/nonroot:/sbin/nologin\nadmin:x:0:0::/:/sbin/nologin\n"),
     dir("app"), executable("app/run"),
 ]
 

@@ -1,8 +1,8 @@
 import Foundation
 import HardenArchive
 import HardenImage
-import HardenTestSupport
 import HardenRecipe
+import HardenTestSupport
 import Testing
 
 @testable import HardenVerify
@@ -12,7 +12,10 @@ import Testing
 
     init() throws { images = try TestImages() }
 
-    func verify(_ layers: [[(ArchiveEntry, Data)]], config: ContainerConfig = .init(user: "65532", entrypoint: ["/app/run"]), policy: Policy = Policy(), now: Date = Date()) throws -> VerifyReport {
+    func verify(
+        _ layers: [[(ArchiveEntry, Data)]], config: ContainerConfig = .init(user: "65532", entrypoint: ["/app/run"]),
+        policy: Policy = Policy(), now: Date = Date()
+    ) throws -> VerifyReport {
         try Verifier(policy: policy, now: now).verify(path: try images.image(layers, config: config))
     }
 
@@ -27,7 +30,12 @@ import Testing
     }
 
     @Test func shellsAreFoundByNameAndThroughLinks() throws {
-        let report = try verify([base + [dir("bin"), executable("bin/dash"), link("bin/sh", to: "dash"), dir("usr/bin"), link("usr/bin/bash", to: "/bin/dash")]])
+        let report = try verify([
+            base + [
+                dir("bin"), executable("bin/dash"), link("bin/sh", to: "dash"), dir("usr/bin"),
+                link("usr/bin/bash", to: "/bin/dash"),
+            ]
+        ])
         #expect(paths(report, "shell") == ["/bin/dash", "/bin/sh", "/usr/bin/bash"])
         let finding = try #require(report.findings.first { $0.path == "/bin/sh" })
         #expect(finding.message.contains("links to /bin/dash"))
@@ -55,7 +63,9 @@ import Testing
     @Test func aHardlinkedBusyboxSurvivesTheOriginalsWhiteout() throws {
         let busybox = try realBusybox()
         let report = try verify([
-            base + [dir("bin"), file("bin/busybox", busybox, mode: 0o755), dir("opt"), hardlink("opt/helper", to: "bin/busybox")],
+            base + [
+                dir("bin"), file("bin/busybox", busybox, mode: 0o755), dir("opt"), hardlink("opt/helper", to: "bin/busybox"),
+            ],
             [whiteout("bin/busybox")],
         ])
         #expect(paths(report, "shell") == ["/opt/helper"])
@@ -63,7 +73,9 @@ import Testing
     }
 
     @Test func aShellRemovedByALaterWhiteoutPasses() throws {
-        let report = try verify([base + [dir("bin"), executable("bin/sh"), executable("bin/bash")], [whiteout("bin/sh"), whiteout("bin/bash")]])
+        let report = try verify([
+            base + [dir("bin"), executable("bin/sh"), executable("bin/bash")], [whiteout("bin/sh"), whiteout("bin/bash")],
+        ])
         #expect(report.passed, "\(report.findings)")
     }
 
@@ -78,15 +90,17 @@ import Testing
     @Test func aSymlinkChainIntoBusyboxIsFound() throws {
         let busybox = try realBusybox()
         let report = try verify([
-            base + [dir("opt/bb"), file("opt/bb/multi", busybox, mode: 0o755), link("opt/bb/current", to: "multi"), dir("bin"),
-                link("bin/ash", to: "../opt/bb/current")],
+            base + [
+                dir("opt/bb"), file("opt/bb/multi", busybox, mode: 0o755), link("opt/bb/current", to: "multi"), dir("bin"),
+                link("bin/ash", to: "../opt/bb/current"),
+            ]
         ])
         #expect(paths(report, "shell") == ["/bin/ash", "/opt/bb/multi"])
     }
 
     @Test func pipOnlyAsAModuleIsAPackageManager() throws {
         let report = try verify([
-            base + [dir("usr/lib/python3/dist-packages/pip"), file("usr/lib/python3/dist-packages/pip/__init__.py", "")],
+            base + [dir("usr/lib/python3/dist-packages/pip"), file("usr/lib/python3/dist-packages/pip/__init__.py", "")]
         ])
         #expect(paths(report, "package-manager") == ["/usr/lib/python3/dist-packages/pip"])
     }
@@ -100,8 +114,11 @@ import Testing
 
     @Test func packageManagersByName() throws {
         let report = try verify([
-            base + [dir("usr/bin"), executable("usr/bin/apt-get"), executable("usr/bin/pip3.11"), link("usr/bin/pip", to: "pip3.11"),
-                dir("etc/cron.daily"), file("etc/cron.daily/dpkg", "#!/bin/sh\n", mode: 0o755), dir("sbin"), executable("sbin/apk")],
+            base + [
+                dir("usr/bin"), executable("usr/bin/apt-get"), executable("usr/bin/pip3.11"), link("usr/bin/pip", to: "pip3.11"),
+                dir("etc/cron.daily"), file("etc/cron.daily/dpkg", "#!/bin/sh\n", mode: 0o755), dir("sbin"),
+                executable("sbin/apk"),
+            ]
         ])
         #expect(paths(report, "package-manager") == ["/sbin/apk", "/usr/bin/apt-get", "/usr/bin/pip", "/usr/bin/pip3.11"])
     }
@@ -122,22 +139,32 @@ import Testing
     }
 
     @Test func shellFormWithoutAShellCannotStart() throws {
-        let report = try verify([base], config: .init(user: "65532", cmd: ["/bin/sh", "-c", "/app/run"], healthcheck: ["CMD-SHELL", "curl -f localhost"]))
+        let report = try verify(
+            [base],
+            config: .init(user: "65532", cmd: ["/bin/sh", "-c", "/app/run"], healthcheck: ["CMD-SHELL", "curl -f localhost"]))
         #expect(report.findings.filter { $0.rule == "shell-form" }.count == 2)
-        let withShell = try verify([base + [dir("bin"), executable("bin/sh")]], config: .init(user: "65532", cmd: ["/bin/sh", "-c", "/app/run"]), policy: Policy(allowShell: true))
+        let withShell = try verify(
+            [base + [dir("bin"), executable("bin/sh")]], config: .init(user: "65532", cmd: ["/bin/sh", "-c", "/app/run"]),
+            policy: Policy(allowShell: true))
         #expect(withShell.passed, "\(withShell.findings)")
     }
 
     @Test func missingExecutablesAndInterpreters() throws {
         let script = file("app/start", "#!/usr/bin/python3 -u\nprint(1)\n", mode: 0o755)
         var report = try verify([base + [script]], config: .init(user: "65532", entrypoint: ["/app/start"]))
-        #expect(report.findings.first { $0.rule == "missing-executable" }?.message.contains("/usr/bin/python3 does not exist") == true)
+        #expect(
+            report.findings.first { $0.rule == "missing-executable" }?.message.contains("/usr/bin/python3 does not exist") == true
+        )
 
         let envScript = file("app/start", "#!/usr/bin/env python3\n", mode: 0o755)
-        report = try verify([base + [envScript, dir("usr/bin"), executable("usr/bin/env")]], config: .init(user: "65532", entrypoint: ["/app/start"]))
+        report = try verify(
+            [base + [envScript, dir("usr/bin"), executable("usr/bin/env")]],
+            config: .init(user: "65532", entrypoint: ["/app/start"]))
         #expect(report.findings.first { $0.rule == "missing-executable" }?.message.contains("python3 is not on the PATH") == true)
 
-        report = try verify([base + [dir("usr/bin"), executable("usr/bin/python3")]], config: .init(user: "65532", entrypoint: ["python3", "app.py"]))
+        report = try verify(
+            [base + [dir("usr/bin"), executable("usr/bin/python3")]],
+            config: .init(user: "65532", entrypoint: ["python3", "app.py"]))
         #expect(report.passed, "\(report.findings)")
 
         report = try verify([base + [file("app/data", "x")]], config: .init(user: "65532", entrypoint: ["/app/data"]))
@@ -149,14 +176,17 @@ import Testing
         report = try verify([base], config: .init(user: "65532"))
         #expect(report.findings.first?.message.contains("neither ENTRYPOINT nor CMD") == true)
 
-        report = try verify([base], config: .init(user: "65532", entrypoint: ["/app/run"], healthcheck: ["CMD", "/bin/curl", "-f", "localhost"]))
+        report = try verify(
+            [base], config: .init(user: "65532", entrypoint: ["/app/run"], healthcheck: ["CMD", "/bin/curl", "-f", "localhost"]))
         #expect(report.findings.first?.message.contains("HEALTHCHECK") == true)
     }
 
     @Test func setuidWorldWritableAndDevices() throws {
         let report = try verify([
-            base + [file("app/su", "x", mode: 0o4755), file("app/wall", "x", mode: 0o2755), file("app/open", "x", mode: 0o666),
-                dir("tmp", mode: 0o1777), dir("shared", mode: 0o777), dir("dev"), device("dev/null")],
+            base + [
+                file("app/su", "x", mode: 0o4755), file("app/wall", "x", mode: 0o2755), file("app/open", "x", mode: 0o666),
+                dir("tmp", mode: 0o1777), dir("shared", mode: 0o777), dir("dev"), device("dev/null"),
+            ]
         ])
         #expect(paths(report, "setuid") == ["/app/su", "/app/wall"])
         #expect(paths(report, "world-writable") == ["/app/open", "/shared"])
@@ -165,7 +195,8 @@ import Testing
 
     @Test func forbiddenPathsAndGlobs() throws {
         let policy = Policy(forbidPaths: ["/usr/bin/curl", "/usr/bin/wget*"])
-        let report = try verify([base + [dir("usr/bin"), file("usr/bin/curl"), file("usr/bin/wget2"), file("usr/bin/ok")]], policy: policy)
+        let report = try verify(
+            [base + [dir("usr/bin"), file("usr/bin/curl"), file("usr/bin/wget2"), file("usr/bin/ok")]], policy: policy)
         #expect(paths(report, "forbidden-path") == ["/usr/bin/curl", "/usr/bin/wget2"])
     }
 
@@ -176,21 +207,25 @@ import Testing
             PolicyException(rule: "setuid", path: "/app/wall", reason: "temporary", expires: "2026-11-22"),
             PolicyException(rule: "device-node", reason: "nothing to waive"),
         ])
-        let report = try verify([base + [file("app/su", "x", mode: 0o4755), file("app/wall", "x", mode: 0o2755)]], policy: policy, now: today)
+        let report = try verify(
+            [base + [file("app/su", "x", mode: 0o4755), file("app/wall", "x", mode: 0o2755)]], policy: policy, now: today)
         #expect(report.waived.map(\.path) == ["/app/su"])
         #expect(report.waived.first?.waivedBy?.reason == "needed by the login shim")
         #expect(paths(report, "setuid") == ["/app/wall"])
         #expect(report.expiredExceptions.map(\.path) == ["/app/wall"])
         #expect(report.unusedExceptions.map(\.rule) == ["device-node"])
         // Valid through the whole day it names.
-        let lastDay = try verify([base + [file("app/wall", "x", mode: 0o2755)]], policy: policy, now: today.addingTimeInterval(-3600))
+        let lastDay = try verify(
+            [base + [file("app/wall", "x", mode: 0o2755)]], policy: policy, now: today.addingTimeInterval(-3600))
         #expect(lastDay.passed)
     }
 
     @Test func policyTurnsRulesOff() throws {
         let layers = [base + [dir("bin"), executable("bin/sh"), executable("bin/apk")]]
         #expect(!(try verify(layers)).passed)
-        let report = try verify(layers, config: .init(user: "0", entrypoint: ["/app/run"]), policy: Policy(allowRoot: true, allowShell: true, allowPackageManager: true))
+        let report = try verify(
+            layers, config: .init(user: "0", entrypoint: ["/app/run"]),
+            policy: Policy(allowRoot: true, allowShell: true, allowPackageManager: true))
         #expect(report.passed)
         #expect(!report.rules.contains("shell"))
         let disabled = try verify([base + [file("app/su", "x", mode: 0o4755)]], policy: Policy(disable: ["setuid"]))

@@ -147,11 +147,12 @@ public struct AdvisoryMatcher: Sendable {
                     Self.ecosystemApplies(target.ecosystem, to: ecosystem)
                 else { continue }
                 guard let fixed = Self.affects(affected, version: version, parsed: parsed, scheme: scheme) else { continue }
-                found.append(Vulnerability(
-                    id: advisory.id, aliases: advisory.aliases ?? [], package: package.name, version: package.version,
-                    ecosystem: package.kind.rawValue, fixedVersion: fixed.isEmpty ? nil : fixed,
-                    severity: Self.severity(advisory, affected), summary: advisory.summary, location: package.location,
-                    layer: package.layer, purl: purl, scanners: ["builtin"]))
+                found.append(
+                    Vulnerability(
+                        id: advisory.id, aliases: advisory.aliases ?? [], package: package.name, version: package.version,
+                        ecosystem: package.kind.rawValue, fixedVersion: fixed.isEmpty ? nil : fixed,
+                        severity: Self.severity(advisory, affected), summary: advisory.summary, location: package.location,
+                        layer: package.layer, purl: purl, scanners: ["builtin"]))
                 break
             }
         }
@@ -252,7 +253,9 @@ public struct AdvisoryMatcher: Sendable {
         for entry in (affected.severity ?? []) + (advisory.severity ?? []) where entry.type.hasPrefix("CVSS_V3") {
             if let score = CVSS3.baseScore(entry.score) { return Severity(score: score) }
         }
-        for word in [affected.ecosystemSpecific?.severity, affected.databaseSpecific?.severity, advisory.databaseSpecific?.severity] {
+        for word in [
+            affected.ecosystemSpecific?.severity, affected.databaseSpecific?.severity, advisory.databaseSpecific?.severity,
+        ] {
             if let word, Severity(word: word) != .unknown { return Severity(word: word) }
         }
         return .unknown

@@ -30,14 +30,17 @@ public enum Cataloger {
                 packages += credit(PackageDatabases.apk(data, location: path, layer: node.layer), path, contents.capturedFiles) {
                     PackageDatabases.apk($0, location: path, layer: nil)
                 }
-            } else if path.hasSuffix(".dist-info/METADATA") || path.hasSuffix(".egg-info/PKG-INFO") || path.hasSuffix(".egg-info") {
+            } else if path.hasSuffix(".dist-info/METADATA") || path.hasSuffix(".egg-info/PKG-INFO") || path.hasSuffix(".egg-info")
+            {
                 let location = path.hasSuffix(".egg-info") ? path : (path as NSString).deletingLastPathComponent
                 if let package = PackageDatabases.python(data, location: location, layer: node.layer) { packages.append(package) }
             }
         }
         // The same distribution recorded twice (dpkg status and status.d) counts once.
         var seen = Set<String>()
-        packages = packages.filter { seen.insert("\($0.kind)\u{0}\($0.normalizedName)\u{0}\($0.version)\u{0}\($0.location)").inserted }
+        packages = packages.filter {
+            seen.insert("\($0.kind)\u{0}\($0.normalizedName)\u{0}\($0.version)\u{0}\($0.location)").inserted
+        }
         return Catalog(os: os, packages: packages)
     }
 

@@ -31,9 +31,10 @@ public enum PackageDatabases {
                     sourceVersion = parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "() "))
                 }
             }
-            packages.append(Package(
-                kind: .deb, name: name, version: version, sourceName: sourceName, sourceVersion: sourceVersion,
-                architecture: paragraph["Architecture"], location: location, layer: layer))
+            packages.append(
+                Package(
+                    kind: .deb, name: name, version: version, sourceName: sourceName, sourceVersion: sourceVersion,
+                    architecture: paragraph["Architecture"], location: location, layer: layer))
         }
         return packages
     }
@@ -44,9 +45,10 @@ public enum PackageDatabases {
         var fields: [Character: String] = [:]
         func flush() {
             if let name = fields["P"], let version = fields["V"] {
-                packages.append(Package(
-                    kind: .apk, name: name, version: version, sourceName: fields["o"], architecture: fields["A"],
-                    location: location, layer: layer))
+                packages.append(
+                    Package(
+                        kind: .apk, name: name, version: version, sourceName: fields["o"], architecture: fields["A"],
+                        location: location, layer: layer))
             }
             fields = [:]
         }
@@ -63,7 +65,9 @@ public enum PackageDatabases {
 
     /// A Python distribution's `METADATA` / `PKG-INFO` (email-header format): `Name`, `Version`.
     public static func python(_ data: Data, location: String, layer: Int?) -> Package? {
-        guard let headers = paragraphs(data, keys: ["Name", "Version"], firstOnly: true).first, let name = headers["Name"], let version = headers["Version"] else { return nil }
+        guard let headers = paragraphs(data, keys: ["Name", "Version"], firstOnly: true).first, let name = headers["Name"],
+            let version = headers["Version"]
+        else { return nil }
         return Package(kind: .python, name: name, version: version, location: location, layer: layer)
     }
 

@@ -114,9 +114,10 @@ public enum IgnoreFiles {
                 }
                 expires = day
             }
-            ignores.append(VulnerabilityIgnore(
-                id: entry.id, paths: entry.paths, purls: entry.purls, reason: entry.statement, expires: expires,
-                source: "\(file): vulnerabilities[\(position)]"))
+            ignores.append(
+                VulnerabilityIgnore(
+                    id: entry.id, paths: entry.paths, purls: entry.purls, reason: entry.statement, expires: expires,
+                    source: "\(file): vulnerabilities[\(position)]"))
         }
         return ignores
     }

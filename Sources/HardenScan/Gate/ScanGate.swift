@@ -7,7 +7,8 @@ public enum FindingMerger {
         var merged: [String: Vulnerability] = [:]
         var order: [String] = []
         for finding in lists.joined() {
-            let key = [finding.primaryID, finding.ecosystem, Package.normalizePython(finding.package), finding.version].joined(separator: "\u{0}")
+            let key = [finding.primaryID, finding.ecosystem, Package.normalizePython(finding.package), finding.version].joined(
+                separator: "\u{0}")
             guard var existing = merged[key] else {
                 merged[key] = finding
                 order.append(key)
@@ -71,7 +72,10 @@ public struct ScanGate: Sendable {
     /// YYYY-MM-DD (UTC): ignores whose last day is before it have expired.
     public var today: String
 
-    public init(failOn: Set<Severity>, ignoreUnfixed: Bool = false, ignores: [VulnerabilityIgnore] = [], today: String = IgnoreFiles.today()) {
+    public init(
+        failOn: Set<Severity>, ignoreUnfixed: Bool = false, ignores: [VulnerabilityIgnore] = [],
+        today: String = IgnoreFiles.today()
+    ) {
         self.failOn = failOn
         self.ignoreUnfixed = ignoreUnfixed
         self.ignores = ignores
@@ -90,7 +94,8 @@ public struct ScanGate: Sendable {
             } else if ignoreUnfixed, finding.fixedVersion == nil {
                 judged.append(JudgedFinding(vulnerability: finding, verdict: .unfixed))
             } else {
-                judged.append(JudgedFinding(vulnerability: finding, verdict: failOn.contains(finding.severity) ? .fails : .reported))
+                judged.append(
+                    JudgedFinding(vulnerability: finding, verdict: failOn.contains(finding.severity) ? .fails : .reported))
             }
         }
         let stale = active.enumerated().filter { !used.contains($0.offset) }.map(\.element)

@@ -30,7 +30,9 @@ public enum SBOMWriter {
 
     public static func render(_ catalog: Catalog, subject: SBOMSubject, format: Format, toolVersion: String) -> String {
         let object: Any = format == .cyclonedx ? cyclonedx(catalog, subject, toolVersion) : spdx(catalog, subject, toolVersion)
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]))
+            ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -47,7 +49,10 @@ public enum SBOMWriter {
         let variant = "89ab".utf8.map { $0 }
         bytes[16] = variant[Int(bytes[16]) % 4]
         let hex = String(decoding: bytes, as: UTF8.self)
-        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
+        let parts = [
+            hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4),
+            hex.dropFirst(20),
+        ]
         return parts.joined(separator: "-")
     }
 
@@ -99,7 +104,9 @@ public enum SBOMWriter {
     // MARK: SPDX 2.3
 
     static func spdx(_ catalog: Catalog, _ subject: SBOMSubject, _ version: String) -> [String: Any] {
-        func package(_ id: String, name: String, version: String?, purpose: String, purl: String?, comment: String?) -> [String: Any] {
+        func package(_ id: String, name: String, version: String?, purpose: String, purl: String?, comment: String?) -> [String:
+            Any]
+        {
             var object: [String: Any] = [
                 "SPDXID": id, "name": name, "downloadLocation": "NOASSERTION", "filesAnalyzed": false,
                 "licenseConcluded": "NOASSERTION", "licenseDeclared": "NOASSERTION", "copyrightText": "NOASSERTION",
@@ -107,23 +114,36 @@ public enum SBOMWriter {
             ]
             if let version { object["versionInfo"] = version }
             if let purl {
-                object["externalRefs"] = [["referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": purl]]
+                object["externalRefs"] = [
+                    ["referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": purl]
+                ]
             }
             if let comment { object["sourceInfo"] = comment }
             return object
         }
-        var packages = [package("SPDXRef-Image", name: subject.name, version: subject.configDigest, purpose: "CONTAINER", purl: nil, comment: nil)]
+        var packages = [
+            package(
+                "SPDXRef-Image", name: subject.name, version: subject.configDigest, purpose: "CONTAINER", purl: nil, comment: nil)
+        ]
         var relationships: [[String: Any]] = [
             ["spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES", "relatedSpdxElement": "SPDXRef-Image"]
         ]
         if let os = catalog.os {
-            packages.append(package("SPDXRef-OperatingSystem", name: os.id, version: os.versionID, purpose: "OPERATING-SYSTEM", purl: nil, comment: os.prettyName))
-            relationships.append(["spdxElementId": "SPDXRef-Image", "relationshipType": "CONTAINS", "relatedSpdxElement": "SPDXRef-OperatingSystem"])
+            packages.append(
+                package(
+                    "SPDXRef-OperatingSystem", name: os.id, version: os.versionID, purpose: "OPERATING-SYSTEM", purl: nil,
+                    comment: os.prettyName))
+            relationships.append([
+                "spdxElementId": "SPDXRef-Image", "relationshipType": "CONTAINS", "relatedSpdxElement": "SPDXRef-OperatingSystem",
+            ])
         }
         for (index, item) in catalog.packages.enumerated() {
             let id = "SPDXRef-Package-\(item.kind.rawValue)-\(index + 1)"
             let comment = "found in \(item.location)" + (layerName(item, subject).map { ", layer \($0)" } ?? "")
-            packages.append(package(id, name: item.name, version: item.version, purpose: "LIBRARY", purl: item.purl(os: catalog.os), comment: comment))
+            packages.append(
+                package(
+                    id, name: item.name, version: item.version, purpose: "LIBRARY", purl: item.purl(os: catalog.os),
+                    comment: comment))
             relationships.append(["spdxElementId": "SPDXRef-Image", "relationshipType": "CONTAINS", "relatedSpdxElement": id])
         }
         return [

@@ -29,7 +29,8 @@ public enum ScanReportWriter {
             case .unfixed: mark = "unfixed"
             case .ignored: mark = "ignored"
             }
-            var line = "  \(mark) \(finding.severity.rawValue.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0)) \(finding.primaryID)  \(finding.package) \(finding.version) (\(fix)) [\(finding.scanners.joined(separator: ","))]"
+            var line =
+                "  \(mark) \(finding.severity.rawValue.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0)) \(finding.primaryID)  \(finding.package) \(finding.version) (\(fix)) [\(finding.scanners.joined(separator: ","))]"
             if let by = judged.ignoredBy { line += " — ignored by \(by)" }
             lines.append(line)
         }
@@ -63,7 +64,8 @@ public enum ScanReportWriter {
                 ruleIndex[id] = rules.count
                 rules.append([
                     "id": id, "shortDescription": ["text": finding.summary ?? id],
-                    "helpUri": id.hasPrefix("CVE-") ? "https://nvd.nist.gov/vuln/detail/\(id)" : "https://osv.dev/vulnerability/\(id)",
+                    "helpUri": id.hasPrefix("CVE-")
+                        ? "https://nvd.nist.gov/vuln/detail/\(id)" : "https://osv.dev/vulnerability/\(id)",
                     "properties": ["security-severity": securityScore(finding.severity), "tags": ["security", "vulnerability"]],
                 ])
             }
@@ -71,15 +73,36 @@ public enum ScanReportWriter {
             let fix = finding.fixedVersion.map { "; fixed in \($0)" } ?? "; no fix yet"
             results.append([
                 "ruleId": id, "ruleIndex": ruleIndex[id]!, "level": level,
-                "message": ["text": "\(finding.package) \(finding.version) is affected by \(id) (\(finding.severity.rawValue))\(fix)"],
-                "locations": [["physicalLocation": ["artifactLocation": ["uri": (finding.location ?? "image").trimmingCharacters(in: CharacterSet(charactersIn: "/"))]]]],
+                "message": [
+                    "text": "\(finding.package) \(finding.version) is affected by \(id) (\(finding.severity.rawValue))\(fix)"
+                ],
+                "locations": [
+                    [
+                        "physicalLocation": [
+                            "artifactLocation": [
+                                "uri": (finding.location ?? "image").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+                            ]
+                        ]
+                    ]
+                ],
             ])
         }
         let log: [String: Any] = [
             "version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "runs": [["tool": ["driver": ["name": "harden", "version": version, "informationUri": "https://github.com/harden/harden", "rules": rules]], "results": results]],
+            "runs": [
+                [
+                    "tool": [
+                        "driver": [
+                            "name": "harden", "version": version, "informationUri": "https://github.com/harden/harden",
+                            "rules": rules,
+                        ]
+                    ], "results": results,
+                ]
+            ],
         ]
-        let data = (try? JSONSerialization.data(withJSONObject: log, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        let data =
+            (try? JSONSerialization.data(withJSONObject: log, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]))
+            ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 

@@ -56,12 +56,14 @@ public enum TrivyReport {
         for result in report.Results ?? [] {
             let ecosystem = ecosystemName(result.Type ?? "")
             for item in result.Vulnerabilities ?? [] {
-                found.append(Vulnerability(
-                    id: item.VulnerabilityID, aliases: item.VendorIDs ?? [], package: item.PkgName, version: item.InstalledVersion,
-                    ecosystem: ecosystem, fixedVersion: item.FixedVersion.flatMap { $0.isEmpty ? nil : $0 },
-                    severity: HardenScan.Severity(word: item.Severity ?? ""), summary: item.Title,
-                    location: item.PkgPath ?? result.Target, layer: item.Layer?.DiffID.flatMap { diffIDs.firstIndex(of: $0) },
-                    purl: item.PkgIdentifier?.PURL, scanners: ["trivy"]))
+                found.append(
+                    Vulnerability(
+                        id: item.VulnerabilityID, aliases: item.VendorIDs ?? [], package: item.PkgName,
+                        version: item.InstalledVersion,
+                        ecosystem: ecosystem, fixedVersion: item.FixedVersion.flatMap { $0.isEmpty ? nil : $0 },
+                        severity: HardenScan.Severity(word: item.Severity ?? ""), summary: item.Title,
+                        location: item.PkgPath ?? result.Target, layer: item.Layer?.DiffID.flatMap { diffIDs.firstIndex(of: $0) },
+                        purl: item.PkgIdentifier?.PURL, scanners: ["trivy"]))
             }
         }
         return found
@@ -124,7 +126,8 @@ public enum GrypeReport {
             return Vulnerability(
                 id: match.vulnerability.id,
                 aliases: (match.relatedVulnerabilities ?? []).map(\.id).filter { $0 != match.vulnerability.id },
-                package: match.artifact.name, version: match.artifact.version, ecosystem: ecosystemName(match.artifact.type ?? ""),
+                package: match.artifact.name, version: match.artifact.version,
+                ecosystem: ecosystemName(match.artifact.type ?? ""),
                 fixedVersion: fixed, severity: Severity(word: match.vulnerability.severity ?? ""),
                 summary: match.vulnerability.description, location: location?.path,
                 layer: location?.layerID.flatMap { diffIDs.firstIndex(of: $0) }, purl: match.artifact.purl, scanners: ["grype"])
@@ -139,7 +142,8 @@ public enum GrypeReport {
 private func describe(_ error: any Error) -> String {
     switch error {
     case DecodingError.keyNotFound(let key, let context):
-        return "missing \((context.codingPath + [key]).map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: "."))"
+        return
+            "missing \((context.codingPath + [key]).map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: "."))"
     case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
         return "wrong type at \(context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: "."))"
     default:

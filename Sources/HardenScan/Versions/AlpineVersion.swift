@@ -62,7 +62,8 @@ public struct AlpineVersion: Sendable, Comparable, CustomStringConvertible {
                 order = x == y ? 0 : (x.lexicographicallyPrecedes(y) ? -1 : 1)
             } else {
                 let (p, q) = (x.drop { $0 == "0" }, y.drop { $0 == "0" })
-                order = p.count != q.count ? (p.count < q.count ? -1 : 1) : (p == q ? 0 : (p.lexicographicallyPrecedes(q) ? -1 : 1))
+                order =
+                    p.count != q.count ? (p.count < q.count ? -1 : 1) : (p == q ? 0 : (p.lexicographicallyPrecedes(q) ? -1 : 1))
             }
             if order != 0 { return order }
         }
