@@ -44,7 +44,6 @@ enum Grammar {
         static let stageRest = Bytes("a~zA~Z0~9_.-")
         static let userFirst = Bytes("a~zA~Z0~9_")
         static let userRest = Bytes("a~zA~Z0~9_.-")
-        static let cronField = Bytes("a~zA~Z0~9*,/-")
         static let hostInner = Bytes("a~zA~Z0~9-")
         static let lowerHex = Bytes("a~f0~9")
         static let digits = Bytes("0~9")

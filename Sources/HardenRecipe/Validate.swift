@@ -1,4 +1,5 @@
 import Foundation
+import HardenSchedule
 
 /// Value checks shared by the loader. Each returns a problem to report, or nil.
 ///
@@ -97,21 +98,14 @@ public enum Validate {
         return calendar.date(from: components)
     }
 
-    /// Five cron fields, or one of the `@` shorthands.
+    /// Five cron fields, or one of the `@` shorthands, as `harden rebuild` reads them.
     public static func cron(_ value: String) -> String? {
-        let shorthands = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]
-        if value.hasPrefix("@") {
-            return shorthands.contains(value)
-                ? nil : "'\(printable(value))' is not a cron shorthand (\(shorthands.joined(separator: ", ")))"
+        do {
+            _ = try CronExpression(value)
+            return nil
+        } catch {
+            return "'\(printable(value))' is not a cron expression: \(error.description)"
         }
-        let fields = value.split(separator: " ", omittingEmptySubsequences: true)
-        guard fields.count == 5 else {
-            return "'\(printable(value))' must have five fields (minute hour day-of-month month day-of-week)"
-        }
-        for field in fields where !Grammar.token(field, first: .cronField, rest: .cronField, maxLength: .max) {
-            return "cron field '\(field)' may only use digits, names, '*', ',', '-' and '/'"
-        }
-        return nil
     }
 
     public static func timezone(_ value: String) -> String? {

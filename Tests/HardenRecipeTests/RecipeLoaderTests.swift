@@ -147,7 +147,10 @@ let minimalRecipe = """
         let good = minimalRecipe + "\nschedule:\n  cron: \"0 3 * * 1-5\"\n  timezone: Europe/Berlin\n  triggers: [base-update]\n"
         let loaded = try project.load(good)
         #expect(loaded.recipe.schedule == Schedule(cron: "0 3 * * 1-5", timezone: "Europe/Berlin", triggers: [.baseUpdate]))
-        #expect(project.error(minimalRecipe + "\nschedule:\n  cron: \"0 3 * *\"\n")?.message.contains("five fields") == true)
+        #expect(
+            project.error(minimalRecipe + "\nschedule:\n  cron: \"0 3 * *\"\n")?.message.contains("expected 5 fields") == true)
+        #expect(
+            project.error(minimalRecipe + "\nschedule:\n  cron: \"61 * * * *\"\n")?.message.contains("out of range 0-59") == true)
         #expect(project.error(minimalRecipe + "\nschedule:\n  timezone: Mars/Olympus\n")?.message.contains("time zone") == true)
         #expect(
             project.error(minimalRecipe + "\nschedule:\n  triggers: [base-updates]\n")?.message.contains(
