@@ -1,0 +1,66 @@
+import Foundation
+import HardenTestSupport
+
+/// A Python 3 HTTP server script run for a test. The script binds 127.0.0.1 port 0 and prints `port N`.
+final class PythonServer {
+    let port: Int
+    private let process: TestProcess
+
+    /// The server's output after the `port` line.
+    var log: String { process.log }
+
+    /// Writes `script` to a temporary directory, starts it with `arguments`, runs `body`, and stops it whatever happens.
+    static func run<T>(
+        script: String, arguments: [String] = [], _ body: (PythonServer) async throws -> T
+    ) async throws -> T {
+        try await withScratchDirectory { directory in
+            let file = directory.appendingPathComponent("server.py")
+            try script.write(to: file, atomically: true, encoding: .utf8)
+            let process = try TestProcess(
+                "python3", [file.path] + arguments, logFile: directory.appendingPathComponent("server.log"))
+            defer { process.stop() }
+            let port = try await poll(seconds: 15) { () -> Int? in
+                let line = process.log.split(separator: "\n").first { $0.hasPrefix("port ") }
+                return line.flatMap { Int($0.dropFirst(5)) }
+            }
+            guard let port else { throw TestSetupError("\(file.path) did not start:\n\(process.log)") }
+            return try await body(PythonServer(port: port, process: process))
+        }
+    }
+
+    private init(port: Int, process: TestProcess) {
+        self.port = port
+        self.process = process
+    }
+}
+
+/// Answers every HEAD with 200 and no Docker-Content-Digest header: a registry fault a real one cannot show.
+let digestlessServerScript = """
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(f"port {server.server_address[1]}", flush=True)
+    server.serve_forever()
+    """
+
+/// Accepts connections and never answers: a registry that hangs.
+let silentServerScript = """
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    print(f"port {server.getsockname()[1]}", flush=True)
+    held = []
+    while True:
+        held.append(server.accept()[0])
+    """
