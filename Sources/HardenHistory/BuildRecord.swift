@@ -31,6 +31,16 @@ public struct BuildRecord: Sendable, Equatable, Codable {
     public var exitStatus: Int?
     public var error: String?
     public var pid: Int32?
+    /// Base image name → registry manifest digest, for bases that came from a registry.
+    public var baseDigests: [String: String]
+    public var verification: Verification?
+    public var verifyReport: String?
+    public var scanReport: String?
+    public var vulnerabilities: VulnerabilityCounts?
+
+    public enum Verification: String, Sendable, Codable {
+        case pass, fail
+    }
 
     public init(
         id: Int64? = nil, recipe: String, status: Status, trigger: String = "manual", reasons: [String],
@@ -38,7 +48,8 @@ public struct BuildRecord: Sendable, Equatable, Codable {
         builderImage: String? = nil, runtimeImage: String? = nil, imageArchive: String? = nil,
         builderLog: String? = nil, runtimeLog: String? = nil, builderSeconds: Double? = nil,
         runtimeSeconds: Double? = nil, startedAt: Date, finishedAt: Date? = nil, exitStatus: Int? = nil,
-        error: String? = nil, pid: Int32? = nil
+        error: String? = nil, pid: Int32? = nil, baseDigests: [String: String] = [:], verification: Verification? = nil,
+        verifyReport: String? = nil, scanReport: String? = nil, vulnerabilities: VulnerabilityCounts? = nil
     ) {
         self.id = id
         self.recipe = recipe
@@ -60,6 +71,33 @@ public struct BuildRecord: Sendable, Equatable, Codable {
         self.exitStatus = exitStatus
         self.error = error
         self.pid = pid
+        self.baseDigests = baseDigests
+        self.verification = verification
+        self.verifyReport = verifyReport
+        self.scanReport = scanReport
+        self.vulnerabilities = vulnerabilities
+    }
+}
+
+/// What a build's scan found: counts by severity, and the findings that have a fixed version.
+public struct VulnerabilityCounts: Sendable, Equatable, Codable {
+    public var critical: Int
+    public var high: Int
+    public var medium: Int
+    public var low: Int
+    public var unknown: Int
+    /// "ID package" of every finding with a fixed version, sorted.
+    public var fixable: [String]
+
+    public var total: Int { critical + high + medium + low + unknown }
+
+    public init(critical: Int = 0, high: Int = 0, medium: Int = 0, low: Int = 0, unknown: Int = 0, fixable: [String] = []) {
+        self.critical = critical
+        self.high = high
+        self.medium = medium
+        self.low = low
+        self.unknown = unknown
+        self.fixable = fixable
     }
 }
 
@@ -78,4 +116,17 @@ public struct FileHash: Sendable, Equatable {
         self.inode = inode
         self.sha256 = sha256
     }
+}
+
+/// A recipe's recent builds, newest first.
+public struct RecentAttempts: Sendable {
+    /// The newest succeeded build, and the one before it.
+    public var lastSucceeded: BuildRecord?
+    public var previousSucceeded: BuildRecord?
+    /// The newest build that ran (succeeded, failed or interrupted).
+    public var lastAttempt: BuildRecord?
+    /// Failed or interrupted attempts since the last success.
+    public var failuresInARow = 0
+
+    public init() {}
 }

@@ -7,7 +7,7 @@ import Foundation
 /// no longer exists is marked `interrupted` when the store is opened.
 public actor BuildStore {
     /// The schema this version of harden writes; a newer file is refused.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     private let connection: SQLiteConnection
     public nonisolated let path: String
@@ -38,32 +38,43 @@ public actor BuildStore {
         }
         if version == schemaVersion { return }
         try db.transaction { () throws(StoreError) in
-            try db.execute(
-                """
-                CREATE TABLE IF NOT EXISTS builds (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    recipe TEXT NOT NULL,
-                    status TEXT NOT NULL CHECK (status IN ('planned','skipped','running','succeeded','failed','interrupted')),
-                    trigger TEXT NOT NULL,
-                    reasons TEXT NOT NULL,
-                    input_digest TEXT NOT NULL,
-                    input_parts TEXT NOT NULL,
-                    base_images TEXT NOT NULL,
-                    builder_image TEXT, runtime_image TEXT, image_archive TEXT,
-                    builder_log TEXT, runtime_log TEXT,
-                    builder_seconds REAL, runtime_seconds REAL,
-                    started_at REAL NOT NULL, finished_at REAL,
-                    exit_status INTEGER, error TEXT, pid INTEGER
-                );
-                CREATE INDEX IF NOT EXISTS builds_by_recipe ON builds (recipe, id);
-                CREATE TABLE IF NOT EXISTS file_hashes (
-                    path TEXT PRIMARY KEY, size INTEGER NOT NULL, modified INTEGER NOT NULL,
-                    inode INTEGER NOT NULL, sha256 TEXT NOT NULL
-                );
-                PRAGMA user_version = \(schemaVersion);
-                """)
+            for step in migrations.dropFirst(version) { try db.execute(step) }
+            try db.execute("PRAGMA user_version = \(schemaVersion)")
         }
     }
+
+    /// Schema steps; step N brings a file from version N to N+1.
+    private static let migrations = [
+        """
+        CREATE TABLE IF NOT EXISTS builds (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            recipe TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('planned','skipped','running','succeeded','failed','interrupted')),
+            trigger TEXT NOT NULL,
+            reasons TEXT NOT NULL,
+            input_digest TEXT NOT NULL,
+            input_parts TEXT NOT NULL,
+            base_images TEXT NOT NULL,
+            builder_image TEXT, runtime_image TEXT, image_archive TEXT,
+            builder_log TEXT, runtime_log TEXT,
+            builder_seconds REAL, runtime_seconds REAL,
+            started_at REAL NOT NULL, finished_at REAL,
+            exit_status INTEGER, error TEXT, pid INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS builds_by_recipe ON builds (recipe, id);
+        CREATE TABLE IF NOT EXISTS file_hashes (
+            path TEXT PRIMARY KEY, size INTEGER NOT NULL, modified INTEGER NOT NULL,
+            inode INTEGER NOT NULL, sha256 TEXT NOT NULL
+        );
+        """,
+        """
+        ALTER TABLE builds ADD COLUMN base_digests TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE builds ADD COLUMN verification TEXT;
+        ALTER TABLE builds ADD COLUMN verify_report TEXT;
+        ALTER TABLE builds ADD COLUMN scan_report TEXT;
+        ALTER TABLE builds ADD COLUMN vulnerabilities TEXT;
+        """,
+    ]
 
     private static func markAbandoned(_ db: SQLiteConnection) throws(StoreError) -> [(recipe: String, id: Int64)] {
         let running = try db.query("SELECT id, pid, recipe FROM builds WHERE status IN ('running', 'planned')")
@@ -100,8 +111,9 @@ public actor BuildStore {
                 """
                 INSERT INTO builds (recipe, status, trigger, reasons, input_digest, input_parts, base_images,
                     builder_image, runtime_image, image_archive, builder_log, runtime_log, builder_seconds,
-                    runtime_seconds, started_at, finished_at, exit_status, error, pid)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    runtime_seconds, started_at, finished_at, exit_status, error, pid, base_digests, verification,
+                    verify_report, scan_report, vulnerabilities)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, Self.columns(record))
             return connection.lastInsertRowID
         }
@@ -118,7 +130,8 @@ public actor BuildStore {
                 UPDATE builds SET recipe = ?, status = ?, trigger = ?, reasons = ?, input_digest = ?, input_parts = ?,
                     base_images = ?, builder_image = ?, runtime_image = ?, image_archive = ?, builder_log = ?,
                     runtime_log = ?, builder_seconds = ?, runtime_seconds = ?, started_at = ?, finished_at = ?,
-                    exit_status = ?, error = ?, pid = ?
+                    exit_status = ?, error = ?, pid = ?, base_digests = ?, verification = ?, verify_report = ?,
+                    scan_report = ?, vulnerabilities = ?
                 WHERE id = ?
                 """, Self.columns(record) + [.integer(id)])
         }
@@ -139,20 +152,54 @@ public actor BuildStore {
         return result
     }
 
-    /// Builds, newest first, optionally for one recipe.
-    public func builds(recipe: String? = nil, limit: Int = 100) throws(StoreError) -> [BuildRecord] {
-        let rows: [[SQLValue]]
+    /// Builds, newest first, optionally for one recipe and from a date on.
+    public func builds(recipe: String? = nil, since: Date? = nil, limit: Int = 100) throws(StoreError) -> [BuildRecord] {
+        var conditions: [String] = []
+        var values: [SQLValue] = []
         if let recipe {
-            rows = try connection.query(
-                "SELECT \(Self.selectList) FROM builds WHERE recipe = ? ORDER BY id DESC LIMIT ?",
-                [.text(recipe), .integer(Int64(limit))])
-        } else {
-            rows = try connection.query(
-                "SELECT \(Self.selectList) FROM builds ORDER BY id DESC LIMIT ?", [.integer(Int64(limit))])
+            conditions.append("recipe = ?")
+            values.append(.text(recipe))
         }
+        if let since {
+            conditions.append("started_at >= ?")
+            values.append(.real(since.timeIntervalSince1970))
+        }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let rows = try connection.query(
+            "SELECT \(Self.selectList) FROM builds \(filter) ORDER BY id DESC LIMIT ?", values + [.integer(Int64(limit))])
         var records: [BuildRecord] = []
         for row in rows { records.append(try Self.record(row, path: path)) }
         return records
+    }
+
+    /// Per recipe: the two newest succeeded builds, the newest attempt (not skipped) and the
+    /// failed or interrupted attempts since the last success — what a rebuild decision needs.
+    public func attempts() throws(StoreError) -> [String: RecentAttempts] {
+        let rows = try connection.query(
+            """
+            SELECT \(Self.selectList) FROM (
+                SELECT *, row_number() OVER (PARTITION BY recipe, status = 'succeeded' ORDER BY id DESC) AS n
+                FROM builds WHERE status IN ('succeeded', 'failed', 'interrupted')
+            ) WHERE status = 'succeeded' AND n <= 2 OR status != 'succeeded' AND n <= 64
+            ORDER BY id DESC
+            """)
+        var result: [String: RecentAttempts] = [:]
+        for row in rows {
+            let record = try Self.record(row, path: path)
+            var recent = result[record.recipe] ?? RecentAttempts()
+            if recent.lastAttempt == nil { recent.lastAttempt = record }
+            if record.status == .succeeded {
+                if recent.lastSucceeded == nil {
+                    recent.lastSucceeded = record
+                } else if recent.previousSucceeded == nil {
+                    recent.previousSucceeded = record
+                }
+            } else if recent.lastSucceeded == nil {
+                recent.failuresInARow += 1
+            }
+            result[record.recipe] = recent
+        }
+        return result
     }
 
     public func build(id: Int64) throws(StoreError) -> BuildRecord? {
@@ -195,7 +242,7 @@ public actor BuildStore {
     private static let selectList = """
         id, recipe, status, trigger, reasons, input_digest, input_parts, base_images, builder_image, runtime_image,
         image_archive, builder_log, runtime_log, builder_seconds, runtime_seconds, started_at, finished_at,
-        exit_status, error, pid
+        exit_status, error, pid, base_digests, verification, verify_report, scan_report, vulnerabilities
         """
 
     private static func columns(_ r: BuildRecord) -> [SQLValue] {
@@ -207,12 +254,14 @@ public actor BuildStore {
             text(r.imageArchive), text(r.builderLog), text(r.runtimeLog), real(r.builderSeconds),
             real(r.runtimeSeconds), .real(r.startedAt.timeIntervalSince1970),
             real(r.finishedAt?.timeIntervalSince1970), r.exitStatus.map { .integer(Int64($0)) } ?? .null,
-            text(r.error), r.pid.map { .integer(Int64($0)) } ?? .null,
+            text(r.error), r.pid.map { .integer(Int64($0)) } ?? .null, .text(json(r.baseDigests)),
+            text(r.verification?.rawValue), text(r.verifyReport), text(r.scanReport),
+            r.vulnerabilities.map { .text(json($0)) } ?? .null,
         ]
     }
 
     private static func record(_ row: [SQLValue], path: String) throws(StoreError) -> BuildRecord {
-        guard row.count == 20, let id = row[0].integer, let recipe = row[1].text,
+        guard row.count == 25, let id = row[0].integer, let recipe = row[1].text,
             let status = row[2].text.flatMap(BuildRecord.Status.init(rawValue:)), let trigger = row[3].text,
             let started = row[15].real
         else {
@@ -227,7 +276,9 @@ public actor BuildStore {
             builderLog: row[11].text, runtimeLog: row[12].text, builderSeconds: row[13].real,
             runtimeSeconds: row[14].real, startedAt: Date(timeIntervalSince1970: started),
             finishedAt: row[16].real.map(Date.init(timeIntervalSince1970:)), exitStatus: row[17].integer.map { Int($0) },
-            error: row[18].text, pid: row[19].integer.map { Int32($0) })
+            error: row[18].text, pid: row[19].integer.map { Int32($0) }, baseDigests: decode(row[20].text) ?? [:],
+            verification: row[21].text.flatMap(BuildRecord.Verification.init(rawValue:)), verifyReport: row[22].text,
+            scanReport: row[23].text, vulnerabilities: decode(row[24].text))
     }
 
     private static func json<T: Encodable>(_ value: T) -> String {

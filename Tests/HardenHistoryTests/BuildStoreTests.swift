@@ -172,6 +172,63 @@ import Testing
 
     // MARK: raw SQLite access for setting up damaged or foreign files
 
+    @Test func aVersionOneFileIsMigratedKeepingItsBuilds() async throws {
+        // A history written by the first schema, row and all, as an older harden left it.
+        try execute(
+            """
+            CREATE TABLE builds (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, recipe TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('planned','skipped','running','succeeded','failed','interrupted')),
+                trigger TEXT NOT NULL, reasons TEXT NOT NULL, input_digest TEXT NOT NULL, input_parts TEXT NOT NULL,
+                base_images TEXT NOT NULL, builder_image TEXT, runtime_image TEXT, image_archive TEXT,
+                builder_log TEXT, runtime_log TEXT, builder_seconds REAL, runtime_seconds REAL,
+                started_at REAL NOT NULL, finished_at REAL, exit_status INTEGER, error TEXT, pid INTEGER);
+            CREATE TABLE file_hashes (path TEXT PRIMARY KEY, size INTEGER NOT NULL, modified INTEGER NOT NULL,
+                inode INTEGER NOT NULL, sha256 TEXT NOT NULL);
+            INSERT INTO builds (recipe, status, trigger, reasons, input_digest, input_parts, base_images, runtime_image, started_at)
+                VALUES ('flask', 'succeeded', 'manual', '["new recipe"]', 'sha256:in', '{}', '{}', 'sha256:05', 1700000000);
+            PRAGMA user_version = 1;
+            """, on: databasePath)
+        let store = try BuildStore(path: databasePath)
+        let old = try #require(try await store.builds().first)
+        #expect(old.recipe == "flask" && old.runtimeImage == "sha256:05" && old.reasons == ["new recipe"])
+        #expect(old.baseDigests.isEmpty && old.verification == nil && old.vulnerabilities == nil)
+        #expect(try query("PRAGMA user_version", on: databasePath) == String(BuildStore.schemaVersion))
+        #expect(try await store.integrityCheck() == "ok")
+    }
+
+    @Test func verificationScanAndBaseDigestsRoundTrip() async throws {
+        let store = try BuildStore(path: databasePath)
+        var record = sample()
+        record.baseDigests = ["127.0.0.1:5000/base:1": "sha256:" + String(repeating: "c", count: 64)]
+        record.verification = .pass
+        record.verifyReport = "images/flask/05.verify.json"
+        record.scanReport = "images/flask/05.scan.json"
+        record.vulnerabilities = VulnerabilityCounts(
+            critical: 1, high: 2, medium: 3, low: 4, unknown: 5, fixable: ["CVE-2023-1 zlib"])
+        record.id = try await store.insert(record)
+        #expect(try await store.build(id: record.id!) == record)
+        #expect(record.vulnerabilities?.total == 15)
+    }
+
+    @Test func attemptsGiveTheLastSuccessesAndTheFailuresSinceThen() async throws {
+        let store = try BuildStore(path: databasePath)
+        let first = try await store.insert(sample())
+        let second = try await store.insert(sample())
+        try await store.insert(sample(status: .skipped))
+        try await store.insert(sample(status: .failed))
+        let last = try await store.insert(sample(status: .interrupted))
+        try await store.insert(sample("other", status: .failed))
+        let attempts = try await store.attempts()
+        let flask = try #require(attempts["flask"])
+        #expect(flask.lastSucceeded?.id == second)
+        #expect(flask.previousSucceeded?.id == first)
+        #expect(flask.lastAttempt?.id == last)
+        #expect(flask.failuresInARow == 2)
+        #expect(attempts["other"]?.lastSucceeded == nil)
+        #expect(attempts["other"]?.failuresInARow == 1)
+    }
+
     private func execute(_ sql: String, on path: String) throws {
         var handle: OpaquePointer?
         guard sqlite3_open(path, &handle) == SQLITE_OK else { throw StoreError(path: path, message: "open failed") }
