@@ -34,33 +34,41 @@ let package = Package(
             dependencies: ["HardenArchive", "HardenConcurrency", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "HardenConcurrency"),
-        .target(name: "HardenRecipe", dependencies: ["Yams", "HardenConcurrency"]),
+        .target(name: "HardenRecipe", dependencies: ["Yams", "HardenConcurrency", "HardenSchedule"]),
         .target(name: "HardenHistory", dependencies: ["CSQLite"]),
         .target(name: "HardenVerify", dependencies: ["HardenImage", "HardenRecipe"]),
         .target(name: "HardenScan", dependencies: ["HardenImage", "HardenConcurrency", "Yams"]),
+        .target(name: "HardenSchedule"),
+        .target(name: "HardenRegistry"),
         .target(
             name: "HardenBuild",
-            dependencies: ["HardenRecipe", "HardenImage", "HardenVerify", "HardenScan", "HardenHistory"]
+            dependencies: [
+                "HardenRecipe", "HardenImage", "HardenVerify", "HardenScan", "HardenHistory", "HardenSchedule", "HardenRegistry",
+            ]
         ),
         .target(
             name: "HardenCommands",
             dependencies: [
-                "HardenBuild", "HardenScan",
+                "HardenBuild", "HardenScan", "HardenHistory", "HardenRegistry", "HardenSchedule",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "harden", dependencies: ["HardenCommands"]),
         .testTarget(name: "HardenRecipeTests", dependencies: ["HardenRecipe"]),
-        .testTarget(name: "HardenBuildTests", dependencies: ["HardenBuild"]),
+        .testTarget(name: "HardenBuildTests", dependencies: ["HardenBuild", "Yams"]),
         .target(name: "HardenTestSupport", dependencies: ["HardenImage", "HardenArchive"], path: "Tests/HardenTestSupport"),
         .testTarget(name: "HardenImageTests", dependencies: ["HardenImage", "HardenArchive", "HardenTestSupport"]),
         .testTarget(
             name: "HardenVerifyTests", dependencies: ["HardenVerify", "HardenImage", "HardenArchive", "HardenTestSupport"]),
         .testTarget(name: "HardenScanTests", dependencies: ["HardenScan"], exclude: ["Fixtures"]),
         .testTarget(name: "HardenHistoryTests", dependencies: ["HardenHistory", "CSQLite"]),
+        .testTarget(name: "HardenScheduleTests", dependencies: ["HardenSchedule"]),
+        .testTarget(name: "HardenRegistryTests", dependencies: ["HardenRegistry", "HardenTestSupport"]),
         .testTarget(
             name: "HardenCommandsTests",
-            dependencies: ["harden", "HardenCommands", "HardenBuild", "HardenHistory", "HardenImage", "HardenArchive"]
+            dependencies: [
+                "harden", "HardenCommands", "HardenBuild", "HardenHistory", "HardenImage", "HardenArchive", "HardenTestSupport",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -14,7 +14,9 @@ public struct BuildOptions: Sendable {
     /// OSV advisories for recipes whose `scan.scanners` has `builtin`.
     public var advisories: AdvisoryMatcher?
 
-    public init(jobs: Int = 1, noCache: Bool = false, pull: Bool = false, trigger: String = "manual", advisories: AdvisoryMatcher? = nil) {
+    public init(
+        jobs: Int = 1, noCache: Bool = false, pull: Bool = false, trigger: String = "manual", advisories: AdvisoryMatcher? = nil
+    ) {
         self.jobs = jobs
         self.noCache = noCache
         self.pull = pull
@@ -46,6 +48,12 @@ public struct BuildOutcome: Sendable, Codable {
     /// The scan report kept beside the saved image, and its findings by severity.
     public var scanReport: String?
     public var vulnerabilities: [String: Int]?
+    /// "ID package" of each finding that has a fixed version.
+    public var fixable: [String]?
+    /// Base → the registry manifest digest the engine had for it, for bases pulled from a registry.
+    public var baseDigests: [String: String]?
+    /// Base → the image ID the build used, read after the build.
+    public var baseImages: [String: String]?
     public var error: String?
 }
 
@@ -196,11 +204,27 @@ public struct BuildRunner: Sendable {
         }
         try verify(analysis.verification, archive: archive, recipe: recipe, started: checked, outcome: &outcome)
         try await scan(analysis, archive: archive, recipe: recipe, options: options, outcome: &outcome)
+        (outcome.baseImages, outcome.baseDigests) = await basesAsBuilt(plan)
+    }
+
+    /// Each base's image ID as the build used it (a `--pull` may have moved it since planning) and
+    /// the registry digest of each base the engine pulled from a registry (its `RepoDigests`);
+    /// local-only bases have no digest and are compared by image ID instead.
+    private func basesAsBuilt(_ plan: BuildPlan) async -> (ids: [String: String]?, digests: [String: String]) {
+        guard let images = try? await docker.inspect(Array(Set(plan.resolvedBases.values)).sorted()) else { return (nil, [:]) }
+        var ids: [String: String] = [:]
+        var digests: [String: String] = [:]
+        for (base, reference) in plan.resolvedBases {
+            ids[base] = images[reference]?.id
+            digests[base] = images[reference]?.registryDigest(for: reference)
+        }
+        return (ids, digests)
     }
 
     /// Keeps the verification report beside the saved image; fails the build on violations.
     private func verify(
-        _ report: VerifyReport, archive: String, recipe: LoadedRecipe, started: ContinuousClock.Instant, outcome: inout BuildOutcome
+        _ report: VerifyReport, archive: String, recipe: LoadedRecipe, started: ContinuousClock.Instant,
+        outcome: inout BuildOutcome
     ) throws(BuildError) {
         let path = String(archive.dropLast(4)) + ".verify.json"
         do {
@@ -210,7 +234,9 @@ public struct BuildRunner: Sendable {
         }
         outcome.verifyReport = path
         outcome.violations = report.findings.count
-        progress.note("\(recipe.name) verify: \(report.passed ? "pass" : "\(report.findings.count) violations") in \(Progress.format(ContinuousClock.now - started))")
+        progress.note(
+            "\(recipe.name) verify: \(report.passed ? "pass" : "\(report.findings.count) violations") in \(Progress.format(ContinuousClock.now - started))"
+        )
         guard report.passed else {
             // Every failed rule, with its first findings.
             var shown: [String] = []
@@ -221,8 +247,10 @@ public struct BuildRunner: Sendable {
             }
             throw BuildError(
                 .failed,
-                (["the runtime image failed verification (\(report.findings.count) violation\(report.findings.count == 1 ? "" : "s")):"] + shown)
-                    .joined(separator: "\n"),
+                ([
+                    "the runtime image failed verification (\(report.findings.count) violation\(report.findings.count == 1 ? "" : "s")):"
+                ] + shown)
+                .joined(separator: "\n"),
                 hint: "full report: \(path); change the recipe, or allow it in its policy: section with a reason")
         }
     }
@@ -257,14 +285,27 @@ public struct BuildRunner: Sendable {
         }
         outcome.scanReport = path
         outcome.vulnerabilities = Dictionary(uniqueKeysWithValues: report.counts.map { ($0.key.rawValue, $0.value) })
+        outcome.fixable = Set(
+            report.findings.compactMap { finding in
+                finding.vulnerability.fixedVersion.map { _ in
+                    "\(finding.vulnerability.primaryID) \(finding.vulnerability.package)"
+                }
+            }
+        ).sorted()
         let failing = report.findings.filter { $0.verdict == .fails }
         progress.note(
-            "\(recipe.name) scan (\(report.scanners.joined(separator: ", "))): \(report.findings.count) findings, \(failing.count) failing the gate in \(Progress.format(ContinuousClock.now - started))")
+            "\(recipe.name) scan (\(report.scanners.joined(separator: ", "))): \(report.findings.count) findings, \(failing.count) failing the gate in \(Progress.format(ContinuousClock.now - started))"
+        )
         guard report.passed else {
-            var shown = failing.prefix(5).map { "  - \($0.vulnerability.primaryID) (\($0.vulnerability.severity.rawValue)) in \($0.vulnerability.package) \($0.vulnerability.version)" + ($0.vulnerability.fixedVersion.map { ", fixed in \($0)" } ?? "") }
+            var shown = failing.prefix(5).map {
+                "  - \($0.vulnerability.primaryID) (\($0.vulnerability.severity.rawValue)) in \($0.vulnerability.package) \($0.vulnerability.version)"
+                    + ($0.vulnerability.fixedVersion.map { ", fixed in \($0)" } ?? "")
+            }
             if failing.count > 5 { shown.append("  - … and \(failing.count - 5) more") }
             throw BuildError(
-                .failed, (["the runtime image failed the vulnerability gate (\(failing.count) finding\(failing.count == 1 ? "" : "s")):"] + shown).joined(separator: "\n"),
+                .failed,
+                (["the runtime image failed the vulnerability gate (\(failing.count) finding\(failing.count == 1 ? "" : "s")):"]
+                    + shown).joined(separator: "\n"),
                 hint: "full report: \(path); update the packages, or accept a finding in the recipe's scan.ignores with a reason")
         }
     }
@@ -364,6 +405,21 @@ public struct BuildRunner: Sendable {
         record.finishedAt = Date()
         record.exitStatus = outcome.status == .succeeded ? 0 : outcome.status == .skipped ? 0 : 1
         record.error = outcome.error
+        record.baseDigests = outcome.baseDigests ?? [:]
+        if let ids = outcome.baseImages, ids != record.baseImages {
+            // A pulled base moved after planning: record the inputs the image was really built from.
+            for (base, id) in ids { record.inputParts["base/\(base)"] = id }
+            record.baseImages.merge(ids) { $1 }
+            record.inputDigest = Planner.digest(record.inputParts)
+        }
+        record.verifyReport = outcome.verifyReport
+        record.verification = outcome.violations.map { $0 == 0 ? .pass : .fail }
+        record.scanReport = outcome.scanReport
+        record.vulnerabilities = outcome.vulnerabilities.map { counts in
+            VulnerabilityCounts(
+                critical: counts["critical"] ?? 0, high: counts["high"] ?? 0, medium: counts["medium"] ?? 0,
+                low: counts["low"] ?? 0, unknown: counts["unknown"] ?? 0, fixable: outcome.fixable ?? [])
+        }
         if let reason = outcome.error, outcome.status == .skipped { record.reasons.append(reason) }
         if record.id != nil {
             try? await store.update(record)

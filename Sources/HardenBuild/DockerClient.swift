@@ -8,6 +8,15 @@ public struct EngineImage: Sendable, Equatable, Codable {
     public var user: String?
     public var created: String?
     public var size: Int64?
+
+    /// The registry manifest digest this image was pulled or pushed with under `reference`'s
+    /// repository; nil for an image only ever built or tagged locally under that name.
+    public func registryDigest(for reference: String) -> String? {
+        let repository = DockerClient.repository(of: DockerClient.normalize(reference))
+        let entry = repoDigests.first { DockerClient.repository(of: DockerClient.normalize($0)) == repository }
+        guard let entry, let at = entry.firstIndex(of: "@") else { return nil }
+        return String(entry[entry.index(after: at)...])
+    }
 }
 
 public struct DockerError: Error, Sendable, CustomStringConvertible {
@@ -138,6 +147,13 @@ public struct DockerClient: Sendable {
         }
         let lastComponent = name.split(separator: "/").last ?? Substring(name)
         if !lastComponent.contains(":") && !name.contains("@") { name += ":latest" }
+        return name
+    }
+
+    /// The repository part of a reference: `127.0.0.1:5000/base:1` → `127.0.0.1:5000/base`.
+    static func repository(of reference: String) -> String {
+        var name = reference.split(separator: "@", maxSplits: 1).first.map(String.init) ?? reference
+        if let colon = name.lastIndex(of: ":"), !name[colon...].contains("/") { name = String(name[..<colon]) }
         return name
     }
 

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import HardenBuild
-import HardenScan
 import HardenRecipe
+import HardenScan
 
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,81 +47,54 @@ struct BuildCommand: AsyncParsableCommand {
         let runner = BuildRunner(
             docker: planning.docker, store: planning.store, state: project.stateDirectory, progress: progress)
         let recipes = Dictionary(uniqueKeysWithValues: planning.recipes.map { ($0.name, $0) })
-        var options = BuildOptions(jobs: jobs, noCache: noCache, pull: pull)
-        if let directory = advisories ?? ProcessInfo.processInfo.environment["HARDEN_ADVISORIES"], !directory.isEmpty {
-            do {
-                options.advisories = try AdvisoryStore.load(directory: directory)
-            } catch {
-                Output.error(error.description)
-                throw ExitCode(Exit.badInput)
-            }
-        }
+        let options = BuildOptions(jobs: jobs, noCache: noCache, pull: pull, advisories: try Advisories.load(advisories))
         let plans = planning.plans
         let task = Task { await runner.run(plans, recipes: recipes, options: options) }
-        let signals = SignalForwarder(cancelling: task)
+        let signals = StopSignals.cancelling(task)
         let outcomes = await task.value
         withExtendedLifetime(signals) {}
 
         switch format {
         case .json: print(Output.json(outcomes))
-        case .text: printSummary(outcomes)
+        case .text: BuildSummary.print(outcomes)
         }
         if outcomes.contains(where: { $0.status == .interrupted }) { throw ExitCode(Exit.interrupted) }
         if outcomes.contains(where: { $0.status == .failed }) { throw ExitCode(Exit.failure) }
     }
+}
 
-    private func printSummary(_ outcomes: [BuildOutcome]) {
+/// The text summary of a `build` or `rebuild` run: one block per recipe.
+enum BuildSummary {
+    static func print(_ outcomes: [BuildOutcome]) {
         for outcome in outcomes {
             let build = outcome.buildID.map { " #\($0)" } ?? ""
             switch outcome.status {
             case .succeeded:
-                print("\(outcome.recipe)\(build): built \(outcome.runtimeImage ?? "?")")
-                print("  why: \(outcome.reasons.joined(separator: "; "))")
-                print("  tags: \(outcome.tags.joined(separator: ", "))")
+                Swift.print("\(outcome.recipe)\(build): built \(outcome.runtimeImage ?? "?")")
+                Swift.print("  why: \(outcome.reasons.joined(separator: "; "))")
+                Swift.print("  tags: \(outcome.tags.joined(separator: ", "))")
                 let times = [("builder", outcome.builderSeconds), ("runtime", outcome.runtimeSeconds)]
                     .compactMap { name, seconds in seconds.map { String(format: "%@ %.1fs", name, $0) } }
-                print("  stages: \(times.joined(separator: ", "))")
-                if let archive = outcome.imageArchive { print("  saved: \(archive)") }
-                if let report = outcome.verifyReport { print("  verified: pass (\(report))") }
+                Swift.print("  stages: \(times.joined(separator: ", "))")
+                if let archive = outcome.imageArchive { Swift.print("  saved: \(archive)") }
+                if let report = outcome.verifyReport { Swift.print("  verified: pass (\(report))") }
                 if let report = outcome.scanReport {
-                    let counts = ["critical", "high", "medium", "low", "unknown"].map { "\($0) \(outcome.vulnerabilities?[$0] ?? 0)" }
-                    print("  scanned: pass, \(counts.joined(separator: ", ")) (\(report))")
+                    let counts = ["critical", "high", "medium", "low", "unknown"].map {
+                        "\($0) \(outcome.vulnerabilities?[$0] ?? 0)"
+                    }
+                    Swift.print("  scanned: pass, \(counts.joined(separator: ", ")) (\(report))")
                 }
             case .skipped:
-                print(
+                Swift.print(
                     "\(outcome.recipe)\(build): skipped, \((outcome.error.map { [$0] } ?? outcome.reasons).joined(separator: "; "))"
                 )
             case .failed, .interrupted:
-                print("\(outcome.recipe)\(build): \(outcome.status.rawValue)")
+                Swift.print("\(outcome.recipe)\(build): \(outcome.status.rawValue)")
                 if let error = outcome.error {
-                    print(
+                    Swift.print(
                         error.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
                 }
             }
         }
-    }
-}
-
-/// Turns SIGINT and SIGTERM into cancellation of one task (which stops the
-/// running `docker build` process group and records the build as interrupted).
-final class SignalForwarder {
-    private let sources: [any DispatchSourceSignal]
-
-    init<T>(cancelling task: Task<T, Never>) {
-        sources = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                FileHandle.standardError.write(
-                    Data("\nharden: stopping (signal \(number)); the running build is recorded as interrupted\n".utf8))
-                task.cancel()
-            }
-            source.resume()
-            return source
-        }
-    }
-
-    deinit {
-        for source in sources { source.cancel() }
     }
 }

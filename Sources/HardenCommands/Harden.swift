@@ -13,7 +13,11 @@ public struct Harden: AsyncParsableCommand {
             (recipe errors, no Docker engine); 130 interrupted.
             """,
         version: version,
-        subcommands: [PlanCommand.self, BuildCommand.self, VerifyCommand.self, SbomCommand.self, ScanCommand.self, CompareCommand.self, VersionCommand.self]
+        subcommands: [
+            PlanCommand.self, BuildCommand.self, VerifyCommand.self, SbomCommand.self, ScanCommand.self, CompareCommand.self,
+            RebuildCommand.self, WatchCommand.self, HistoryCommand.self, ExportCommand.self,
+            VersionCommand.self,
+        ]
     )
 
     public init() {}
@@ -46,6 +50,11 @@ public enum HardenMain {
                 try command.run()
             }
         } catch {
+            // Usage errors are bad input: exit 2 like every other, not ArgumentParser's 64.
+            if Harden.exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((Harden.fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(Exit.badInput)
+            }
             Harden.exit(withError: error)
         }
     }

@@ -11,6 +11,8 @@ struct Planning {
     var plans: [BuildPlan]
     var store: BuildStore
     var docker: DockerClient
+    /// The engine's view of every base and previous image, by reference.
+    var engine: [String: EngineImage]
 
     static func make(_ options: ProjectOptions, force: Bool = false) async throws -> Planning {
         let recipes = try options.loadRecipes()
@@ -45,7 +47,7 @@ struct Planning {
             }
             let plans = try results.values.compactMap { try $0?.get() }
             try await store.saveFileHashes(hasher.newHashes)
-            return Planning(recipes: recipes, plans: plans, store: store, docker: docker)
+            return Planning(recipes: recipes, plans: plans, store: store, docker: docker, engine: engine)
         } catch let error as DockerError {
             Output.error(error.description)
         } catch let error as BuildError {

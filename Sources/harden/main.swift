@@ -1,3 +1,4 @@
 import HardenCommands
 
+StopSignals.install()
 await HardenMain.run()

@@ -163,3 +163,18 @@ import Testing
         #expect(bases == ["python:3.11-slim", "gcr.io/distroless/python3-debian12"])
     }
 }
+
+@Suite struct EngineImageTests {
+    let digest = "sha256:" + String(repeating: "a", count: 64)
+
+    @Test func registryDigestIsTheOneOfTheReferencesRepository() {
+        let image = EngineImage(
+            id: "sha256:1", repoTags: [],
+            repoDigests: ["127.0.0.1:5000/team/base@\(digest)", "python@sha256:" + String(repeating: "b", count: 64)])
+        #expect(image.registryDigest(for: "127.0.0.1:5000/team/base:1") == digest)
+        #expect(image.registryDigest(for: "docker.io/library/python:3.11-slim") == "sha256:" + String(repeating: "b", count: 64))
+        // Tagged locally under another name: never pulled as that, so compared by image ID.
+        #expect(image.registryDigest(for: "harden-local/base:1") == nil)
+        #expect(EngineImage(id: "sha256:1", repoTags: [], repoDigests: []).registryDigest(for: "alpine:3.22") == nil)
+    }
+}

@@ -131,19 +131,22 @@ import Testing
         #expect(failed.stdout.contains("CVE-2023-45853 (unknown) in zlib1g"))
         #expect(failed.stderr.contains("scan (builtin): 1 findings, 1 failing the gate"))
 
-        try project.write("Recipes/tiny.yaml", recipe + """
+        try project.write(
+            "Recipes/tiny.yaml",
+            recipe + """
 
-            scan:
-              fail-on: [critical, high, unknown]
-              ignores:
-                - {id: CVE-2023-45853, package: zlib1g, reason: minizip is not built, expires: 2099-12-31}
-            """)
+                scan:
+                  fail-on: [critical, high, unknown]
+                  ignores:
+                    - {id: CVE-2023-45853, package: zlib1g, reason: minizip is not built, expires: 2099-12-31}
+                """)
         let passed = try project.harden(["build"] + advisories)
         #expect(passed.status == 0, "\(passed.stdout)\(passed.stderr)")
         let line = try #require(passed.stdout.split(separator: "\n").first { $0.contains("scanned: pass") })
         #expect(line.contains("unknown 1"))
         let path = String(line.split(separator: "(").last!.dropLast())
-        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        let report = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
         #expect(report["passed"] as? Bool == true)
 
         let unscanned = try project.harden(["build", "--force"], environment: ["HARDEN_ADVISORIES": ""])

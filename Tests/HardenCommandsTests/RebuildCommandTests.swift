@@ -1,0 +1,227 @@
+import Foundation
+import HardenHistory
+import HardenTestSupport
+import Testing
+
+/// `rebuild --due`, `history`, `export` and `watch` against a real engine and a real
+/// registry (docker-registry) on 127.0.0.1.
+@Suite(.serialized) struct RebuildCommandTests {
+    /// A runtime-only recipe on `base`, rebuilt when its base moves.
+    func write(_ project: Project, recipe name: String, base: String, triggers: String = "[base-update]") throws {
+        try project.write("Recipes/\(name)/message.txt", "\(name)\n")
+        try project.write(
+            "Recipes/\(name).yaml",
+            """
+            name: \(name)
+            context: \(name)
+            tags: [harden-test/\(name):latest]
+            runtime:
+              from: \(base)
+              user: "65532"
+              copy:
+                - {from: context, src: message.txt, dest: /data/message.txt}
+              entrypoint: [/usr/bin/python3, -c, "print(open('/data/message.txt').read().strip())"]
+            schedule:
+              triggers: \(triggers)
+            """)
+    }
+
+    func unique(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
+
+    func docker(_ command: String, config: URL? = nil) throws -> String {
+        let prefix = config.map { "DOCKER_CONFIG='\($0.path)' " } ?? ""
+        let result = try CLI.shell(prefix + "docker " + command)
+        if result.status != 0 { throw TestSetupError("docker \(command) failed: \(result.output)") }
+        return result.output
+    }
+
+    /// Pushes a new image under `reference` (the distroless base with another label), then points the
+    /// local tag back at the old image: the registry moved, this engine did not.
+    func moveInRegistry(_ reference: String, config: URL? = nil) throws -> String {
+        let old = try docker("image inspect --format '{{.Id}}' \(reference)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(unique("harden-newbase"))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "FROM \(reference)\nLABEL harden.test.version=\"\(UUID().uuidString)\"\n"
+            .write(to: directory.appendingPathComponent("Dockerfile"), atomically: true, encoding: .utf8)
+        _ = try CLI.shell("DOCKER_BUILDKIT=0 docker build -q -t \(reference) \(directory.path)")
+        let pushed = try docker("push \(reference)", config: config)
+        _ = try docker("tag \(old) \(reference)")
+        guard let digest = pushed.firstMatch(of: /digest: (sha256:[0-9a-f]{64})/)?.1 else {
+            throw TestSetupError("no digest in the push output: \(pushed)")
+        }
+        return String(digest)
+    }
+
+    func pushedDigest(_ output: String) throws -> String {
+        guard let digest = output.firstMatch(of: /digest: (sha256:[0-9a-f]{64})/)?.1 else {
+            throw TestSetupError("no digest in the push output: \(output)")
+        }
+        return String(digest)
+    }
+
+    @Test func aBaseThatMovedInTheRegistryRebuildsExactlyTheRecipesOnIt() async throws {
+        try await LocalRegistry.run { registry in
+            let base = "\(registry.host)/harden-test/base:1"
+            _ = try docker("tag \(DockerBuildTests.runtimeBase) \(base)")
+            let firstDigest = try pushedDigest(try docker("push \(base)"))
+            let project = try Project()
+            let onRegistry = unique("on-registry"), onLocal = unique("on-local")
+            try write(project, recipe: onRegistry, base: base)
+            try write(project, recipe: onLocal, base: DockerBuildTests.runtimeBase)
+
+            let built = try project.harden(["build"])
+            #expect(built.status == 0, "\(built.stdout)\n\(built.stderr)")
+            let store = try BuildStore(path: project.root.appendingPathComponent(".harden/harden.db").path)
+            let first = try #require(try await store.latestSucceeded()[onRegistry])
+            #expect(first.baseDigests == [base: firstDigest])
+
+            let quiet = try project.harden(["rebuild", "--due", "--dry-run"])
+            #expect(quiet.status == 0, "\(quiet.stderr)")
+            #expect(quiet.stdout.contains("\(onRegistry): not due"), "\(quiet.stdout)")
+            #expect(quiet.stdout.contains("\(onLocal): not due"), "\(quiet.stdout)")
+
+            let newDigest = try moveInRegistry(base)
+            #expect(newDigest != firstDigest)
+            let dry = try project.harden(["rebuild", "--due", "--dry-run", "--format", "json"])
+            #expect(dry.status == 0, "\(dry.stderr)")
+            let decisions = try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [[String: Any]] ?? []
+            let due = Dictionary(uniqueKeysWithValues: decisions.compactMap { d in (d["recipe"] as? String).map { ($0, d) } })
+            #expect(due[onRegistry]?["due"] as? Bool == true)
+            #expect(due[onRegistry]?["triggers"] as? [String] == ["base-update"])
+            #expect((due[onRegistry]?["reasons"] as? [String])?.contains { $0.contains(newDigest) } == true)
+            #expect(due[onLocal]?["due"] as? Bool == false)
+
+            let rebuilt = try project.harden(["rebuild", "--due"])
+            #expect(rebuilt.status == 0, "\(rebuilt.stdout)\n\(rebuilt.stderr)")
+            #expect(rebuilt.stdout.contains("\(onRegistry) #"), "\(rebuilt.stdout)")
+            #expect(!rebuilt.stdout.contains("\(onLocal) #"), "\(rebuilt.stdout)")
+            let second = try #require(try await store.latestSucceeded()[onRegistry])
+            #expect(second.id != first.id)
+            #expect(second.trigger == "base-update")
+            #expect(second.baseDigests == [base: newDigest])
+            #expect(try await store.builds(recipe: onLocal).count == 1)
+
+            let again = try project.harden(["rebuild", "--due"])
+            #expect(again.status == 0, "\(again.stderr)")
+            #expect(
+                again.stdout.contains("\(onRegistry): not due") && again.stdout.contains("\(onLocal): not due"), "\(again.stdout)"
+            )
+            #expect(try await store.builds(recipe: onRegistry).count == 2)
+
+            let history = try project.harden(["history", onRegistry])
+            #expect(history.status == 0)
+            #expect(history.stdout.contains("base-update") && history.stdout.contains("pass"), "\(history.stdout)")
+            _ = try? docker("image rm \(base)")
+        }
+    }
+
+    @Test func aRegistryWithBasicAuthIsAskedWithTheDockerConfigLogin() async throws {
+        try await LocalRegistry.run(auth: .htpasswd(user: "builder", password: "s3cret")) { registry in
+            let config = FileManager.default.temporaryDirectory.appendingPathComponent(unique("harden-docker-config"))
+            try FileManager.default.createDirectory(at: config, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: config) }
+            let login = try CLI.shell(
+                "echo s3cret | DOCKER_CONFIG='\(config.path)' docker login -u builder --password-stdin \(registry.host)")
+            #expect(login.status == 0, "\(login.output)")
+            let base = "\(registry.host)/harden-test/private:1"
+            _ = try docker("tag \(DockerBuildTests.runtimeBase) \(base)")
+            _ = try docker("push \(base)", config: config)
+            let project = try Project()
+            let name = unique("private")
+            try write(project, recipe: name, base: base)
+            let built = try project.harden(["build"], environment: ["DOCKER_CONFIG": config.path])
+            #expect(built.status == 0, "\(built.stderr)")
+
+            let newDigest = try moveInRegistry(base, config: config)
+            let due = try project.harden(["rebuild", "--due", "--dry-run"], environment: ["DOCKER_CONFIG": config.path])
+            #expect(due.stdout.contains("\(name): due (base-update)"), "\(due.stdout)\n\(due.stderr)")
+            #expect(due.stdout.contains(newDigest))
+
+            // Without the login the registry is not asked; the decision says why.
+            let empty = config.appendingPathComponent("empty")
+            try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+            let anonymous = try project.harden(["rebuild", "--due", "--dry-run"], environment: ["DOCKER_CONFIG": empty.path])
+            #expect(anonymous.status == 0)
+            #expect(anonymous.stdout.contains("\(name): not due"), "\(anonymous.stdout)")
+            #expect(
+                anonymous.stdout.contains("registry not asked") && anonymous.stdout.contains("docker login"),
+                "\(anonymous.stdout)")
+            _ = try? docker("image rm \(base)")
+        }
+    }
+
+    @Test func exportWritesAWorkflowAndCronJobsFromTheRecipes() throws {
+        let project = try Project()
+        try write(project, recipe: "nightly", base: DockerBuildTests.runtimeBase, triggers: "[]")
+        try project.write(
+            "Recipes/nightly.yaml",
+            (try String(contentsOf: project.root.appendingPathComponent("Recipes/nightly.yaml"), encoding: .utf8))
+                .replacingOccurrences(of: "  triggers: []", with: "  cron: \"0 3 * * *\"\n  timezone: Europe/Berlin"))
+        let workflow = try project.harden(["export", "github-actions"])
+        #expect(workflow.status == 0, "\(workflow.stderr)")
+        #expect(workflow.stdout.contains("harden rebuild --due"))
+        let jobs = try project.harden(["export", "kubernetes", "--image", "example/harden:1", "--output", "cronjobs.yaml"])
+        #expect(jobs.status == 0, "\(jobs.stderr)")
+        let text = try String(contentsOf: project.root.appendingPathComponent("cronjobs.yaml"), encoding: .utf8)
+        #expect(text.contains("kind: CronJob") && text.contains("timeZone: \"Europe/Berlin\"") && text.contains("\"0 3 * * *\""))
+        let bad = try project.harden(["export", "kubernetes", "--check-every", "*/61 * * * *"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("--check-every"))
+    }
+
+    @Test func watchStopsAtOnceWhenIdleAndInterruptsARunningBuild() async throws {
+        let project = try Project()
+        let name = unique("watched")
+        try write(project, recipe: name, base: DockerBuildTests.runtimeBase)
+        #expect(try project.harden(["build"]).status == 0)
+
+        // Idle: nothing due; SIGTERM ends it with status 0.
+        let idle = try CLI.start(["watch", "--interval", "1h"], in: project.root)
+        let sleeping = try await waitFor(idle) { $0.contains("next check at") }
+        #expect(sleeping, "watch never went to sleep")
+        kill(idle.process.processIdentifier, SIGTERM)
+        idle.process.waitUntilExit()
+        let idleResult = idle.result()
+        #expect(idleResult.status == 0, "\(idleResult.stderr)")
+        #expect(idleResult.stderr.contains("harden watch: stopped"))
+
+        // Busy: a never-built recipe whose builder sleeps; SIGTERM interrupts and records it.
+        let slow = unique("slow")
+        try project.write("Recipes/\(slow)/x.txt", "x\n")
+        try project.write(
+            "Recipes/\(slow).yaml",
+            """
+            name: \(slow)
+            context: \(slow)
+            builder:
+              from: \(DockerBuildTests.builderBase)
+              run: ["echo \(slow) && sleep 60"]
+            runtime:
+              from: \(DockerBuildTests.runtimeBase)
+              user: "65532"
+            """)
+        let busy = try CLI.start(["watch", "--interval", "1h", slow], in: project.root)
+        let building = try await waitFor(busy) { $0.contains("\(slow) builder: step") || $0.contains("Step 2/") }
+        #expect(building, "the build never started")
+        try await Task.sleep(for: .seconds(1))
+        kill(busy.process.processIdentifier, SIGTERM)
+        busy.process.waitUntilExit()
+        let busyResult = busy.result()
+        #expect(busyResult.status == 130, "\(busyResult.stdout)\n\(busyResult.stderr)")
+        let store = try BuildStore(path: project.root.appendingPathComponent(".harden/harden.db").path)
+        #expect(try await store.builds(recipe: slow).first?.status == .interrupted)
+        #expect(try await store.integrityCheck() == "ok")
+    }
+
+    /// Waits up to 120 s for the process's stderr to satisfy `condition`.
+    func waitFor(_ running: CLI.Running, _ condition: (String) -> Bool) async throws -> Bool {
+        for _ in 0..<1200 {
+            let text = (try? String(contentsOf: running.stderrFile, encoding: .utf8)) ?? ""
+            if condition(text) { return true }
+            if !running.process.isRunning { return false }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+}
