@@ -65,9 +65,9 @@ struct HistoryCommand: AsyncParsableCommand {
     }
 
     private func printTable(_ entries: [HistoryEntry]) {
-        let header = ["build", "recipe", "started (UTC)", "status", "trigger", "image", "verify", "C/H/M/L", "fixable", "time"]
+        let header = ["build", "recipe", "started (UTC)", "status", "trigger", "image", "verify", "C/H/M/L/U", "fixable", "time"]
         let rows = entries.map { entry -> [String] in
-            let counts = entry.vulnerabilities.map { "\($0.critical)/\($0.high)/\($0.medium)/\($0.low)" } ?? "-"
+            let counts = entry.vulnerabilities.map { "\($0.critical)/\($0.high)/\($0.medium)/\($0.low)/\($0.unknown)" } ?? "-"
             return [
                 "#\(entry.id)", entry.recipe, String(entry.started.prefix(16)).replacingOccurrences(of: "T", with: " "),
                 entry.status, entry.trigger, entry.image.map { String($0.dropFirst(7).prefix(12)) } ?? "-",
