@@ -177,10 +177,13 @@ public actor BuildStore {
     public func attempts() throws(StoreError) -> [String: RecentAttempts] {
         let rows = try connection.query(
             """
-            SELECT \(Self.selectList) FROM (
-                SELECT *, row_number() OVER (PARTITION BY recipe, status = 'succeeded' ORDER BY id DESC) AS n
-                FROM builds WHERE status IN ('succeeded', 'failed', 'interrupted')
-            ) WHERE status = 'succeeded' AND n <= 2 OR status != 'succeeded' AND n <= 64
+            SELECT \(Self.selectList) FROM builds WHERE id IN (
+                SELECT id FROM (
+                    SELECT id, status,
+                        row_number() OVER (PARTITION BY recipe, status = 'succeeded' ORDER BY id DESC) AS n
+                    FROM builds WHERE status IN ('succeeded', 'failed', 'interrupted')
+                ) WHERE status = 'succeeded' AND n <= 2 OR status != 'succeeded' AND n <= 64
+            )
             ORDER BY id DESC
             """)
         var result: [String: RecentAttempts] = [:]

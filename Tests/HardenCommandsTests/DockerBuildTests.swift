@@ -155,7 +155,8 @@ import Testing
     }
 
     @Test func ctrlCStopsTheBuildAndRecordsItInterrupted() async throws {
-        let project = try tinyProject(run: "echo sleeping && sleep 300")
+        // A token of its own, so no cached layer of an earlier run can stand in for the step.
+        let project = try tinyProject(run: "echo sleeping \(UUID().uuidString) && sleep 300")
         let running = try CLI.start(["build"], in: project.root)
         let database = project.root.appendingPathComponent(".harden/harden.db").path
         try await waitForLog(project, containing: "sleeping")
@@ -172,7 +173,8 @@ import Testing
     }
 
     @Test func aKilledHardenIsRecordedInterruptedByTheNextRun() async throws {
-        let project = try tinyProject(run: "echo sleeping && sleep 300")
+        // A token of its own, so no cached layer of an earlier run can stand in for the step.
+        let project = try tinyProject(run: "echo sleeping \(UUID().uuidString) && sleep 300")
         let running = try CLI.start(["build"], in: project.root)
         try await waitForLog(project, containing: "sleeping")
         kill(running.process.processIdentifier, SIGKILL)
