@@ -77,14 +77,14 @@ struct DiffText {
         lines.append(
             diff.identical
                 ? "identical" + (diff.semantic ? " (ignoring timestamps and entry order)" : "")
-                : "\(diff.differences) difference\(diff.differences == 1 ? "" : "s")")
+                : count(diff.differences, "difference"))
         return lines.joined(separator: "\n")
     }
 
     private func header(_ name: String, _ side: ImageDiff.Side) -> String {
         let size = String(format: "%.1f MB", Double(side.uncompressedBytes) / 1e6)
         return "\(name): \(side.image) (\(side.format), config \(short(side.configDigest)), "
-            + "\(side.layers) layers, \(side.files) files, \(size))"
+            + "\(count(side.layers, "layer")), \(count(side.files, "file")), \(size))"
     }
 
     private func capped(_ lines: [String]) -> [String] {
@@ -95,9 +95,17 @@ struct DiffText {
         switch (change.a, change.b) {
         case (nil, let new?): "\(change.field) added: \(new)"
         case (let old?, nil): "\(change.field) removed: \(old)"
-        default: "\(change.field): \(change.a ?? "") → \(change.b ?? "")"
+        default: "\(change.field): \(shown(change.a)) → \(shown(change.b))"
         }
     }
+
+    /// A value, with an empty one made visible.
+    private func shown(_ value: String?) -> String {
+        guard let value, !value.isEmpty else { return "\"\"" }
+        return value
+    }
+
+    private func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }
 
     private func file(_ change: ImageDiff.FileChange) -> String {
         switch change.change {
@@ -116,7 +124,8 @@ struct DiffText {
                 default: field
                 }
             }
-            return "~ \(change.path): " + what.joined(separator: ", ") + " (layer \(old.layer) → \(new.layer))"
+            let layer = old.layer == new.layer ? "layer \(old.layer)" : "layer \(old.layer) → \(new.layer)"
+            return "~ \(change.path): " + what.joined(separator: ", ") + " (\(layer))"
         }
     }
 
