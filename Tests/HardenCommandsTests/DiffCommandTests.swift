@@ -58,6 +58,19 @@ import Testing
         #expect((files.first?["b"] as? [String: Any])?["digest"] as? String == "sha256:" + Digest.sha256(Data("two".utf8)).hex)
     }
 
+    @Test func longSectionsAreCappedInTextOnly() throws {
+        let many = (0..<250).map { file("many/f\($0)", "\($0)") }
+        let a = try write([base], as: "a")
+        let b = try write([base, [dir("many")] + many], as: "b")
+        let text = try project.harden(["diff", a, b])
+        #expect(text.status == 1)
+        #expect(text.stdout.contains("files added (251):"))
+        #expect(text.stdout.contains("  … and 51 more"))
+        let json = try project.harden(["diff", a, b, "--format", "json"])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect((report["files"] as? [[String: Any]])?.count == 251)
+    }
+
     @Test func anUnreadableImageExitsTwo() throws {
         let a = try write(layers, as: "a")
         try project.write("junk.tar", "not an image")

@@ -89,6 +89,38 @@ import Testing
         #expect(result.files.isEmpty && result.layers.isEmpty)
     }
 
+    @Test func portsVolumesLabelsAndStopSignalAreCompared() throws {
+        let json = #"""
+            {"User":"65532","ExposedPorts":{"8080/tcp":{}},"Volumes":{"/data":{}},"Labels":{"tier":"web"},"StopSignal":"SIGTERM"}
+            """#
+        let other = #"{"User":"65532","ExposedPorts":{"9090/tcp":{}},"Labels":{"tier":"api"},"StopSignal":"SIGINT"}"#
+        let configA = try JSONDecoder().decode(ContainerConfig.self, from: Data(json.utf8))
+        let configB = try JSONDecoder().decode(ContainerConfig.self, from: Data(other.utf8))
+        let result = try diff([base], [base], configA: configA, configB: configB)
+        #expect(
+            result.config.map { "\($0.field): \($0.a ?? "-") → \($0.b ?? "-")" } == [
+                "stop signal: SIGTERM → SIGINT", "label tier: web → api", "exposed port 8080/tcp: 8080/tcp → -",
+                "exposed port 9090/tcp: - → 9090/tcp", "volume /data: /data → -",
+            ])
+    }
+
+    @Test func configAndHistoryCreatedDifferUnlessSemantic() throws {
+        let blobs = [try ImageWriter.layer(base)]
+        var paths: [String] = []
+        for created in ["2024-01-01T00:00:00Z", "2025-06-01T00:00:00Z"] {
+            var config = ImageWriter.config(layers: blobs, config: .init(user: "65532"), history: ["ADD base"])
+            config.created = created
+            config.history?[0].created = created
+            let url = images.directory.appendingPathComponent(created)
+            try ImageWriter.writeLayout(config: config, layers: blobs, to: url)
+            paths.append(url.path)
+        }
+        let strict = ImageDiff(try read(paths[0]), try read(paths[1]))
+        #expect(strict.config.map(\.field) == ["created", "history[0] created"])
+        #expect(strict.files.isEmpty && strict.layers.isEmpty)
+        #expect(ImageDiff(try read(paths[0]), try read(paths[1]), semantic: true).identical)
+    }
+
     @Test func timestampsDifferUnlessSemantic() throws {
         let a = [base + [stamped("app/data", "same", mtime: 1_000)]]
         let b = [base + [stamped("app/data", "same", mtime: 2_000)]]
