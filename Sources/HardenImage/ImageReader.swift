@@ -12,6 +12,8 @@ public struct ImageContents: Sendable {
     /// Every captured file of every layer, in layer order, including versions a later layer replaced
     /// (the catalog uses them to find the layer that introduced a package).
     public var capturedFiles: [CapturedFile]
+    /// Every layer's entries, in layer order, when the reader was asked to keep them.
+    public var layers: [LayerContents] = []
 }
 
 /// A file whose whole content was kept, as one layer wrote it.
@@ -29,13 +31,19 @@ public struct ImageReader: Sendable {
     public var platform: Platform
     /// Says which files (absolute paths) are kept whole, for the rules and the catalog.
     public var capture: @Sendable (String) -> Bool
+    /// Hash every regular file (`ContentFacts.digest`); costs reading each file whole.
+    public var hashContents: Bool
+    /// Keep each layer's entries in `ImageContents.layers`.
+    public var keepsLayers: Bool
 
     public init(
-        limits: ImageLimits = ImageLimits(), platform: Platform = .current,
-        capture: @escaping @Sendable (String) -> Bool = { _ in false }
+        limits: ImageLimits = ImageLimits(), platform: Platform = .current, hashContents: Bool = false,
+        keepsLayers: Bool = false, capture: @escaping @Sendable (String) -> Bool = { _ in false }
     ) {
         self.limits = limits
         self.platform = platform
+        self.hashContents = hashContents
+        self.keepsLayers = keepsLayers
         self.capture = capture
     }
 
@@ -48,7 +56,7 @@ public struct ImageReader: Sendable {
                 hint: "pass --platform \(actual) to read it anyway")
         }
         let capture = capture
-        let reader = LayerReader(limits: limits, capture: { capture("/" + $0) })
+        let reader = LayerReader(limits: limits, hashContents: hashContents, capture: { capture("/" + $0) })
         let layers = image.layers
         let results = concurrentMap(layers.count) { index -> Result<LayerContents, ImageError> in
             Result { () throws(ImageError) in try reader.read(layers[index], from: source) }
@@ -57,6 +65,7 @@ public struct ImageReader: Sendable {
         var total: Int64 = 0
         var counts: [Int] = []
         var captured: [CapturedFile] = []
+        var kept: [LayerContents] = []
         for result in results {
             let layer = try result.get()
             total += layer.uncompressedBytes
@@ -73,8 +82,18 @@ public struct ImageReader: Sendable {
                 }
             }
             try filesystem.apply(layer)
+            if keepsLayers { kept.append(layer) }
         }
         return ImageContents(
-            image: image, filesystem: filesystem, uncompressedBytes: total, layerEntries: counts, capturedFiles: captured)
+            image: image, filesystem: filesystem, uncompressedBytes: total, layerEntries: counts, capturedFiles: captured,
+            layers: kept)
+    }
+
+    /// Reads several images at once; each result stands alone (one unreadable image doesn't stop the others).
+    public func read(_ paths: [String]) -> [Result<ImageContents, ImageError>] {
+        let reader = self
+        return concurrentMap(paths.count) { index in
+            Result { () throws(ImageError) in try reader.read(paths[index]) }
+        }
     }
 }

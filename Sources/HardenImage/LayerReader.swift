@@ -11,6 +11,8 @@ public struct ContentFacts: Sendable, Equatable {
     public var multiCall: String?
     /// The whole content, for the few files rules read (`/etc/passwd`…).
     public var captured: Data?
+    /// The sha256 of the content, when the reader was asked to hash files.
+    public var digest: Digest?
 
     public init() {}
 }
@@ -43,15 +45,22 @@ public struct LayerReader: Sendable {
     public var limits: ImageLimits
     /// Paths (normalized) whose content is kept whole.
     public var capture: @Sendable (String) -> Bool
+    /// Hash every regular file's content (reads each file to its end).
+    public var hashContents: Bool
 
     static let signatures: [(name: String, bytes: [UInt8])] = [
         ("busybox", Array("BusyBox v".utf8)), ("busybox", Array("busybox --list".utf8)),
         ("toybox", Array("toybox --long".utf8)), ("toybox", Array("Toybox ".utf8)),
     ]
     static let captureLimit = 8 << 20
+    static let emptyDigest = Digest.sha256(Data())
 
-    public init(limits: ImageLimits = ImageLimits(), capture: @escaping @Sendable (String) -> Bool = { _ in false }) {
+    public init(
+        limits: ImageLimits = ImageLimits(), hashContents: Bool = false,
+        capture: @escaping @Sendable (String) -> Bool = { _ in false }
+    ) {
         self.limits = limits
+        self.hashContents = hashContents
         self.capture = capture
     }
 
@@ -98,8 +107,12 @@ public struct LayerReader: Sendable {
                         source: where_, entry: header.path,
                         message: "is a hardlink that carries \(header.size) bytes of data; a hardlink has none")
                 }
-                if header.type == .regular, header.size > 0, case .file = entry.role {
-                    facts = try inspectContent(tar, path: entry.path)
+                if header.type == .regular, case .file = entry.role {
+                    if header.size > 0 {
+                        facts = try inspectContent(tar, path: entry.path)
+                    } else if hashContents {
+                        facts.digest = Self.emptyDigest
+                    }
                 }
                 entries.append(LayerEntry(path: entry.path, role: entry.role, header: header, content: facts))
             }
@@ -198,10 +211,11 @@ public struct LayerReader: Sendable {
         return (parts.joined(separator: "/"), .file)
     }
 
-    /// Streams a regular file: its kind, `#!` line, multi-call signature and, when asked, its bytes.
+    /// Streams a regular file: its kind, `#!` line, multi-call signature and, when asked, its bytes and hash.
     private func inspectContent(_ tar: ArchiveReader, path: String) throws(ArchiveError) -> ContentFacts {
         var facts = ContentFacts()
         let keep = capture(path)
+        var hasher = hashContents ? Hasher256() : nil
         var kept = Data()
         var first = true
         var tail: [UInt8] = []
@@ -209,6 +223,7 @@ public struct LayerReader: Sendable {
         while true {
             let block = try tar.readBlock()
             if block.isEmpty { break }
+            hasher?.update(block)
             if first {
                 first = false
                 if block.starts(with: [0x7F, 0x45, 0x4C, 0x46]) {
@@ -233,12 +248,13 @@ public struct LayerReader: Sendable {
                 facts.multiCall = Self.findSignature(tail, block)
                 tail = Array(block.suffix(overlap))
             }
-            if !keep, facts.kind != .elf || facts.multiCall != nil {
+            if !keep, hasher == nil, facts.kind != .elf || facts.multiCall != nil {
                 // Nothing more to learn from this file; the tar reader skips the rest (still hashed).
                 break
             }
         }
         if keep { facts.captured = kept }
+        facts.digest = hasher?.finalize()
         return facts
     }
 

@@ -149,6 +149,10 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
     public var labels: [String: String]?
     public var exposedPorts: [String: EmptyObject]?
     public var healthcheck: Healthcheck?
+    public var volumes: [String: EmptyObject]?
+    public var stopSignal: String?
+    public var shell: [String]?
+    public var onBuild: [String]?
 
     public struct Healthcheck: Sendable, Codable, Equatable {
         public var test: [String]?
@@ -166,6 +170,10 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
         case labels = "Labels"
         case exposedPorts = "ExposedPorts"
         case healthcheck = "Healthcheck"
+        case volumes = "Volumes"
+        case stopSignal = "StopSignal"
+        case shell = "Shell"
+        case onBuild = "OnBuild"
     }
 
     /// `PATH` from `Env`, else Docker's default.
