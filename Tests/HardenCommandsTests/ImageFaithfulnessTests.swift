@@ -58,7 +58,7 @@ import Testing
             while name.hasSuffix("/") { name.removeLast() }
             while name.hasPrefix("./") { name = name.dropFirst(2) }
             let path = "/" + name.drop { $0 == "/" }
-            if path == "/" || engineAdded.contains(path) || engineAdded.contains { path.hasPrefix($0 + "/") } { continue }
+            if path == "/" || engineAdded.contains(path) || engineAdded.contains(where: { path.hasPrefix($0 + "/") }) { continue }
             let kind: String
             switch header.type {
             case .regular: kind = "file"

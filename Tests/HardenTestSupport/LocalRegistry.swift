@@ -1,5 +1,4 @@
 import Foundation
-import HardenTestSupport
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
