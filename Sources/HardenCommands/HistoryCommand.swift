@@ -100,8 +100,14 @@ struct HistoryEntry: Codable {
     var reasons: [String]
     var inputDigest: String
     var image: String?
+    /// Base → its image ID, and → its registry digest for bases pulled from a registry.
+    var baseImages: [String: String]
+    var baseDigests: [String: String]
     var verification: String?
+    var verifyReport: String?
     var vulnerabilities: VulnerabilityCounts?
+    var scanReport: String?
+    var imageArchive: String?
     var seconds: Double?
     var error: String?
 
@@ -114,8 +120,13 @@ struct HistoryEntry: Codable {
         reasons = record.reasons
         inputDigest = record.inputDigest
         image = record.runtimeImage
+        baseImages = record.baseImages
+        baseDigests = record.baseDigests
         verification = record.verification?.rawValue
+        verifyReport = record.verifyReport
         vulnerabilities = record.vulnerabilities
+        scanReport = record.scanReport
+        imageArchive = record.imageArchive
         seconds = record.finishedAt.map { $0.timeIntervalSince(record.startedAt) }
         error = record.error
     }

@@ -112,6 +112,12 @@ import Testing
             let history = try project.harden(["history", onRegistry])
             #expect(history.status == 0)
             #expect(history.stdout.contains("base-update") && history.stdout.contains("pass"), "\(history.stdout)")
+            let json = try project.harden(["history", onRegistry, "--format", "json"])
+            let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+            let newest = (report?["builds"] as? [[String: Any]])?.first
+            #expect(newest?["trigger"] as? String == "base-update")
+            #expect((newest?["baseDigests"] as? [String: String])?[base] == newDigest)
+            #expect((newest?["verifyReport"] as? String).map { FileManager.default.fileExists(atPath: $0) } == true)
             _ = try? docker("image rm \(base)")
         }
     }
