@@ -44,7 +44,7 @@ struct RebuildCommand: AsyncParsableCommand {
     @Option(name: .long, help: "A registry reached over plain HTTP (besides localhost and 127.0.0.0/8); repeatable.")
     var insecureRegistry: [String] = []
 
-    @Flag(name: .long, help: "Show the full build logs on stderr.")
+    @Flag(name: .long, help: "Show the full build logs, and how long planning and the registry took, on stderr.")
     var verbose = false
 
     func validate() throws {
@@ -53,8 +53,16 @@ struct RebuildCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let started = ContinuousClock.now
         let planning = try await Planning.make(project)
+        if verbose {
+            Output.note("planning: \(planning.plans.count) recipes loaded and planned in \(ScanPipeline.seconds(since: started))")
+        }
+        let deciding = ContinuousClock.now
         let decisions = try await DueCheck.decide(planning, insecureRegistries: insecureRegistry, now: Date())
+        if verbose {
+            Output.note("deciding: history read and registries asked in \(ScanPipeline.seconds(since: deciding))")
+        }
         if dryRun {
             switch format {
             case .json: print(Output.json(decisions))
