@@ -4,7 +4,8 @@ import Foundation
 /// Writes a pax tar stream, optionally gzip or zstd compressed, into memory.
 ///
 /// Output is deterministic for the same entries: no timestamps or names in the
-/// gzip header, fixed compression levels.
+/// gzip header, fixed compression levels, no owner names, access or change times
+/// (only what `ArchiveEntry` carries is written; extended attributes in name order).
 public final class ArchiveWriter {
     public enum Compression: Sendable { case none, gzip, zstd }
 
@@ -61,6 +62,9 @@ public final class ArchiveWriter {
         if entry.type == .characterDevice || entry.type == .blockDevice {
             archive_entry_set_rdevmajor(item, dev_t(entry.deviceMajor))
             archive_entry_set_rdevminor(item, dev_t(entry.deviceMinor))
+        }
+        for (name, value) in entry.xattrs.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+            value.withUnsafeBytes { archive_entry_xattr_add_entry(item, name, $0.baseAddress, $0.count) }
         }
         let carriesData = entry.type == .regular || (entry.type == .hardlink && !data.isEmpty)
         archive_entry_set_size(item, carriesData ? Int64(data.count) : 0)
