@@ -129,6 +129,29 @@ import Testing
         }
     }
 
+    @Test func aHardlinkIntoALowerLayerIsLeftAsItIs() throws {
+        let raw = try images.image([[dir("z"), file("z/data", "below")], [dir("a"), hardlink("a/link", to: "z/data")]])
+        try normalize(raw, "out")
+        let contents = try ImageReader(hashContents: true, keepsLayers: true).read(url("out").path)
+        #expect(contents.layers[1].entries.map(\.header.hardlinkTarget) == [nil, "z/data"])
+        #expect(contents.filesystem.nodes["/a/link"]?.content.digest == .sha256(Data("below".utf8)))
+    }
+
+    @Test func aPathTwiceInOneLayerIsRefused() throws {
+        let raw = try images.image([[file("etc/x", "1"), file("./etc/x", "2")]])
+        #expect(throws: ImageError.self) { try normalize(raw) }
+    }
+
+    @Test func theRootEntryIsKeptFirst() throws {
+        let raw = try images.image([[file("b", "1"), dir("./", mode: 0o700)]])
+        let result = try normalize(raw, "out")
+        let layer = try Self.uncompressed(url("out/blobs/sha256/\(result.layerDigests[0].hex)"))
+        let reader = try ArchiveReader(source: MemorySource(layer), name: "layer", mode: .plainTar)
+        var paths: [String] = []
+        while let entry = try reader.next() { paths.append(entry.path) }
+        #expect(paths == ["./", "b"])
+    }
+
     @Test func whiteoutsSurviveAndTheFilesystemIsTheSame() throws {
         let raw = try images.image([
             base + [dir("opt"), dir("opt/x"), file("opt/x/old"), file("app/old")],
