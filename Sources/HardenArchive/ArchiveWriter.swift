@@ -1,4 +1,5 @@
 import CArchive
+import Crypto
 import Foundation
 
 /// Writes a pax tar stream, optionally gzip or zstd compressed, into memory.
@@ -10,9 +11,11 @@ public final class ArchiveWriter {
     public enum Compression: Sendable { case none, gzip, zstd }
 
     private var handle: OpaquePointer?
-    private let sink = DataSink()
+    private let sink: DataSink
 
-    public init(compression: Compression = .none) throws(ArchiveError) {
+    /// With `keepsBytes` false the output is only hashed (see `digest()`), not kept.
+    public init(compression: Compression = .none, keepsBytes: Bool = true) throws(ArchiveError) {
+        sink = DataSink(keepsBytes: keepsBytes)
         guard let handle = archive_write_new() else {
             throw ArchiveError(source: "archive writer", message: "libarchive could not allocate a writer", code: .io)
         }
@@ -75,10 +78,16 @@ public final class ArchiveWriter {
         }
     }
 
-    /// Closes the stream and returns every byte written.
+    /// Closes the stream and returns every byte written (nothing when the bytes were not kept).
+    @discardableResult
     public func finish() throws(ArchiveError) -> Data {
         guard archive_write_close(handle) == ARCHIVE_OK else { try fail("closing") }
         return sink.data
+    }
+
+    /// `sha256:<hex>` of every byte written so far.
+    public func digest() -> String {
+        "sha256:" + sink.hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     private func fail(_ what: String) throws(ArchiveError) -> Never {
@@ -88,14 +97,19 @@ public final class ArchiveWriter {
 }
 
 private final class DataSink {
+    let keepsBytes: Bool
     var data = Data()
+    var hasher = SHA256()
+    init(keepsBytes: Bool) { self.keepsBytes = keepsBytes }
 }
 
 private func writeToSink(
     _ archive: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ buffer: UnsafeRawPointer?, _ length: Int
 ) -> la_ssize_t {
     guard let context, let buffer else { return -1 }
-    Unmanaged<DataSink>.fromOpaque(context).takeUnretainedValue().data.append(
-        buffer.assumingMemoryBound(to: UInt8.self), count: length)
+    let sink = Unmanaged<DataSink>.fromOpaque(context).takeUnretainedValue()
+    let bytes = UnsafeRawBufferPointer(start: buffer, count: length)
+    sink.hasher.update(bufferPointer: bytes)
+    if sink.keepsBytes { sink.data.append(contentsOf: bytes) }
     return la_ssize_t(length)
 }

@@ -24,11 +24,14 @@ public enum ImageWriter {
     public static func layer(_ entries: [(ArchiveEntry, Data)], compression: ArchiveWriter.Compression = .gzip) throws(ImageError)
         -> LayerBlob
     {
-        do {
-            let plain = try ArchiveWriter(compression: .none)
+        let blob: Data
+        let diffID: String
+        do throws(ArchiveError) {
+            // The plain tar is only hashed (its diff_id) unless it is the blob itself.
+            let plain = try ArchiveWriter(compression: .none, keepsBytes: compression == .none)
             for (entry, data) in entries { try plain.add(entry, data: data) }
             let tar = try plain.finish()
-            let blob: Data
+            diffID = plain.digest()
             if compression == .none {
                 blob = tar
             } else {
@@ -36,16 +39,17 @@ public enum ImageWriter {
                 for (entry, data) in entries { try packed.add(entry, data: data) }
                 blob = try packed.finish()
             }
-            let mediaType: String
-            switch compression {
-            case .none: mediaType = "application/vnd.oci.image.layer.v1.tar"
-            case .gzip: mediaType = "application/vnd.oci.image.layer.v1.tar+gzip"
-            case .zstd: mediaType = "application/vnd.oci.image.layer.v1.tar+zstd"
-            }
-            return LayerBlob(data: blob, digest: Digest.sha256(blob), diffID: Digest.sha256(tar), mediaType: mediaType)
         } catch {
             throw ImageError(source: "layer", message: error.description)
         }
+        let mediaType: String
+        switch compression {
+        case .none: mediaType = "application/vnd.oci.image.layer.v1.tar"
+        case .gzip: mediaType = "application/vnd.oci.image.layer.v1.tar+gzip"
+        case .zstd: mediaType = "application/vnd.oci.image.layer.v1.tar+zstd"
+        }
+        guard let diffID = Digest(diffID) else { throw ImageError(source: "layer", message: "no digest for the tar") }
+        return LayerBlob(data: blob, digest: Digest.sha256(blob), diffID: diffID, mediaType: mediaType)
     }
 
     /// A config for `layers`, with `config` as the container settings.
