@@ -55,11 +55,13 @@ public struct ArchiveEntry: Sendable, Equatable {
     public var hardlinkTarget: String?
     public var deviceMajor: UInt32
     public var deviceMinor: UInt32
+    /// Extended attributes (`security.capability`…), name → value.
+    public var xattrs: [String: Data]
 
     public init(
         path: String, type: EntryType, size: Int64 = 0, mode: UInt32 = 0o644, uid: Int64 = 0, gid: Int64 = 0,
         mtime: Int64 = 0, symlinkTarget: String? = nil, hardlinkTarget: String? = nil, deviceMajor: UInt32 = 0,
-        deviceMinor: UInt32 = 0
+        deviceMinor: UInt32 = 0, xattrs: [String: Data] = [:]
     ) {
         self.path = path
         self.type = type
@@ -72,6 +74,7 @@ public struct ArchiveEntry: Sendable, Equatable {
         self.hardlinkTarget = hardlinkTarget
         self.deviceMajor = deviceMajor
         self.deviceMinor = deviceMinor
+        self.xattrs = xattrs
     }
 }
 
@@ -187,7 +190,21 @@ public final class ArchiveReader {
             symlinkTarget: (archive_entry_symlink_utf8(entry) ?? archive_entry_symlink(entry)).map { String(cString: $0) },
             hardlinkTarget: hardlink,
             deviceMajor: UInt32(archive_entry_rdevmajor(entry)),
-            deviceMinor: UInt32(archive_entry_rdevminor(entry)))
+            deviceMinor: UInt32(archive_entry_rdevminor(entry)),
+            xattrs: Self.xattrs(of: entry))
+    }
+
+    private static func xattrs(of entry: OpaquePointer) -> [String: Data] {
+        guard archive_entry_xattr_reset(entry) > 0 else { return [:] }
+        var xattrs: [String: Data] = [:]
+        var name: UnsafePointer<CChar>?
+        var value: UnsafeRawPointer?
+        var size = 0
+        while archive_entry_xattr_next(entry, &name, &value, &size) == ARCHIVE_OK {
+            guard let name else { continue }
+            xattrs[String(cString: name)] = value.map { Data(bytes: $0, count: size) } ?? Data()
+        }
+        return xattrs
     }
 
     private static func harmlessWarning(_ handle: OpaquePointer?, _ entry: OpaquePointer) -> Bool {

@@ -1,17 +1,21 @@
 import CArchive
+import Crypto
 import Foundation
 
 /// Writes a pax tar stream, optionally gzip or zstd compressed, into memory.
 ///
 /// Output is deterministic for the same entries: no timestamps or names in the
-/// gzip header, fixed compression levels.
+/// gzip header, fixed compression levels, no owner names, access or change times
+/// (only what `ArchiveEntry` carries is written; extended attributes in name order).
 public final class ArchiveWriter {
     public enum Compression: Sendable { case none, gzip, zstd }
 
     private var handle: OpaquePointer?
-    private let sink = DataSink()
+    private let sink: DataSink
 
-    public init(compression: Compression = .none) throws(ArchiveError) {
+    /// With `keepsBytes` false the output is only hashed (see `digest()`), not kept.
+    public init(compression: Compression = .none, keepsBytes: Bool = true) throws(ArchiveError) {
+        sink = DataSink(keepsBytes: keepsBytes)
         guard let handle = archive_write_new() else {
             throw ArchiveError(source: "archive writer", message: "libarchive could not allocate a writer", code: .io)
         }
@@ -62,6 +66,9 @@ public final class ArchiveWriter {
             archive_entry_set_rdevmajor(item, dev_t(entry.deviceMajor))
             archive_entry_set_rdevminor(item, dev_t(entry.deviceMinor))
         }
+        for (name, value) in entry.xattrs.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+            value.withUnsafeBytes { archive_entry_xattr_add_entry(item, name, $0.baseAddress, $0.count) }
+        }
         let carriesData = entry.type == .regular || (entry.type == .hardlink && !data.isEmpty)
         archive_entry_set_size(item, carriesData ? Int64(data.count) : 0)
         guard archive_write_header(handle, item) == ARCHIVE_OK else { try fail(entry.path) }
@@ -71,10 +78,16 @@ public final class ArchiveWriter {
         }
     }
 
-    /// Closes the stream and returns every byte written.
+    /// Closes the stream and returns every byte written (nothing when the bytes were not kept).
+    @discardableResult
     public func finish() throws(ArchiveError) -> Data {
         guard archive_write_close(handle) == ARCHIVE_OK else { try fail("closing") }
         return sink.data
+    }
+
+    /// `sha256:<hex>` of every byte written so far.
+    public func digest() -> String {
+        "sha256:" + sink.hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     private func fail(_ what: String) throws(ArchiveError) -> Never {
@@ -84,14 +97,19 @@ public final class ArchiveWriter {
 }
 
 private final class DataSink {
+    let keepsBytes: Bool
     var data = Data()
+    var hasher = SHA256()
+    init(keepsBytes: Bool) { self.keepsBytes = keepsBytes }
 }
 
 private func writeToSink(
     _ archive: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ buffer: UnsafeRawPointer?, _ length: Int
 ) -> la_ssize_t {
     guard let context, let buffer else { return -1 }
-    Unmanaged<DataSink>.fromOpaque(context).takeUnretainedValue().data.append(
-        buffer.assumingMemoryBound(to: UInt8.self), count: length)
+    let sink = Unmanaged<DataSink>.fromOpaque(context).takeUnretainedValue()
+    let bytes = UnsafeRawBufferPointer(start: buffer, count: length)
+    sink.hasher.update(bufferPointer: bytes)
+    if sink.keepsBytes { sink.data.append(contentsOf: bytes) }
     return la_ssize_t(length)
 }

@@ -24,11 +24,14 @@ public enum ImageWriter {
     public static func layer(_ entries: [(ArchiveEntry, Data)], compression: ArchiveWriter.Compression = .gzip) throws(ImageError)
         -> LayerBlob
     {
-        do {
-            let plain = try ArchiveWriter(compression: .none)
+        let blob: Data
+        let diffID: String
+        do throws(ArchiveError) {
+            // The plain tar is only hashed (its diff_id) unless it is the blob itself.
+            let plain = try ArchiveWriter(compression: .none, keepsBytes: compression == .none)
             for (entry, data) in entries { try plain.add(entry, data: data) }
             let tar = try plain.finish()
-            let blob: Data
+            diffID = plain.digest()
             if compression == .none {
                 blob = tar
             } else {
@@ -36,16 +39,17 @@ public enum ImageWriter {
                 for (entry, data) in entries { try packed.add(entry, data: data) }
                 blob = try packed.finish()
             }
-            let mediaType: String
-            switch compression {
-            case .none: mediaType = "application/vnd.oci.image.layer.v1.tar"
-            case .gzip: mediaType = "application/vnd.oci.image.layer.v1.tar+gzip"
-            case .zstd: mediaType = "application/vnd.oci.image.layer.v1.tar+zstd"
-            }
-            return LayerBlob(data: blob, digest: Digest.sha256(blob), diffID: Digest.sha256(tar), mediaType: mediaType)
         } catch {
             throw ImageError(source: "layer", message: error.description)
         }
+        let mediaType: String
+        switch compression {
+        case .none: mediaType = "application/vnd.oci.image.layer.v1.tar"
+        case .gzip: mediaType = "application/vnd.oci.image.layer.v1.tar+gzip"
+        case .zstd: mediaType = "application/vnd.oci.image.layer.v1.tar+zstd"
+        }
+        guard let diffID = Digest(diffID) else { throw ImageError(source: "layer", message: "no digest for the tar") }
+        return LayerBlob(data: blob, digest: Digest.sha256(blob), diffID: diffID, mediaType: mediaType)
     }
 
     /// A config for `layers`, with `config` as the container settings.
@@ -69,7 +73,17 @@ public enum ImageWriter {
     public static func writeLayout(
         config: ImageConfig, layers: [LayerBlob], to directory: URL, refName: String? = nil
     ) throws(ImageError) -> Descriptor {
-        let configData = encode(config)
+        let platform = config.os.flatMap { os in
+            config.architecture.map { Platform(os: os, architecture: $0, variant: config.variant) }
+        }
+        return try writeLayout(configData: encode(config), platform: platform, layers: layers, to: directory, refName: refName)
+    }
+
+    /// Writes an OCI image layout around a config kept as bytes (fields harden does not model survive).
+    @discardableResult
+    public static func writeLayout(
+        configData: Data, platform: Platform?, layers: [LayerBlob], to directory: URL, refName: String? = nil
+    ) throws(ImageError) -> Descriptor {
         let configDescriptor = Descriptor(
             mediaType: MediaType.ociConfig, digest: .sha256(configData), size: Int64(configData.count))
         let manifest = ImageManifest(
@@ -78,9 +92,7 @@ public enum ImageWriter {
         let manifestData = encode(manifest)
         var manifestDescriptor = Descriptor(
             mediaType: MediaType.ociManifest, digest: .sha256(manifestData), size: Int64(manifestData.count))
-        if let os = config.os, let architecture = config.architecture {
-            manifestDescriptor.platform = Platform(os: os, architecture: architecture, variant: config.variant)
-        }
+        manifestDescriptor.platform = platform
         if let refName { manifestDescriptor.annotations = ["org.opencontainers.image.ref.name": refName] }
         let index = ImageIndex(schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [manifestDescriptor])
         var files: [(String, Data)] = [
@@ -97,7 +109,13 @@ public enum ImageWriter {
     public static func writeDockerArchive(config: ImageConfig, layers: [LayerBlob], to file: URL, tag: String? = nil)
         throws(ImageError)
     {
-        let configData = encode(config)
+        try writeDockerArchive(configData: encode(config), layers: layers, to: file, tag: tag)
+    }
+
+    /// Writes a `docker save` archive around a config kept as bytes.
+    public static func writeDockerArchive(configData: Data, layers: [LayerBlob], to file: URL, tag: String? = nil)
+        throws(ImageError)
+    {
         let configName = Digest.sha256(configData).hex + ".json"
         let layerNames = layers.indices.map { "\(String(format: "%064x", $0 + 1))/layer.tar" }
         let manifest = [DockerArchiveManifest(config: configName, repoTags: tag.map { [$0] }, layers: layerNames)]
