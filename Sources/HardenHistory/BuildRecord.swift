@@ -129,4 +129,18 @@ public struct RecentAttempts: Sendable {
     public var failuresInARow = 0
 
     public init() {}
+
+    /// Takes in the next older build of the recipe (builds come newest first).
+    public mutating func add(_ record: BuildRecord) {
+        if lastAttempt == nil { lastAttempt = record }
+        if record.status == .succeeded {
+            if lastSucceeded == nil {
+                lastSucceeded = record
+            } else if previousSucceeded == nil {
+                previousSucceeded = record
+            }
+        } else if lastSucceeded == nil {
+            failuresInARow += 1
+        }
+    }
 }

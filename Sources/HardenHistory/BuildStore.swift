@@ -189,18 +189,7 @@ public actor BuildStore {
         var result: [String: RecentAttempts] = [:]
         for row in rows {
             let record = try Self.record(row, path: path)
-            var recent = result[record.recipe] ?? RecentAttempts()
-            if recent.lastAttempt == nil { recent.lastAttempt = record }
-            if record.status == .succeeded {
-                if recent.lastSucceeded == nil {
-                    recent.lastSucceeded = record
-                } else if recent.previousSucceeded == nil {
-                    recent.previousSucceeded = record
-                }
-            } else if recent.lastSucceeded == nil {
-                recent.failuresInARow += 1
-            }
-            result[record.recipe] = recent
+            result[record.recipe, default: RecentAttempts()].add(record)
         }
         return result
     }

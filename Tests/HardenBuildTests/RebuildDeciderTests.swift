@@ -35,18 +35,7 @@ import Testing
 
     func history(_ builds: BuildRecord...) -> RecentAttempts {
         var recent = RecentAttempts()
-        for record in builds.sorted(by: { $0.id! > $1.id! }) {
-            if recent.lastAttempt == nil { recent.lastAttempt = record }
-            if record.status == .succeeded {
-                if recent.lastSucceeded == nil {
-                    recent.lastSucceeded = record
-                } else if recent.previousSucceeded == nil {
-                    recent.previousSucceeded = record
-                }
-            } else if recent.lastSucceeded == nil {
-                recent.failuresInARow += 1
-            }
-        }
+        for record in builds.sorted(by: { $0.id! > $1.id! }) { recent.add(record) }
         return recent
     }
 
