@@ -284,3 +284,14 @@ public struct ImageLimits: Sendable, Equatable {
 
     public init() {}
 }
+
+extension ImageLimits {
+    /// Stops a read once the layers taken so far add up to more than `totalBytes`.
+    func checkTotalBytes(_ total: Int64, of source: ImageSource) throws(ImageError) {
+        guard total > totalBytes else { return }
+        throw ImageError(
+            source: source.displayName,
+            message: "the layers add up to more than \(totalBytes) uncompressed bytes (limit)",
+            hint: "raise it with --max-bytes if the image is really that large")
+    }
+}

@@ -61,11 +61,7 @@ public struct ImageNormalizer: Sendable {
         for result in results {
             let layer = try result.get()
             total += layer.bytesRead
-            if total > limits.totalBytes {
-                throw ImageError(
-                    source: source.displayName,
-                    message: "the layers add up to more than \(limits.totalBytes) uncompressed bytes (limit)")
-            }
+            try limits.checkTotalBytes(total, of: source)
             done.append(layer)
         }
         return done

@@ -69,12 +69,7 @@ public struct ImageReader: Sendable {
         for result in results {
             let layer = try result.get()
             total += layer.uncompressedBytes
-            if total > limits.totalBytes {
-                throw ImageError(
-                    source: source.displayName,
-                    message: "the layers add up to more than \(limits.totalBytes) uncompressed bytes (limit)",
-                    hint: "raise it with --max-bytes if the image is really that large")
-            }
+            try limits.checkTotalBytes(total, of: source)
             counts.append(layer.entries.count)
             for entry in layer.entries {
                 if let data = entry.content.captured {
