@@ -81,13 +81,8 @@ command -v hyperfine >/dev/null || apt_missing+=(hyperfine)
 command -v skopeo >/dev/null || apt_missing+=(skopeo)
 command -v docker-registry >/dev/null || apt_missing+=(docker-registry)
 command -v curl >/dev/null || apt_missing+=(curl)
-if ((${#apt_missing[@]})); then
-  [[ $(id -u) -eq 0 ]] || die "missing Debian packages: ${apt_missing[*]} (sudo apt-get install -y ${apt_missing[*]})"
-  log "apt-get install ${apt_missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null \
-    || die "apt-get install ${apt_missing[*]} failed"
-fi
+source "$root/Benchmarks/packages.sh"
+install_debian_packages "${apt_missing[@]}"
 command -v python3 >/dev/null || die "python3 is missing"
 timeout 30 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 \
   || die "the docker engine does not answer: scripts/setup.sh (or scripts/start-docker.sh)"

@@ -67,13 +67,8 @@ command -v skopeo >/dev/null || apt_missing+=(skopeo)
 [[ -x /usr/bin/time ]] || apt_missing+=(time)
 command -v cc >/dev/null || apt_missing+=(gcc)
 dpkg-query -W -f='${Status}' libarchive-dev 2>/dev/null | grep -q 'install ok installed' || apt_missing+=(libarchive-dev)
-if ((${#apt_missing[@]})); then
-  [[ $(id -u) -eq 0 ]] || die "missing Debian packages: ${apt_missing[*]} (sudo apt-get install -y ${apt_missing[*]})"
-  log "apt-get install ${apt_missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null \
-    || die "apt-get install ${apt_missing[*]} failed"
-fi
+source "$root/Benchmarks/packages.sh"
+install_debian_packages "${apt_missing[@]}"
 command -v python3 >/dev/null || die "python3 is missing (apt-get install -y python3 python3-pip)"
 
 source "$root/Benchmarks/peers.sh"
