@@ -204,12 +204,16 @@ public struct BuildRunner: Sendable {
         }
         try verify(analysis.verification, archive: archive, recipe: recipe, started: checked, outcome: &outcome)
         try await scan(analysis, archive: archive, recipe: recipe, options: options, outcome: &outcome)
-        (outcome.baseImages, outcome.baseDigests) = await basesAsBuilt(plan)
+        if options.pull {
+            (outcome.baseImages, outcome.baseDigests) = await basesAsBuilt(plan)
+        } else {
+            outcome.baseDigests = plan.baseDigests  // nothing pulled: the bases are as planned
+        }
     }
 
-    /// Each base's image ID as the build used it (a `--pull` may have moved it since planning) and
-    /// the registry digest of each base the engine pulled from a registry (its `RepoDigests`);
-    /// local-only bases have no digest and are compared by image ID instead.
+    /// After a `--pull`: each base's image ID as the build used it and the registry digest of each
+    /// base the engine pulled from a registry (its `RepoDigests`); local-only bases have no digest
+    /// and are compared by image ID instead.
     private func basesAsBuilt(_ plan: BuildPlan) async -> (ids: [String: String]?, digests: [String: String]) {
         guard let images = try? await docker.inspect(Array(Set(plan.resolvedBases.values)).sorted()) else { return (nil, [:]) }
         var ids: [String: String] = [:]

@@ -20,6 +20,8 @@ public struct BuildPlan: Sendable, Codable {
     public var baseImages: [String: String]
     /// Each base as named in the recipe → the reference actually built from (after `--image-map`).
     public var resolvedBases: [String: String]
+    /// Each base → the registry digest the engine has for it under that name (none for local-only bases).
+    public var baseDigests: [String: String] = [:]
     /// Bases the engine doesn't have.
     public var missingBases: [String]
     /// The last successful build, when there is one.
@@ -66,11 +68,17 @@ public struct Planner: Sendable {
         let baseNames = try bases(of: recipe)
         var resolved: [String: String] = [:]
         var baseIDs: [String: String] = [:]
+        var baseDigests: [String: String] = [:]
         var missing: [String] = []
         for base in baseNames {
             let reference = imageMap.resolve(base)
             resolved[base] = reference
-            if let image = engine[reference] { baseIDs[base] = image.id } else { missing.append(base) }
+            if let image = engine[reference] {
+                baseIDs[base] = image.id
+                baseDigests[base] = image.registryDigest(for: reference)
+            } else {
+                missing.append(base)
+            }
         }
         let dockerfile: String
         var parts = try recipeParts(recipe.recipe)
@@ -107,7 +115,8 @@ public struct Planner: Sendable {
         }
         return BuildPlan(
             recipe: recipe.name, file: recipe.displayPath, action: action, reasons: reasons, inputDigest: digest,
-            inputParts: parts, baseImages: baseIDs, resolvedBases: resolved, missingBases: missing,
+            inputParts: parts, baseImages: baseIDs, resolvedBases: resolved, baseDigests: baseDigests,
+            missingBases: missing,
             previousBuild: previous?.id, previousImage: previous?.runtimeImage, dockerfile: dockerfile)
     }
 
