@@ -49,10 +49,7 @@ struct BuildCommand: AsyncParsableCommand {
         let recipes = Dictionary(uniqueKeysWithValues: planning.recipes.map { ($0.name, $0) })
         let options = BuildOptions(jobs: jobs, noCache: noCache, pull: pull, advisories: try Advisories.load(advisories))
         let plans = planning.plans
-        let task = Task { await runner.run(plans, recipes: recipes, options: options) }
-        let signals = StopSignals.cancelling(task)
-        let outcomes = await task.value
-        withExtendedLifetime(signals) {}
+        let outcomes = await StopSignals.cancellable { await runner.run(plans, recipes: recipes, options: options) }
 
         switch format {
         case .json: print(Output.json(outcomes))

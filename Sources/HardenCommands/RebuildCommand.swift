@@ -166,10 +166,7 @@ enum DueCheck {
         var outcomes: [BuildOutcome] = []
         for key in groups.keys.sorted() {
             guard let group = groups[key] else { continue }
-            let task = Task { await runner.run(group.plans, recipes: recipes, options: group.options) }
-            let signals = StopSignals.cancelling(task)
-            outcomes += await task.value
-            withExtendedLifetime(signals) {}
+            outcomes += await StopSignals.cancellable { await runner.run(group.plans, recipes: recipes, options: group.options) }
             if outcomes.contains(where: { $0.status == .interrupted }) { break }
         }
         return outcomes

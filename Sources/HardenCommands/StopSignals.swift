@@ -42,8 +42,17 @@ public enum StopSignals {
         }
     }
 
+    /// Runs `work` as a task that SIGINT or SIGTERM cancel, and returns what it returns.
+    static func cancellable<T: Sendable>(_ work: sending @escaping () async -> T) async -> T {
+        let task = Task { await work() }
+        let registration = cancelling(task)
+        let value = await task.value
+        withExtendedLifetime(registration) {}
+        return value
+    }
+
     /// Cancels `task` on SIGINT or SIGTERM until the returned registration is released.
-    static func cancelling<T: Sendable>(_ task: Task<T, Never>) -> Registration {
+    private static func cancelling<T: Sendable>(_ task: Task<T, Never>) -> Registration {
         let id = counter.add(1, ordering: .relaxed).newValue
         handlers.withLock { $0[id] = { task.cancel() } }
         return Registration(id: id)

@@ -43,7 +43,7 @@ struct WatchCommand: AsyncParsableCommand {
     func run() async throws {
         let pause = Self.seconds(interval) ?? 300
         let matcher = try Advisories.load(advisories)
-        let loop = Task { () -> Bool in
+        let interrupted = await StopSignals.cancellable { () -> Bool in
             var interrupted = false
             while !Task.isCancelled {
                 let wake = await round(pause: pause, advisories: matcher, interrupted: &interrupted)
@@ -53,9 +53,6 @@ struct WatchCommand: AsyncParsableCommand {
             }
             return interrupted
         }
-        let signals = StopSignals.cancelling(loop)
-        let interrupted = await loop.value
-        withExtendedLifetime(signals) {}
         Output.note("harden watch: stopped")
         if interrupted { throw ExitCode(Exit.interrupted) }
     }
