@@ -25,9 +25,15 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
+        .systemLibrary(
+            name: "CDeflate",
+            path: "Vendor/CDeflate",
+            pkgConfig: "libdeflate",
+            providers: [.apt(["libdeflate-dev"]), .brew(["libdeflate"])]
+        ),
         .target(
             name: "HardenArchive",
-            dependencies: ["CArchive", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["CArchive", "CDeflate", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "HardenImage",

@@ -7,12 +7,15 @@ public struct LayerBlob: Sendable {
     public var digest: Digest
     public var diffID: Digest
     public var mediaType: String
+    /// The uncompressed tar, when the writer kept it (a docker-archive can take it as it is).
+    public var tar: Data?
 
-    public init(data: Data, digest: Digest, diffID: Digest, mediaType: String) {
+    public init(data: Data, digest: Digest, diffID: Digest, mediaType: String, tar: Data? = nil) {
         self.data = data
         self.digest = digest
         self.diffID = diffID
         self.mediaType = mediaType
+        self.tar = tar
     }
 }
 
@@ -20,22 +23,29 @@ public struct LayerBlob: Sendable {
 ///
 /// Used for normalized output and by the tests to make images (hostile ones included).
 public enum ImageWriter {
-    /// Packs entries into a layer tar, compressed as asked.
-    public static func layer(_ entries: [(ArchiveEntry, Data)], compression: ArchiveWriter.Compression = .gzip) throws(ImageError)
-        -> LayerBlob
-    {
-        let blob: Data
+    /// The libdeflate level for gzip layers. On a 390 MB image: 84 MB/s per core and 3.5% larger
+    /// than level 6 (50 MB/s); level 1 is 142 MB/s but 5% larger again.
+    public static let gzipLevel = 3
+
+    /// Packs entries into a layer tar, compressed as asked; `level` is the gzip level (zstd keeps its own).
+    public static func layer(
+        _ entries: [(ArchiveEntry, Data)], compression: ArchiveWriter.Compression = .gzip, level: Int = gzipLevel
+    ) throws(ImageError) -> LayerBlob {
+        let tar: Data
         let diffID: String
+        let blob: Data
         do throws(ArchiveError) {
-            // The plain tar is only hashed (its diff_id) unless it is the blob itself.
-            let plain = try ArchiveWriter(compression: .none, keepsBytes: compression == .none)
+            let plain = try ArchiveWriter(compression: .none)
             for (entry, data) in entries { try plain.add(entry, data: data) }
-            let tar = try plain.finish()
+            tar = try plain.finish()
             diffID = plain.digest()
-            if compression == .none {
+            switch compression {
+            case .none:
                 blob = tar
-            } else {
-                let packed = try ArchiveWriter(compression: compression)
+            case .gzip:
+                blob = try GzipCompressor(level: level).compress(tar)
+            case .zstd:
+                let packed = try ArchiveWriter(compression: .zstd)
                 for (entry, data) in entries { try packed.add(entry, data: data) }
                 blob = try packed.finish()
             }
@@ -49,7 +59,7 @@ public enum ImageWriter {
         case .zstd: mediaType = "application/vnd.oci.image.layer.v1.tar+zstd"
         }
         guard let diffID = Digest(diffID) else { throw ImageError(source: "layer", message: "no digest for the tar") }
-        return LayerBlob(data: blob, digest: Digest.sha256(blob), diffID: diffID, mediaType: mediaType)
+        return LayerBlob(data: blob, digest: Digest.sha256(blob), diffID: diffID, mediaType: mediaType, tar: tar)
     }
 
     /// A config for `layers`, with `config` as the container settings.
