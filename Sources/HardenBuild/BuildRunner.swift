@@ -13,16 +13,35 @@ public struct BuildOptions: Sendable {
     public var trigger: String
     /// OSV advisories for recipes whose `scan.scanners` has `builtin`.
     public var advisories: AdvisoryMatcher?
+    /// Build a second time without cache and compare the normalized digests.
+    public var checkReproducible: Bool
+    /// Where `SOURCE_DATE_EPOCH` is looked up.
+    public var environment: [String: String]
 
     public init(
-        jobs: Int = 1, noCache: Bool = false, pull: Bool = false, trigger: String = "manual", advisories: AdvisoryMatcher? = nil
+        jobs: Int = 1, noCache: Bool = false, pull: Bool = false, trigger: String = "manual", advisories: AdvisoryMatcher? = nil,
+        checkReproducible: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment
     ) {
         self.jobs = jobs
         self.noCache = noCache
         self.pull = pull
         self.trigger = trigger
         self.advisories = advisories
+        self.checkReproducible = checkReproducible
+        self.environment = environment
     }
+}
+
+/// What `--check-reproducible` found: both builds' images, raw and normalized.
+public struct ReproducibilityCheck: Sendable, Codable {
+    public var identical: Bool
+    public var rawImages: [String]
+    public var images: [String]
+    public var manifestDigests: [String]
+    /// The second build's normalized archive, kept when it differs.
+    public var secondArchive: String?
+    /// The differences as `harden diff` shows them (capped).
+    public var differences: String?
 }
 
 /// The result of one recipe in a `harden build` run.
@@ -35,7 +54,16 @@ public struct BuildOutcome: Sendable, Codable {
     public var buildID: Int64?
     public var reasons: [String]
     public var builderImage: String?
+    /// The normalized runtime image: the engine's ID for it and its config digest.
     public var runtimeImage: String?
+    /// The runtime image as `docker build` made it, before normalization.
+    public var rawRuntimeImage: String?
+    /// The OCI manifest digest of the normalized image and the layout that holds it.
+    public var manifestDigest: String?
+    public var ociLayout: String?
+    public var sourceDateEpoch: SourceDateEpoch?
+    /// With `--check-reproducible`: what the second build gave.
+    public var reproducibility: ReproducibilityCheck?
     public var tags: [String]
     public var imageArchive: String?
     public var builderLog: String?
@@ -146,6 +174,53 @@ public struct BuildRunner: Sendable {
                 .failed, "base image \(names) is not in the engine",
                 hint: "pull it, pass --pull, or map it to a local image with --image-map")
         }
+        let epoch = try await SourceDateEpoch.resolve(for: recipe, environment: options.environment, runner: docker.runner)
+        outcome.sourceDateEpoch = epoch
+        let stages = try await buildStages(
+            plan, recipe: recipe, directory: directory, epoch: epoch, noCache: options.noCache, pull: options.pull,
+            outcome: &outcome)
+        let images = ReproducibleImages(docker: docker, state: state)
+        let normalizing = ContinuousClock.now
+        let (release, reused) = try await images.produce(
+            rawImage: stages.runtime, recipe: plan.recipe, epoch: epoch.seconds, tags: outcome.tags)
+        outcome.rawRuntimeImage = stages.runtime
+        outcome.runtimeImage = release.image
+        outcome.manifestDigest = release.manifestDigest
+        outcome.ociLayout = release.layout
+        outcome.imageArchive = release.archive
+        progress.note(
+            "\(plan.recipe) normalize: \(Planner.short(release.image)) (SOURCE_DATE_EPOCH \(epoch.seconds)) "
+                + (reused
+                    ? "already done for \(Planner.short(stages.runtime))"
+                    : "in \(Progress.format(ContinuousClock.now - normalizing))")
+                + ", tagged \(outcome.tags.joined(separator: ", "))")
+        if options.checkReproducible {
+            outcome.reproducibility = try await checkReproducible(
+                release, plan: plan, recipe: recipe, directory: directory, epoch: epoch, options: options)
+        }
+
+        let checked = ContinuousClock.now
+        let analysis: ImageAnalysis
+        do {
+            analysis = try ImageAnalysis.analyze(path: release.archive, policy: recipe.recipe.policy)
+        } catch {
+            throw BuildError(.failed, "the normalized image cannot be read: \(error.description)")
+        }
+        try verify(analysis.verification, archive: release.archive, recipe: recipe, started: checked, outcome: &outcome)
+        try await scan(analysis, archive: release.archive, recipe: recipe, options: options, outcome: &outcome)
+        if options.pull {
+            (outcome.baseImages, outcome.baseDigests) = await basesAsBuilt(plan)
+        } else {
+            outcome.baseDigests = plan.baseDigests  // nothing pulled: the bases are as planned
+        }
+    }
+
+    /// Builds the builder stage, then the runtime stage from exactly that builder image;
+    /// returns both image IDs as `docker build` gave them (the runtime one untagged).
+    private func buildStages(
+        _ plan: BuildPlan, recipe: LoadedRecipe, directory: URL, epoch: SourceDateEpoch, noCache: Bool, pull: Bool,
+        check: Bool = false, outcome: inout BuildOutcome
+    ) async throws(BuildError) -> (builder: String?, runtime: String) {
         try state.createDirectory(directory)
         let dockerfile: String
         if let own = recipe.dockerfile {
@@ -158,21 +233,28 @@ public struct BuildRunner: Sendable {
                 throw BuildError(.input, "cannot write \(dockerfile): \(error.localizedDescription)")
             }
         }
+        let label = check ? " (second build)" : ""
+        let arguments = [SourceDateEpoch.variable: "\(epoch.seconds)"]
         let targets = stageTargets(recipe)
+        var builderImage: String?
         if let builderTarget = targets.builder {
             let log = directory.appendingPathComponent("builder.log").path
-            outcome.builderLog = log
             let started = ContinuousClock.now
             let (image, seconds) = try await stage(
                 "builder", plan: plan, dockerfile: dockerfile, context: recipe.contextDirectory.path, target: builderTarget,
-                tags: [], directory: directory, log: log, options: options)
-            outcome.builderImage = image
-            outcome.builderSeconds = seconds
+                directory: directory, log: log, noCache: noCache, pull: pull, buildArgs: arguments)
+            builderImage = image
+            if !check {
+                outcome.builderLog = log
+                outcome.builderImage = image
+                outcome.builderSeconds = seconds
+            }
             progress.note(
-                "\(plan.recipe) builder: built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started))")
+                "\(plan.recipe) builder\(label): built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started))"
+            )
         }
         var runtimeDockerfile = dockerfile
-        if recipe.dockerfile == nil, let builderImage = outcome.builderImage {
+        if recipe.dockerfile == nil, let builderImage {
             runtimeDockerfile = directory.appendingPathComponent("Dockerfile.runtime").path
             let text = DockerfileRenderer.render(recipe.recipe, bases: plan.resolvedBases, builderImage: builderImage)
             do {
@@ -182,33 +264,56 @@ public struct BuildRunner: Sendable {
             }
         }
         let log = directory.appendingPathComponent("runtime.log").path
-        outcome.runtimeLog = log
         let started = ContinuousClock.now
         let (image, seconds) = try await stage(
             "runtime", plan: plan, dockerfile: runtimeDockerfile, context: recipe.contextDirectory.path,
-            target: targets.runtime, tags: outcome.tags, directory: directory, log: log, options: options)
-        outcome.runtimeImage = image
-        outcome.runtimeSeconds = seconds
+            target: targets.runtime, directory: directory, log: log, noCache: noCache, pull: pull, buildArgs: arguments)
+        if !check {
+            outcome.runtimeLog = log
+            outcome.runtimeSeconds = seconds
+        }
         progress.note(
-            "\(plan.recipe) runtime: built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started)), tagged \(outcome.tags.joined(separator: ", "))"
-        )
+            "\(plan.recipe) runtime\(label): built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started))")
+        return (builderImage, image)
+    }
 
-        let (archive, _) = try await saveImage(image, recipe: plan.recipe)
-        outcome.imageArchive = archive
-        let checked = ContinuousClock.now
-        let analysis: ImageAnalysis
-        do {
-            analysis = try ImageAnalysis.analyze(path: archive, policy: recipe.recipe.policy)
-        } catch {
-            throw BuildError(.failed, "the saved image cannot be read: \(error.description)")
+    /// Builds both stages again without cache, normalizes the result beside the build's logs
+    /// and compares it with `first`; a difference fails the build and shows what differs.
+    private func checkReproducible(
+        _ first: ReproducibleImage, plan: BuildPlan, recipe: LoadedRecipe, directory: URL, epoch: SourceDateEpoch,
+        options: BuildOptions
+    ) async throws(BuildError) -> ReproducibilityCheck {
+        let scratch = directory.appendingPathComponent("second-build")
+        var ignored = BuildOutcome(recipe: plan.recipe, status: .failed, reasons: [], tags: [])
+        let stages = try await buildStages(
+            plan, recipe: recipe, directory: scratch, epoch: epoch, noCache: true, pull: false, check: true,
+            outcome: &ignored)
+        let second = try await ReproducibleImages(docker: docker, state: state).normalize(
+            rawImage: stages.runtime, recipe: plan.recipe, epoch: epoch.seconds, into: scratch)
+        var check = ReproducibilityCheck(
+            identical: second.image == first.image && second.manifestDigest == first.manifestDigest,
+            rawImages: [first.rawImage, second.rawImage], images: [first.image, second.image],
+            manifestDigests: [first.manifestDigest, second.manifestDigest], secondArchive: second.archive)
+        if check.identical {
+            try? FileManager.default.removeItem(atPath: second.archive)
+            try? FileManager.default.removeItem(atPath: second.layout)
+            check.secondArchive = nil
+            progress.note("\(plan.recipe) reproducible: the second build without cache gave \(Planner.short(second.image)) too")
+            return check
         }
-        try verify(analysis.verification, archive: archive, recipe: recipe, started: checked, outcome: &outcome)
-        try await scan(analysis, archive: archive, recipe: recipe, options: options, outcome: &outcome)
-        if options.pull {
-            (outcome.baseImages, outcome.baseDigests) = await basesAsBuilt(plan)
-        } else {
-            outcome.baseDigests = plan.baseDigests  // nothing pulled: the bases are as planned
+        let results = ImageReader(hashContents: true, keepsLayers: true).read([first.archive, second.archive])
+        guard case .success(let a) = results[0], case .success(let b) = results[1] else {
+            throw BuildError(.failed, "not reproducible: \(first.image) then \(second.image), and the two cannot be compared")
         }
+        var diff = ImageDiff(a, b)
+        diff.a.image = "first build"
+        diff.b.image = "second build"
+        check.differences = DiffText(diff: diff, cap: 20).render()
+        throw BuildError(
+            .failed,
+            "not reproducible: two builds without cache gave \(first.image) and \(second.image)\n"
+                + (check.differences ?? ""),
+            hint: "the second image is kept at \(second.archive); `harden diff` shows everything")
     }
 
     /// After a `--pull`: each base's image ID as the build used it and the registry digest of each
@@ -314,42 +419,15 @@ public struct BuildRunner: Sendable {
         }
     }
 
-    /// Saves the image into the state directory, named by its ID, and checks the saved config's digest.
-    /// An archive already saved for the same image ID is checked and kept.
-    private func saveImage(_ image: String, recipe: String) async throws(BuildError) -> (String, SavedImage) {
-        let archive = state.imageArchive(recipe: recipe, imageID: image)
-        if let saved = try? SavedImage.inspect(path: archive.path), saved.configDigest.description == image {
-            return (archive.path, saved)
-        }
-        try state.createDirectory(archive.deletingLastPathComponent())
-        do {
-            try await docker.save(image, to: archive.path)
-        } catch {
-            throw BuildError(error.kind == .interrupted ? .interrupted : .failed, "docker save failed: \(error.description)")
-        }
-        let saved: SavedImage
-        do {
-            saved = try SavedImage.inspect(path: archive.path)
-        } catch {
-            try? FileManager.default.removeItem(at: archive)
-            throw BuildError(.failed, "the saved image is not readable: \(error.description)")
-        }
-        guard saved.configDigest.description == image else {
-            try? FileManager.default.removeItem(at: archive)
-            throw BuildError(.failed, "the saved image \(archive.path) has config \(saved.configDigest), expected \(image)")
-        }
-        return (archive.path, saved)
-    }
-
     private func stage(
-        _ name: String, plan: BuildPlan, dockerfile: String, context: String, target: String, tags: [String], directory: URL,
-        log: String, options: BuildOptions
+        _ name: String, plan: BuildPlan, dockerfile: String, context: String, target: String, directory: URL, log: String,
+        noCache: Bool, pull: Bool, buildArgs: [String: String]
     ) async throws(BuildError) -> (String, Double) {
         do {
             return try await docker.build(
-                dockerfile: dockerfile, context: context, target: target, tags: tags,
-                iidFile: directory.appendingPathComponent("\(name).iid").path, logFile: log, noCache: options.noCache,
-                pull: options.pull, onLine: progress.stageHandler(recipe: plan.recipe, stage: name))
+                dockerfile: dockerfile, context: context, target: target, tags: [],
+                iidFile: directory.appendingPathComponent("\(name).iid").path, logFile: log, noCache: noCache, pull: pull,
+                buildArgs: buildArgs, onLine: progress.stageHandler(recipe: plan.recipe, stage: name))
         } catch {
             switch error.kind {
             case .interrupted: throw BuildError(.interrupted, "\(name) stage interrupted", hint: "log: \(log)")

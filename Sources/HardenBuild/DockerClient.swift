@@ -218,6 +218,15 @@ public struct DockerClient: Sendable {
         }
     }
 
+    /// `docker load` of a docker-archive; returns the image IDs the engine reports loading.
+    @discardableResult
+    public func load(_ path: String) async throws(DockerError) -> [String] {
+        let result = try await runChecked(docker(["load", "--input", path], timeout: .seconds(1800)))
+        return result.output.split(separator: "\n").compactMap { line in
+            line.hasPrefix("Loaded image ID: ") ? String(line.dropFirst("Loaded image ID: ".count)) : nil
+        }
+    }
+
     public func tag(_ image: String, as tag: String) async throws(DockerError) {
         _ = try await runChecked(docker(["tag", image, tag]))
     }

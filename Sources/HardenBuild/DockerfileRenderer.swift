@@ -22,6 +22,7 @@ public enum DockerfileRenderer {
         if let builder = recipe.builder, builderImage == nil {
             lines.append("")
             lines.append("FROM \(bases[builder.from] ?? builder.from) AS \(builderStage)")
+            lines.append(epochArgument)
             lines += arguments(builder.args)
             lines += environment(builder.env)
             if let workdir = builder.workdir { lines.append("WORKDIR \(workdir)") }
@@ -31,6 +32,7 @@ public enum DockerfileRenderer {
         if let runtime = recipe.runtime {
             lines.append("")
             lines.append("FROM \(bases[runtime.from] ?? runtime.from) AS \(runtimeStage)")
+            if !runtime.run.isEmpty { lines.append(epochArgument) }
             lines += arguments(runtime.args)
             lines += environment(runtime.env)
             if let workdir = runtime.workdir { lines.append("WORKDIR \(workdir)") }
@@ -45,6 +47,9 @@ public enum DockerfileRenderer {
         }
         return lines.joined(separator: "\n") + "\n"
     }
+
+    /// Tools that honour it (Python's hash-based .pyc, gzip, dpkg) write what they would at that time.
+    static let epochArgument = "ARG \(SourceDateEpoch.variable)"
 
     private static func arguments(_ args: [KeyValue]) -> [String] {
         args.map { "ARG \($0.key)=\(quoted($0.value))" }

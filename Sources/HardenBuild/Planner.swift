@@ -35,12 +35,15 @@ public struct BuildPlan: Sendable, Codable {
 /// its inputs: the recipe's fields, its context files, its base image IDs.
 public struct Planner: Sendable {
     /// Bumped when rendering changes, so every recipe rebuilds once.
-    public static let rendererVersion = "1"
+    public static let rendererVersion = "2"
 
     public var imageMap: ImageMap
+    /// `$SOURCE_DATE_EPOCH`: it changes every time in the image, so it is an input.
+    public var environmentEpoch: Int64?
 
-    public init(imageMap: ImageMap = ImageMap()) {
+    public init(imageMap: ImageMap = ImageMap(), environmentEpoch: Int64? = nil) {
         self.imageMap = imageMap
+        self.environmentEpoch = environmentEpoch
     }
 
     /// The base references of `recipe` (from the recipe or its Dockerfile), before mapping.
@@ -89,6 +92,7 @@ public struct Planner: Sendable {
             dockerfile = DockerfileRenderer.render(recipe.recipe, bases: resolved)
         }
         parts["harden.renderer"] = Self.rendererVersion
+        if recipe.recipe.sourceDateEpoch == nil, let epoch = environmentEpoch { parts["source-date-epoch"] = "\(epoch)" }
         for (path, hash) in try hasher.snapshot(of: recipe.contextDirectory).files {
             parts["context/\(path)"] = hash
         }
@@ -174,6 +178,8 @@ public struct Planner: Sendable {
                     "image map for \(key.dropFirst("base-map/".count)) is now \(now ?? "unset") (was \(was ?? "unset"))")
             } else if key == "dockerfile" {
                 reasons.append("Dockerfile changed")
+            } else if key == "source-date-epoch" {
+                reasons.append("$SOURCE_DATE_EPOCH is now \(now ?? "unset") (was \(was ?? "unset"))")
             } else if key == "harden.renderer" {
                 reasons.append("harden renders Dockerfiles differently now (renderer \(was ?? "?") → \(now ?? "?"))")
             } else {

@@ -138,6 +138,8 @@ private final class RunState: @unchecked Sendable {
 
 /// A spawned child with its output pipe. Used from one reader thread plus signal senders.
 private final class SpawnedProcess: @unchecked Sendable {
+    /// Held from creating a pipe to spawning its child.
+    private static let spawning = NSLock()
     let pid: pid_t
     private let readEnd: Int32
     private let log: FileHandle?
@@ -155,8 +157,14 @@ private final class SpawnedProcess: @unchecked Sendable {
         } else {
             log = nil
         }
+        // Close-on-exec, set before any other spawn can run: a child spawned meanwhile must not
+        // inherit the write end, or this read would wait for that child to end too.
         var fds: [Int32] = [0, 0]
+        Self.spawning.lock()
+        defer { Self.spawning.unlock() }
         guard pipe(&fds) == 0 else { throw fail("pipe failed: \(String(cString: strerror(errno)))") }
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

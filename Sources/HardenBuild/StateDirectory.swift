@@ -16,8 +16,26 @@ public struct StateDirectory: Sendable {
     }
 
     public func imageArchive(recipe: String, imageID: String) -> URL {
-        let hex = imageID.hasPrefix("sha256:") ? String(imageID.dropFirst(7)) : imageID
-        return root.appendingPathComponent("images/\(recipe)/\(hex).tar")
+        root.appendingPathComponent("images/\(recipe)/\(Self.hex(imageID)).tar")
+    }
+
+    /// The normalized image's OCI layout, kept for pushing.
+    public func imageLayout(recipe: String, imageID: String) -> URL {
+        root.appendingPathComponent("images/\(recipe)/\(Self.hex(imageID)).oci")
+    }
+
+    /// The engine's own image, saved only while it is normalized.
+    public func rawImageArchive(recipe: String, imageID: String) -> URL {
+        root.appendingPathComponent("images/\(recipe)/raw/\(Self.hex(imageID)).tar")
+    }
+
+    /// What normalizing the engine's image `imageID` at `epoch` gave (so a cached build skips it).
+    public func normalizationRecord(recipe: String, imageID: String, epoch: Int64) -> URL {
+        root.appendingPathComponent("images/\(recipe)/raw/\(Self.hex(imageID))@\(epoch).json")
+    }
+
+    static func hex(_ imageID: String) -> String {
+        imageID.hasPrefix("sha256:") ? String(imageID.dropFirst(7)) : imageID
     }
 
     public func lockFile(recipe: String) -> URL {

@@ -9,7 +9,10 @@ struct BuildCommand: AsyncParsableCommand {
         commandName: "build",
         abstract: "Plan, then build the builder and runtime stages of each recipe that needs it.",
         discussion: """
-            Each built runtime image is tagged and saved (docker save) into the state directory. \
+            Each built runtime image is normalized (canonical layers, every time at SOURCE_DATE_EPOCH: \
+            the recipe's source-date-epoch, else $SOURCE_DATE_EPOCH, else the last commit of the recipe \
+            and its context, else 0), loaded back into the engine under its reproducible ID, tagged, \
+            and kept in the state directory as a docker-archive and an OCI layout. \
             Exit status: 0 all built or up to date; 1 a build or policy failure; 2 bad input or no \
             Docker engine; 130 interrupted (Ctrl-C, SIGTERM).
             """)
@@ -28,6 +31,9 @@ struct BuildCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Pull newer base images while building.")
     var pull = false
 
+    @Flag(name: .long, help: "Build twice without cache and fail unless both give the same digest (implies --no-cache).")
+    var checkReproducible = false
+
     @Flag(name: .long, help: "Show the full build logs on stderr.")
     var verbose = false
 
@@ -42,12 +48,14 @@ struct BuildCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let planning = try await Planning.make(project, force: force || noCache)
+        let planning = try await Planning.make(project, force: force || noCache || checkReproducible)
         let progress = Progress(verbose: verbose)
         let runner = BuildRunner(
             docker: planning.docker, store: planning.store, state: project.stateDirectory, progress: progress)
         let recipes = Dictionary(uniqueKeysWithValues: planning.recipes.map { ($0.name, $0) })
-        let options = BuildOptions(jobs: jobs, noCache: noCache, pull: pull, advisories: try Advisories.load(advisories))
+        let options = BuildOptions(
+            jobs: jobs, noCache: noCache || checkReproducible, pull: pull, advisories: try Advisories.load(advisories),
+            checkReproducible: checkReproducible)
         let plans = planning.plans
         let outcomes = await StopSignals.cancellable { await runner.run(plans, recipes: recipes, options: options) }
 
@@ -73,7 +81,16 @@ enum BuildSummary {
                 let times = [("builder", outcome.builderSeconds), ("runtime", outcome.runtimeSeconds)]
                     .compactMap { name, seconds in seconds.map { String(format: "%@ %.1fs", name, $0) } }
                 Swift.print("  stages: \(times.joined(separator: ", "))")
+                if let raw = outcome.rawRuntimeImage, let epoch = outcome.sourceDateEpoch {
+                    Swift.print("  normalized: from \(raw), SOURCE_DATE_EPOCH \(epoch.description)")
+                }
+                if let check = outcome.reproducibility, check.identical {
+                    Swift.print("  reproducible: a second build without cache gave the same image")
+                }
                 if let archive = outcome.imageArchive { Swift.print("  saved: \(archive)") }
+                if let layout = outcome.ociLayout, let manifest = outcome.manifestDigest {
+                    Swift.print("  oci layout: \(layout) (manifest \(manifest))")
+                }
                 if let report = outcome.verifyReport { Swift.print("  verified: pass (\(report))") }
                 if let report = outcome.scanReport {
                     let counts = ["critical", "high", "medium", "low", "unknown"].map {

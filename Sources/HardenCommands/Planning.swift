@@ -19,7 +19,9 @@ struct Planning {
         let docker = options.dockerClient()
         let planner: Planner
         do {
-            planner = Planner(imageMap: try options.loadImageMap())
+            planner = Planner(
+                imageMap: try options.loadImageMap(),
+                environmentEpoch: try SourceDateEpoch.fromEnvironment(ProcessInfo.processInfo.environment))
         } catch {
             Output.error(error.description)
             throw ExitCode(Exit.badInput)

@@ -16,6 +16,8 @@ public struct Recipe: Sendable, Equatable, Codable {
     public var policy: Policy
     public var scan: ScanSettings
     public var schedule: Schedule?
+    /// Seconds since 1970 for every time in the image; nil: from the environment or git.
+    public var sourceDateEpoch: Int64?
 
     public init(
         name: String, description: String? = nil, context: String = ".", tags: [String] = [],

@@ -4,7 +4,7 @@ import Foundation
 enum RecipeParser {
     static let topKeys = [
         "name", "description", "context", "tags", "builder", "runtime", "dockerfile", "builder-target",
-        "runtime-target", "policy", "scan", "schedule",
+        "runtime-target", "policy", "scan", "schedule", "source-date-epoch",
     ]
     static let builderKeys = ["from", "workdir", "args", "env", "copy", "run"]
     static let runtimeKeys = [
@@ -53,6 +53,9 @@ enum RecipeParser {
         if let policy = top["policy"] { recipe.policy = try parsePolicy(policy) }
         if let scan = top["scan"] { recipe.scan = try parseScan(scan) }
         if let schedule = top["schedule"] { recipe.schedule = try parseSchedule(schedule) }
+        if let epoch = top["source-date-epoch"] {
+            recipe.sourceDateEpoch = Int64(try epoch.int(in: 0...253_402_300_799))  // up to 9999-12-31
+        }
         return recipe
     }
 

@@ -58,6 +58,7 @@ let adversarialStrings: [String] = {
                 # Rendered by harden from recipe demo. Do not edit: change the recipe.
 
                 FROM harden-local/python:3.11-slim AS builder
+                ARG SOURCE_DATE_EPOCH
                 ARG VERSION="1.0"
                 ENV A="b c"
                 WORKDIR /src
@@ -124,7 +125,9 @@ let adversarialStrings: [String] = {
             let pairs = try values("ENV").map(DockerfileSyntax.keyValue)
             #expect(pairs.contains { $0.0 == "X" && $0.1 == value })
         case "builder.args":
-            let pairs = try values("ARG").map(DockerfileSyntax.keyValue)
+            // `ARG SOURCE_DATE_EPOCH` (no default) comes first; the recipe's own follow.
+            #expect(values("ARG").first == "SOURCE_DATE_EPOCH")
+            let pairs = try values("ARG").dropFirst().map(DockerfileSyntax.keyValue)
             #expect(pairs.contains { $0.0 == "X" && $0.1 == value })
         case "runtime.labels":
             let pairs = try values("LABEL").map(DockerfileSyntax.keyValue)

@@ -100,6 +100,21 @@ import Testing
         #expect(second.reasons == ["recipe field runtime.env changed"])
     }
 
+    @Test func anEnvironmentEpochIsAnInputWithItsOwnReason() throws {
+        let project = try project()
+        let recipe = try project.load(yaml)
+        let first = try Planner(environmentEpoch: 100).plan(recipe, engine: engine, previous: nil, hasher: ContextHasher())
+        let same = try Planner(environmentEpoch: 100).plan(
+            recipe, engine: engine, previous: record(first), hasher: ContextHasher())
+        #expect(same.action == .skip)
+        let moved = try Planner(environmentEpoch: 200).plan(
+            recipe, engine: engine, previous: record(first), hasher: ContextHasher())
+        #expect(moved.reasons == ["$SOURCE_DATE_EPOCH is now 200 (was 100)"])
+        let pinned = try project.load(yaml + "\nsource-date-epoch: 5\n")
+        let ignored = try Planner(environmentEpoch: 300).plan(pinned, engine: engine, previous: nil, hasher: ContextHasher())
+        #expect(ignored.inputParts["source-date-epoch"] == nil, "the recipe's own epoch wins over the environment")
+    }
+
     @Test func aMovedBaseIsNamedWithBothDigests() throws {
         let project = try project()
         let recipe = try project.load(yaml)
