@@ -55,7 +55,7 @@ let package = Package(
         .target(
             name: "HardenCommands",
             dependencies: [
-                "HardenBuild", "HardenScan", "HardenHistory", "HardenRegistry", "HardenSchedule",
+                "HardenBuild", "HardenScan", "HardenHistory", "HardenRegistry", "HardenSchedule", "HardenArchive",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -2,7 +2,7 @@ import CArchive
 import Crypto
 import Foundation
 
-/// Writes a pax tar stream, optionally gzip or zstd compressed, into memory.
+/// Writes a pax tar stream, optionally gzip or zstd compressed, into memory or a file.
 ///
 /// Output is deterministic for the same entries: no timestamps or names in the
 /// gzip header, fixed compression levels, no owner names, access or change times
@@ -13,9 +13,10 @@ public final class ArchiveWriter {
     private var handle: OpaquePointer?
     private let sink: DataSink
 
-    /// With `keepsBytes` false the output is only hashed (see `digest()`), not kept.
-    public init(compression: Compression = .none, keepsBytes: Bool = true) throws(ArchiveError) {
-        sink = DataSink(keepsBytes: keepsBytes)
+    /// With `keepsBytes` false the output is only hashed (see `digest()`), not kept; with a
+    /// `file` descriptor it is written there as it is made (the caller closes it).
+    public init(compression: Compression = .none, keepsBytes: Bool = true, file: Int32? = nil) throws(ArchiveError) {
+        sink = DataSink(keepsBytes: keepsBytes && file == nil, file: file)
         guard let handle = archive_write_new() else {
             throw ArchiveError(source: "archive writer", message: "libarchive could not allocate a writer", code: .io)
         }
@@ -98,9 +99,13 @@ public final class ArchiveWriter {
 
 private final class DataSink {
     let keepsBytes: Bool
+    let file: Int32?
     var data = Data()
     var hasher = SHA256()
-    init(keepsBytes: Bool) { self.keepsBytes = keepsBytes }
+    init(keepsBytes: Bool, file: Int32?) {
+        self.keepsBytes = keepsBytes
+        self.file = file
+    }
 }
 
 private func writeToSink(
@@ -111,5 +116,16 @@ private func writeToSink(
     let bytes = UnsafeRawBufferPointer(start: buffer, count: length)
     sink.hasher.update(bufferPointer: bytes)
     if sink.keepsBytes { sink.data.append(contentsOf: bytes) }
+    if let file = sink.file {
+        var offset = 0
+        while offset < length {
+            let written = write(file, buffer + offset, length - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return -1
+            }
+            offset += written
+        }
+    }
     return la_ssize_t(length)
 }

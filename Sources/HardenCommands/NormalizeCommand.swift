@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HardenArchive
 import HardenImage
 
 /// `harden normalize`: rewrites an image into its reproducible form.
@@ -27,14 +28,37 @@ struct NormalizeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The tag the docker-archive (and the layout's ref name) carries.")
     var tag: String?
 
+    @Option(name: .long, help: "How the layout's layers are compressed: gzip, zstd or none.")
+    var compression: LayerCompression = .gzip
+
+    @Option(name: .long, help: "The gzip level, 1 (fastest) to 12 (smallest).")
+    var gzipLevel: Int = ImageWriter.gzipLevel
+
     @OptionGroup var imageOptions: ImageOptions
+
+    enum LayerCompression: String, ExpressibleByArgument, CaseIterable {
+        case gzip, zstd, none
+        var writer: ArchiveWriter.Compression {
+            switch self {
+            case .gzip: .gzip
+            case .zstd: .zstd
+            case .none: .none
+            }
+        }
+    }
+
+    func validate() throws {
+        guard (1...12).contains(gzipLevel) else { throw ValidationError("--gzip-level must be from 1 to 12") }
+    }
 
     func run() async throws {
         let epoch = sourceDateEpoch ?? ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap { Int64($0) } ?? 0
         let platform = try imageOptions.chosenPlatform()
         let (path, cleanup) = try await imageOptions.localImage(image)
         defer { cleanup() }
-        let normalizer = ImageNormalizer(sourceDateEpoch: epoch, limits: imageOptions.limits, platform: platform)
+        let normalizer = ImageNormalizer(
+            sourceDateEpoch: epoch, limits: imageOptions.limits, platform: platform, compression: compression.writer,
+            gzipLevel: gzipLevel)
         let started = Date()
         let result: NormalizedImage
         do {

@@ -20,11 +20,19 @@ public struct ImageNormalizer: Sendable {
     public var sourceDateEpoch: Int64
     public var limits: ImageLimits
     public var platform: Platform
+    /// How the layout's layer blobs are compressed (the docker-archive's layers are plain tars).
+    public var compression: ArchiveWriter.Compression
+    public var gzipLevel: Int
 
-    public init(sourceDateEpoch: Int64, limits: ImageLimits = ImageLimits(), platform: Platform = .current) {
+    public init(
+        sourceDateEpoch: Int64, limits: ImageLimits = ImageLimits(), platform: Platform = .current,
+        compression: ArchiveWriter.Compression = .gzip, gzipLevel: Int = ImageWriter.gzipLevel
+    ) {
         self.sourceDateEpoch = sourceDateEpoch
         self.limits = limits
         self.platform = platform
+        self.compression = compression
+        self.gzipLevel = gzipLevel
     }
 
     /// Normalizes the image at `path` (any form `ImageLocator` reads) into the OCI layout `layout`,
@@ -35,7 +43,7 @@ public struct ImageNormalizer: Sendable {
     {
         let source = try ImageSource.open(path)
         let image = try ImageLocator(limits: limits, platform: platform).locate(source)
-        let layers = try normalizeLayers(image)
+        let layers = try normalizeLayers(image, keepingTars: dockerArchive != nil)
         let blobs = layers.map(\.blob)
         let bytes = layers.reduce(0) { $0 + $1.bytesRead }
         let config = try normalizedConfig(try configData(of: image), diffIDs: blobs.map(\.diffID), in: path)
@@ -49,8 +57,12 @@ public struct ImageNormalizer: Sendable {
     }
 
     /// Every layer rewritten, independent layers in parallel.
-    private func normalizeLayers(_ image: LocatedImage) throws(ImageError) -> [(blob: LayerBlob, bytesRead: Int64)] {
-        let normalizer = LayerNormalizer(sourceDateEpoch: sourceDateEpoch, limits: limits)
+    private func normalizeLayers(_ image: LocatedImage, keepingTars: Bool) throws(ImageError)
+        -> [(blob: LayerBlob, bytesRead: Int64)]
+    {
+        let normalizer = LayerNormalizer(
+            sourceDateEpoch: sourceDateEpoch, limits: limits, compression: compression, gzipLevel: gzipLevel,
+            keepsTar: keepingTars)
         let layers = image.layers
         let source = image.source
         let results = concurrentMap(layers.count) { index in

@@ -130,7 +130,7 @@ public enum ImageWriter {
         let layerNames = layers.indices.map { "\(String(format: "%064x", $0 + 1))/layer.tar" }
         let manifest = [DockerArchiveManifest(config: configName, repoTags: tag.map { [$0] }, layers: layerNames)]
         var files: [(String, Data)] = [("manifest.json", encode(manifest)), (configName, configData)]
-        files += zip(layerNames, layers).map { ($0, $1.data) }
+        files += zip(layerNames, layers).map { ($0, $1.tar ?? $1.data) }  // uncompressed when kept
         try writeTar(files, to: file)
     }
 
@@ -147,10 +147,21 @@ public enum ImageWriter {
         }
     }
 
-    /// Writes files into a plain tar (an OCI archive, a docker-archive).
+    /// Writes files into a plain tar (an OCI archive, a docker-archive), streamed to a temporary
+    /// name beside `file`, synced, then renamed into place.
     public static func writeTar(_ files: [(String, Data)], to file: URL) throws(ImageError) {
-        do {
-            let writer = try ArchiveWriter(compression: .none)
+        let temporary = file.path + ".partial-\(getpid())"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw ImageError(source: file.path, message: "cannot write: \(String(cString: strerror(errno)))")
+        }
+        var closed = false
+        defer {
+            if !closed { close(descriptor) }
+            unlink(temporary)
+        }
+        do throws(ArchiveError) {
+            let writer = try ArchiveWriter(compression: .none, file: descriptor)
             var directories = Set<String>()
             for (name, data) in files {
                 var parent = (name as NSString).deletingLastPathComponent
@@ -165,11 +176,14 @@ public enum ImageWriter {
                 }
                 try writer.add(ArchiveEntry(path: name, type: .regular, size: Int64(data.count), mode: 0o644), data: data)
             }
-            try writer.finish().write(to: file, options: .atomic)
-        } catch let error as ArchiveError {
-            throw ImageError(source: file.path, message: error.description)
+            try writer.finish()
         } catch {
-            throw ImageError(source: file.path, message: "cannot write: \(error.localizedDescription)")
+            throw ImageError(source: file.path, message: error.description)
+        }
+        let synced = fsync(descriptor) == 0
+        closed = true
+        guard close(descriptor) == 0, synced, rename(temporary, file.path) == 0 else {
+            throw ImageError(source: file.path, message: "cannot write: \(String(cString: strerror(errno)))")
         }
     }
 

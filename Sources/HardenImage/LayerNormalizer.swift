@@ -6,6 +6,10 @@ import HardenArchive
 struct LayerNormalizer: Sendable {
     var sourceDateEpoch: Int64
     var limits: ImageLimits
+    var compression: ArchiveWriter.Compression = .gzip
+    var gzipLevel: Int = ImageWriter.gzipLevel
+    /// Keep the plain tar beside the blob (for a docker-archive).
+    var keepsTar = true
 
     /// An entry read whole: its canonical path (as bytes, for sorting) and its data.
     struct Item {
@@ -18,7 +22,9 @@ struct LayerNormalizer: Sendable {
     func normalize(_ layer: LayerRef, from source: ImageSource) throws(ImageError) -> (blob: LayerBlob, bytesRead: Int64) {
         let (items, bytesRead) = try read(layer, from: source)
         let canonical = canonicalOrder(items)
-        return (try ImageWriter.layer(canonical.map { ($0.entry, $0.data) }, compression: .gzip), bytesRead)
+        var blob = try ImageWriter.layer(canonical.map { ($0.entry, $0.data) }, compression: compression, level: gzipLevel)
+        if !keepsTar { blob.tar = nil }
+        return (blob, bytesRead)
     }
 
     /// Reads every entry, checking the blob digest and the diff_id on the way.

@@ -108,6 +108,27 @@ import Testing
         #expect(try normalize(url("one").path, "three") == first, "normalizing is idempotent")
     }
 
+    @Test func theDockerArchiveHasPlainTarsAndEveryCompressionGivesOneImageID() throws {
+        let raw = try images.image([base, [file("app/a", "1")]], config: .init(env: ["A=1"]))
+        let gzip = try normalizer.normalize(raw, layout: url("gzip"), dockerArchive: url("gzip.tar"))
+        var plain = normalizer
+        plain.compression = .none
+        let none = try plain.normalize(raw, layout: url("none"))
+        var zstd = normalizer
+        zstd.compression = .zstd
+        let packed = try zstd.normalize(raw, layout: url("zstd"))
+        #expect(gzip.configDigest == none.configDigest && none.configDigest == packed.configDigest)
+        #expect(gzip.manifestDigest != none.manifestDigest)
+        #expect(none.layerDigests == none.diffIDs, "uncompressed blobs are their own diff_ids")
+
+        // docker load takes the layers as plain tars: each member hashes to its diff_id.
+        let archive = try ImageSource.open(url("gzip.tar").path)
+        for (index, diffID) in gzip.diffIDs.enumerated() {
+            let member = try archive.read("\(String(format: "%064x", index + 1))/layer.tar", limit: 1 << 24)
+            #expect(Digest.sha256(member) == diffID)
+        }
+    }
+
     @Test func hardlinkWhoseTargetSortsAfterItStaysValid() throws {
         let raw = try images.image([
             [
