@@ -16,7 +16,8 @@ public struct Digest: Sendable, Hashable, Codable, CustomStringConvertible {
         Digest(hex: SHA256.hash(data: data).hexString)
     }
 
-    private init(hex: String) { self.hex = hex }
+    /// From hex this file made itself (already lowercase, 64 digits).
+    fileprivate init(hex: String) { self.hex = hex }
 
     public var description: String { "sha256:\(hex)" }
 
@@ -38,13 +39,15 @@ public struct Digest: Sendable, Hashable, Codable, CustomStringConvertible {
 extension SHA256.Digest {
     /// Lowercase hex, as digests are written.
     public var hexString: String {
-        var out = ""
-        out.reserveCapacity(64)
-        for byte in self {
-            out.append(Character(Unicode.Scalar(hexDigits[Int(byte >> 4)])))
-            out.append(Character(Unicode.Scalar(hexDigits[Int(byte & 0xF)])))
+        String(unsafeUninitializedCapacity: 2 * Self.byteCount) { buffer in
+            var index = 0
+            for byte in self {
+                buffer[index] = hexDigits[Int(byte >> 4)]
+                buffer[index + 1] = hexDigits[Int(byte & 0xF)]
+                index += 2
+            }
+            return index
         }
-        return out
     }
 }
 
@@ -56,5 +59,5 @@ public struct Hasher256 {
     public init() {}
     public mutating func update(_ data: some DataProtocol) { state.update(data: data) }
     public mutating func update(_ string: String) { state.update(data: Data(string.utf8)) }
-    public func finalize() -> Digest { Digest("sha256:" + state.finalize().hexString)! }
+    public func finalize() -> Digest { Digest(hex: state.finalize().hexString) }
 }

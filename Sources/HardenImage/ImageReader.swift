@@ -48,6 +48,37 @@ public struct ImageReader: Sendable {
     }
 
     public func read(_ path: String) throws(ImageError) -> ImageContents {
+        try read([path])[0].get()
+    }
+
+    /// Reads several images at once; each result stands alone (one unreadable image doesn't stop
+    /// the others). The layers of all of them share one pool, the largest first, so a big layer
+    /// of one image does not leave a core idle while the other image waits its turn.
+    public func read(_ paths: [String]) -> [Result<ImageContents, ImageError>] {
+        let located = paths.map { path in Result { () throws(ImageError) in try locate(path) } }
+        var jobs: [(image: Int, layer: LayerRef, source: ImageSource, work: Int64)] = []
+        for (index, result) in located.enumerated() {
+            guard case .success(let image) = result else { continue }
+            jobs += image.layers.map { (index, $0, image.source, Self.work($0, in: image.source)) }
+        }
+        jobs.sort { $0.work > $1.work }
+        let capture = capture
+        let reader = LayerReader(limits: limits, hashContents: hashContents, capture: { capture("/" + $0) })
+        let queue = jobs
+        let read = concurrentMap(queue.count) { index in
+            Result { () throws(ImageError) in try reader.read(queue[index].layer, from: queue[index].source) }
+        }
+        return located.enumerated().map { index, result in
+            Result { () throws(ImageError) in
+                let image = try result.get()
+                let mine = zip(queue, read).filter { $0.0.image == index }.sorted { $0.0.layer.index < $1.0.layer.index }
+                return try assemble(image, layers: mine.map(\.1))
+            }
+        }
+    }
+
+    /// Opens the image and finds its layers for this platform.
+    private func locate(_ path: String) throws(ImageError) -> LocatedImage {
         let source = try ImageSource.open(path)
         let image = try ImageLocator(limits: limits, platform: platform).locate(source)
         if let actual = image.platform, !actual.matches(platform) {
@@ -55,12 +86,21 @@ public struct ImageReader: Sendable {
                 source: source.displayName, message: "the image is for \(actual), not \(platform)",
                 hint: "pass --platform \(actual) to read it anyway")
         }
-        let capture = capture
-        let reader = LayerReader(limits: limits, hashContents: hashContents, capture: { capture("/" + $0) })
-        let layers = image.layers
-        let results = concurrentMap(layers.count) { index -> Result<LayerContents, ImageError> in
-            Result { () throws(ImageError) in try reader.read(layers[index], from: source) }
-        }
+        return image
+    }
+
+    /// Roughly how long a layer takes to read: its stored size, compressed bytes counted
+    /// as the several times larger stream they inflate to.
+    private static func work(_ layer: LayerRef, in source: ImageSource) -> Int64 {
+        let stored = layer.size ?? source.size(of: layer.member) ?? 0
+        let compressed = layer.mediaType.map { $0.hasSuffix("gzip") || $0.hasSuffix("zstd") } ?? false
+        return compressed ? stored * 8 : stored
+    }
+
+    /// The final filesystem and what was captured, from the layers in order.
+    private func assemble(_ image: LocatedImage, layers results: [Result<LayerContents, ImageError>]) throws(ImageError)
+        -> ImageContents
+    {
         var filesystem = FileSystemView(symlinkHops: limits.symlinkHops)
         var total: Int64 = 0
         var counts: [Int] = []
@@ -69,7 +109,7 @@ public struct ImageReader: Sendable {
         for result in results {
             let layer = try result.get()
             total += layer.uncompressedBytes
-            try limits.checkTotalBytes(total, of: source)
+            try limits.checkTotalBytes(total, of: image.source)
             counts.append(layer.entries.count)
             for entry in layer.entries {
                 if let data = entry.content.captured {
@@ -82,13 +122,5 @@ public struct ImageReader: Sendable {
         return ImageContents(
             image: image, filesystem: filesystem, uncompressedBytes: total, layerEntries: counts, capturedFiles: captured,
             layers: kept)
-    }
-
-    /// Reads several images at once; each result stands alone (one unreadable image doesn't stop the others).
-    public func read(_ paths: [String]) -> [Result<ImageContents, ImageError>] {
-        let reader = self
-        return concurrentMap(paths.count) { index in
-            Result { () throws(ImageError) in try reader.read(paths[index]) }
-        }
     }
 }
