@@ -24,7 +24,7 @@ struct ReproducibleImages: Sendable {
     var state: StateDirectory
 
     /// Bumped when normalization changes what it writes.
-    static let normalizerVersion = "1"
+    static let normalizerVersion = "2"
 
     /// Normalizes `rawImage` (or finds it done), then makes sure the engine has it under `tags`.
     func produce(rawImage: String, recipe: String, epoch: Int64, tags: [String]) async throws(BuildError)

@@ -1,8 +1,9 @@
 import Foundation
 import HardenArchive
 
-/// Rewrites one layer into its canonical form: entries sorted by path bytes, mtimes clamped
-/// to the epoch, no owner names or access/change times, gzip with no name or time.
+/// Rewrites one layer into its canonical form: entries sorted by path bytes, every mtime set
+/// to the epoch (clamping alone would keep a checkout's or a cached layer's older times), no
+/// owner names or access/change times, gzip with no name or time.
 struct LayerNormalizer: Sendable {
     var sourceDateEpoch: Int64
     var limits: ImageLimits
@@ -57,7 +58,7 @@ struct LayerNormalizer: Sendable {
                 }
                 entry.path = key.isEmpty ? "./" : String(decoding: key, as: UTF8.self)
                 entry.hardlinkTarget = entry.hardlinkTarget.map { String(decoding: Self.canonicalPath($0), as: UTF8.self) }
-                entry.mtime = min(entry.mtime, sourceDateEpoch)
+                entry.mtime = sourceDateEpoch
                 var data = Data()
                 if entry.type == .regular {
                     data = try tar.readData(limit: Int(clamping: limits.totalBytes))

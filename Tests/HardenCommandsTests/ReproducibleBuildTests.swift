@@ -83,6 +83,11 @@ import Testing
         #expect(image != first?["rawRuntimeImage"] as? String)
         #expect(try CLI.shell("docker image inspect --format '{{.Id}}' \(tag)").output == image)
 
+        // Without cache, with the context file's mtime moved back years: still the same image.
+        _ = try CLI.shell("touch -d 2001-01-01 \(project.root.path)/Recipes/tiny/input.txt")
+        let clean = try project.harden(["build", "--no-cache", "--format", "json"])
+        #expect(try outcomes(clean).first?["runtimeImage"] as? String == image, "\(clean.stderr)")
+
         let again = try project.harden(["build", "--force", "--format", "json"])
         #expect(again.stderr.contains("already done"), "\(again.stderr)")
         #expect(try outcomes(again).first?["runtimeImage"] as? String == image)
