@@ -1,6 +1,7 @@
 import Foundation
 
 /// The text form of a diff: headers, config, files, layers, summary; long sections capped.
+/// Layers are counted from 1, as `verify` shows them (JSON keeps 0-based positions).
 public struct DiffText: Sendable {
     public var diff: ImageDiff
     public var cap: Int
@@ -23,7 +24,7 @@ public struct DiffText: Sendable {
         for layer in diff.layers {
             let ids = "\(layer.a.map(short) ?? "none") → \(layer.b.map(short) ?? "none")"
             let notes = layer.notes.isEmpty ? "" : " (\(layer.notes.joined(separator: "; ")))"
-            lines += ["", "layer \(layer.index): \(ids)\(notes)"] + capped(layer.entries.map { "  " + file($0) })
+            lines += ["", "layer \(layer.index + 1): \(ids)\(notes)"] + capped(layer.entries.map { "  " + file($0) })
         }
         lines.append("")
         lines.append(
@@ -76,7 +77,7 @@ public struct DiffText: Sendable {
                 default: field
                 }
             }
-            let layer = old.layer == new.layer ? "layer \(old.layer)" : "layer \(old.layer) → \(new.layer)"
+            let layer = old.layer == new.layer ? "layer \(old.layer + 1)" : "layer \(old.layer + 1) → \(new.layer + 1)"
             return "~ \(change.path): " + what.joined(separator: ", ") + " (\(layer))"
         }
     }
@@ -86,7 +87,7 @@ public struct DiffText: Sendable {
         var parts = ["\(facts.kind) \(facts.mode) \(facts.uid):\(facts.gid)"]
         if facts.kind == "file" { parts.append("\(facts.size) bytes") }
         if let target = facts.linkTarget { parts.append("→ \(target)") }
-        parts.append("layer \(facts.layer)")
+        parts.append("layer \(facts.layer + 1)")
         return " (" + parts.joined(separator: ", ") + ")"
     }
 

@@ -128,8 +128,8 @@ public struct ImageDiff: Sendable, Encodable {
             let idB = index < idsB.count ? idsB[index] : nil
             if idA == idB { continue }
             var notes: [String] = []
-            if let idA, let moved = idsB.firstIndex(of: idA) { notes.append("A's layer \(index) is B's layer \(moved)") }
-            if let idB, let moved = idsA.firstIndex(of: idB) { notes.append("B's layer \(index) is A's layer \(moved)") }
+            if let idA, let moved = idsB.firstIndex(of: idA) { notes.append("A's layer \(index + 1) is B's layer \(moved + 1)") }
+            if let idB, let moved = idsA.firstIndex(of: idB) { notes.append("B's layer \(index + 1) is A's layer \(moved + 1)") }
             let entriesA = index < a.layers.count ? facts(of: a.layers[index]) : [:]
             let entriesB = index < b.layers.count ? facts(of: b.layers[index]) : [:]
             let entries = compare(entriesA, entriesB, semantic: semantic)

@@ -44,7 +44,7 @@ import Testing
         let two = Digest.sha256(Data("two".utf8)).hex.prefix(12)
         #expect(text.stdout.contains("~ /app/etc/config: mode 0644 → 0600, content sha256:"))
         #expect(text.stdout.contains("→ sha256:\(two)…"))
-        #expect(text.stdout.contains("layer 1: sha256:"))
+        #expect(text.stdout.contains("layer 2: sha256:"), "layers are counted from 1, as verify does")
         #expect(text.stdout.hasSuffix("\n2 differences\n"))
 
         let json = try project.harden(["diff", a, b, "--format", "json"])

@@ -142,7 +142,7 @@ import Testing
         let result = try diff([base, first, second], [base, second, first])
         #expect(result.files.isEmpty)
         #expect(result.layers.map(\.index) == [1, 2])
-        #expect(result.layers[0].notes == ["A's layer 1 is B's layer 2", "B's layer 1 is A's layer 2"])
+        #expect(result.layers[0].notes == ["A's layer 2 is B's layer 3", "B's layer 2 is A's layer 3"])
         #expect(result.layers[0].entries.map(\.change) == [.removed, .added])
         #expect(!result.identical)
     }
