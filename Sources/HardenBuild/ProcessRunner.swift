@@ -79,8 +79,7 @@ public struct ProcessRunner: ProcessRunning {
         let timer: DispatchWorkItem?
         if let timeout = command.timeout {
             let item = DispatchWorkItem {
-                state.mark(.timedOut)
-                process.terminateGroup()
+                if state.mark(.timedOut) { process.terminateGroup() }
             }
             let components = timeout.components
             let seconds = Double(components.seconds) + Double(components.attoseconds) / 1e18
@@ -95,13 +94,13 @@ public struct ProcessRunner: ProcessRunning {
                 let thread = Thread {
                     let output = process.drain(limit: limit, onLine: onLine)
                     let status = process.wait()
+                    state.finish()  // a timeout or cancel after this point no longer applies
                     continuation.resume(returning: (status, output))
                 }
                 thread.start()
             }
         } onCancel: {
-            state.mark(.cancelled)
-            process.terminateGroup()
+            if state.mark(.cancelled) { process.terminateGroup() }
         }
         timer?.cancel()
         let ending: ProcessResult.Ending
@@ -118,14 +117,27 @@ public struct ProcessRunner: ProcessRunning {
     }
 }
 
-/// Why a run was stopped from outside, set at most once.
+/// Why a run was stopped from outside, set at most once and only while the process runs:
+/// a timer that fires after the child ended (while the caller waits for a thread to resume
+/// it) does not turn a finished run into a timed-out one.
 private final class RunState: @unchecked Sendable {
     private let lock = NSLock()
     private var value: ProcessResult.Ending?
+    private var finished = false
 
-    func mark(_ ending: ProcessResult.Ending) {
+    /// False when the run had already ended or been stopped: then there is nothing to stop.
+    @discardableResult
+    func mark(_ ending: ProcessResult.Ending) -> Bool {
         lock.lock()
-        if value == nil { value = ending }
+        defer { lock.unlock() }
+        guard value == nil, !finished else { return false }
+        value = ending
+        return true
+    }
+
+    func finish() {
+        lock.lock()
+        finished = true
         lock.unlock()
     }
 
