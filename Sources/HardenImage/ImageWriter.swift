@@ -32,22 +32,26 @@ public enum ImageWriter {
         _ entries: [(ArchiveEntry, Data)], compression: ArchiveWriter.Compression = .gzip, level: Int = gzipLevel
     ) throws(ImageError) -> LayerBlob {
         let tar: Data
-        let diffID: String
+        let diffID: Digest?
         let blob: Data
+        let digest: Digest?
         do throws(ArchiveError) {
             let plain = try ArchiveWriter(compression: .none)
             for (entry, data) in entries { try plain.add(entry, data: data) }
             tar = try plain.finish()
-            diffID = plain.digest()
+            diffID = Digest(plain.digest())
             switch compression {
             case .none:
                 blob = tar
+                digest = diffID  // the blob is the tar, already hashed
             case .gzip:
                 blob = try GzipCompressor(level: level).compress(tar)
+                digest = .sha256(blob)
             case .zstd:
                 let packed = try ArchiveWriter(compression: .zstd)
                 for (entry, data) in entries { try packed.add(entry, data: data) }
                 blob = try packed.finish()
+                digest = Digest(packed.digest())  // hashed as it was written
             }
         } catch {
             throw ImageError(source: "layer", message: error.description)
@@ -58,8 +62,8 @@ public enum ImageWriter {
         case .gzip: mediaType = "application/vnd.oci.image.layer.v1.tar+gzip"
         case .zstd: mediaType = "application/vnd.oci.image.layer.v1.tar+zstd"
         }
-        guard let diffID = Digest(diffID) else { throw ImageError(source: "layer", message: "no digest for the tar") }
-        return LayerBlob(data: blob, digest: Digest.sha256(blob), diffID: diffID, mediaType: mediaType, tar: tar)
+        guard let diffID, let digest else { throw ImageError(source: "layer", message: "no digest for the tar") }
+        return LayerBlob(data: blob, digest: digest, diffID: diffID, mediaType: mediaType, tar: tar)
     }
 
     /// A config for `layers`, with `config` as the container settings.

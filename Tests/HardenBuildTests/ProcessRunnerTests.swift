@@ -12,27 +12,25 @@ import Testing
     }
 
     /// A short command's output pipe must not leak into a long one started at the same time,
-    /// or reading the short one's output would last as long as the long one.
+    /// or reading the short one's output would last as long as the long one. The long ones
+    /// wait for a flag written only once every short one has returned; had a pipe leaked, a
+    /// short one would never return and the long ones would end by their timeout instead.
     @Test func aShortCommandIsNotHeldByALongOneStartedBesideIt() async throws {
+        let flag = FileManager.default.temporaryDirectory.appendingPathComponent("harden-flag-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: flag) }
         let runner = ProcessRunner()
-        let started = ContinuousClock.now
-        let shortOnes = try await withThrowingTaskGroup(of: (Bool, Duration).self) { group in
-            for index in 0..<16 {
-                group.addTask {
-                    if index.isMultiple(of: 2) {
-                        _ = try await runner.run(Command("sleep", ["8"]))
-                        return (false, .zero)
-                    }
-                    let result = try await runner.run(Command("echo", ["\(index)"]))
-                    #expect(result.output == "\(index)\n")
-                    return (true, ContinuousClock.now - started)
-                }
-            }
-            var durations: [Duration] = []
-            for try await (short, duration) in group where short { durations.append(duration) }
-            return durations
+        let wait = Command("sh", ["-c", "while [ ! -e '\(flag.path)' ]; do sleep 0.05; done"], timeout: .seconds(60))
+        async let longOnes = withThrowingTaskGroup(of: ProcessResult.Ending.self) { group in
+            for _ in 0..<8 { group.addTask { try await runner.run(wait).ending } }
+            return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(shortOnes.count == 8)
-        #expect(shortOnes.allSatisfy { $0 < .seconds(6) }, "\(shortOnes)")
+        let outputs = try await withThrowingTaskGroup(of: String.self) { group in
+            for index in 0..<8 { group.addTask { try await runner.run(Command("echo", ["\(index)"])).output } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        FileManager.default.createFile(atPath: flag.path, contents: nil)
+        #expect(outputs.sorted() == (0..<8).map { "\($0)\n" }.sorted())
+        #expect(
+            try await longOnes == Array(repeating: .exited(0), count: 8), "the short commands returned while the long ones ran")
     }
 }
