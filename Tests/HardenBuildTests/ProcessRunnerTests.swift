@@ -5,10 +5,20 @@ import Testing
 
 @Suite struct ProcessRunnerTests {
     @Test func aCommandPastItsTimeoutIsStoppedWithItsChildren() async throws {
-        let started = ContinuousClock.now
-        let result = try await ProcessRunner().run(Command("sh", ["-c", "sleep 30 & sleep 30"], timeout: .milliseconds(300)))
+        let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("harden-pid-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: pidFile) }
+        let script = "sleep 30 & echo $! > '\(pidFile.path)'; sleep 30"
+        let result = try await ProcessRunner().run(Command("sh", ["-c", script], timeout: .milliseconds(300)))
         #expect(result.ending == .timedOut)
-        #expect(ContinuousClock.now - started < .seconds(10), "the whole process group is stopped, not waited for")
+        // The background child was in the same process group: it is gone too.
+        let text = try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let child = try #require(pid_t(text))
+        var alive = true
+        for _ in 0..<100 where alive {
+            alive = kill(child, 0) == 0
+            if alive { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(!alive, "sleep \(child) outlived the timeout")
     }
 
     /// A short command's output pipe must not leak into a long one started at the same time,
