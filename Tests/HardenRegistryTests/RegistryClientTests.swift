@@ -60,14 +60,13 @@ import Testing
     @Test func silentRegistryTimesOut() async throws {
         try await PythonServer.run(script: silentServerScript) { server in
             let reference = try ImageReference(parsing: "127.0.0.1:\(server.port)/demo/app:1.0")
-            let started = ContinuousClock.now
+            // The client's own timeout ended the wait (not the server): no clock needed, which
+            // under the whole suite on two cores can resume this test many seconds late.
             let error = await #expect(throws: RegistryError.self) {
                 try await RegistryClient(timeout: .seconds(1)).digest(of: reference)
             }
             #expect(error?.code == .timedOut)
             #expect(error?.description.contains("127.0.0.1:\(server.port) did not answer within 1.0 s") == true)
-            // Far above 1 s: the whole suite runs at once on two cores; this only proves no hang.
-            #expect(ContinuousClock.now - started < .seconds(30))
         }
     }
 
