@@ -49,7 +49,8 @@ let package = Package(
         .target(
             name: "HardenBuild",
             dependencies: [
-                "HardenRecipe", "HardenImage", "HardenVerify", "HardenScan", "HardenHistory", "HardenSchedule", "HardenRegistry",
+                "HardenArchive", "HardenRecipe", "HardenImage", "HardenVerify", "HardenScan", "HardenHistory", "HardenSchedule",
+                "HardenRegistry",
             ]
         ),
         .target(

@@ -116,16 +116,6 @@ private func writeToSink(
     let bytes = UnsafeRawBufferPointer(start: buffer, count: length)
     sink.hasher.update(bufferPointer: bytes)
     if sink.keepsBytes { sink.data.append(contentsOf: bytes) }
-    if let file = sink.file {
-        var offset = 0
-        while offset < length {
-            let written = write(file, buffer + offset, length - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                return -1
-            }
-            offset += written
-        }
-    }
+    if let file = sink.file, !writeAll(file, buffer, length) { return -1 }
     return la_ssize_t(length)
 }

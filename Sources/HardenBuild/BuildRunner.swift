@@ -1,4 +1,5 @@
 import Foundation
+import HardenArchive
 import HardenHistory
 import HardenImage
 import HardenRecipe
@@ -337,7 +338,7 @@ public struct BuildRunner: Sendable {
     ) throws(BuildError) {
         let path = String(archive.dropLast(4)) + ".verify.json"
         do {
-            try StateDirectory.writeAtomically(Data(ReportWriter.render(report, as: .json, version: "").utf8), to: path)
+            try AtomicFile.write(Data(ReportWriter.render(report, as: .json, version: "").utf8), to: path)
         } catch {
             throw BuildError(.failed, "cannot keep the verification report at \(path): \(error.localizedDescription)")
         }
@@ -388,7 +389,7 @@ public struct BuildRunner: Sendable {
         }
         let path = String(archive.dropLast(4)) + ".scan.json"
         do {
-            try StateDirectory.writeAtomically(Data(ScanReportWriter.render(report, as: .json, version: "").utf8), to: path)
+            try AtomicFile.write(Data(ScanReportWriter.render(report, as: .json, version: "").utf8), to: path)
         } catch {
             throw BuildError(.failed, "cannot keep the scan report at \(path): \(error.localizedDescription)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import HardenArchive
 import HardenImage
 
 /// A runtime image as harden ships it: normalized, loaded into the engine under its
@@ -39,7 +40,7 @@ struct ReproducibleImages: Sendable {
         try await tag(image, tags: tags)
         let record = state.normalizationRecord(recipe: recipe, imageID: rawImage, epoch: epoch)
         do {
-            try StateDirectory.writeAtomically(ImageWriter.encode(image), to: record.path)
+            try AtomicFile.write(ImageWriter.encode(image), to: record.path)
         } catch {
             throw BuildError(.failed, "cannot record the normalization at \(record.path): \(error.localizedDescription)")
         }

@@ -42,20 +42,6 @@ public struct StateDirectory: Sendable {
         root.appendingPathComponent("locks/\(recipe).lock")
     }
 
-    /// Writes a file whole or not at all: a temporary name beside it, fsync, rename.
-    public static func writeAtomically(_ data: Data, to path: String) throws {
-        let temporary = path + ".partial-\(getpid())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary]) }
-        let written = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        let synced = fsync(descriptor) == 0
-        close(descriptor)
-        guard written == data.count, synced, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-        }
-    }
-
     func createDirectory(_ url: URL) throws(BuildError) {
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HardenArchive
 import HardenBuild
 import HardenHistory
 import HardenRecipe
@@ -109,7 +110,7 @@ enum Output {
             return
         }
         do {
-            try StateDirectory.writeAtomically(Data((text + "\n").utf8), to: file)
+            try AtomicFile.write(Data((text + "\n").utf8), to: file)
         } catch {
             Output.error("cannot write \(file): \(error.localizedDescription)")
             throw ExitCode(Exit.badInput)

@@ -154,40 +154,29 @@ public enum ImageWriter {
     /// Writes files into a plain tar (an OCI archive, a docker-archive), streamed to a temporary
     /// name beside `file`, synced, then renamed into place.
     public static func writeTar(_ files: [(String, Data)], to file: URL) throws(ImageError) {
-        let temporary = file.path + ".partial-\(getpid())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw ImageError(source: file.path, message: "cannot write: \(String(cString: strerror(errno)))")
-        }
-        var closed = false
-        defer {
-            if !closed { close(descriptor) }
-            unlink(temporary)
-        }
-        do throws(ArchiveError) {
-            let writer = try ArchiveWriter(compression: .none, file: descriptor)
-            var directories = Set<String>()
-            for (name, data) in files {
-                var parent = (name as NSString).deletingLastPathComponent
-                var missing: [String] = []
-                while !parent.isEmpty, !directories.contains(parent) {
-                    missing.append(parent)
-                    parent = (parent as NSString).deletingLastPathComponent
+        do {
+            try AtomicFile.write(to: file.path) { descriptor in
+                let writer = try ArchiveWriter(compression: .none, file: descriptor)
+                var directories = Set<String>()
+                for (name, data) in files {
+                    var parent = (name as NSString).deletingLastPathComponent
+                    var missing: [String] = []
+                    while !parent.isEmpty, !directories.contains(parent) {
+                        missing.append(parent)
+                        parent = (parent as NSString).deletingLastPathComponent
+                    }
+                    for directory in missing.reversed() {
+                        directories.insert(directory)
+                        try writer.add(ArchiveEntry(path: directory + "/", type: .directory, mode: 0o755))
+                    }
+                    try writer.add(ArchiveEntry(path: name, type: .regular, size: Int64(data.count), mode: 0o644), data: data)
                 }
-                for directory in missing.reversed() {
-                    directories.insert(directory)
-                    try writer.add(ArchiveEntry(path: directory + "/", type: .directory, mode: 0o755))
-                }
-                try writer.add(ArchiveEntry(path: name, type: .regular, size: Int64(data.count), mode: 0o644), data: data)
+                try writer.finish()
             }
-            try writer.finish()
-        } catch {
+        } catch let error as ArchiveError {
             throw ImageError(source: file.path, message: error.description)
-        }
-        let synced = fsync(descriptor) == 0
-        closed = true
-        guard close(descriptor) == 0, synced, rename(temporary, file.path) == 0 else {
-            throw ImageError(source: file.path, message: "cannot write: \(String(cString: strerror(errno)))")
+        } catch {
+            throw ImageError(source: file.path, message: "\(error)")
         }
     }
 

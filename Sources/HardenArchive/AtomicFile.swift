@@ -1,0 +1,54 @@
+import Foundation
+
+/// A file written whole or not at all: into a temporary name beside it, synced, then renamed.
+public enum AtomicFile {
+    public struct Failure: Error, LocalizedError, CustomStringConvertible {
+        public var path: String
+        public var reason: String
+        public var description: String { "cannot write \(path): \(reason)" }
+        public var errorDescription: String? { description }
+    }
+
+    /// Runs `body` on the temporary file's descriptor, then puts the file at `path`. A failure
+    /// (`body`'s error, or a `Failure` to open, sync or rename) leaves nothing behind and `path` untouched.
+    public static func write(to path: String, _ body: (Int32) throws -> Void) throws {
+        let temporary = path + ".partial-\(getpid())"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw Failure(path: temporary, reason: String(cString: strerror(errno))) }
+        var open = true
+        defer {
+            if open { close(descriptor) }
+            unlink(temporary)  // nothing left when it was renamed
+        }
+        try body(descriptor)
+        let synced = fsync(descriptor) == 0
+        open = false
+        guard close(descriptor) == 0, synced, rename(temporary, path) == 0 else {
+            throw Failure(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    /// Writes `data` to `path` whole or not at all.
+    public static func write(_ data: Data, to path: String) throws {
+        try write(to: path) { descriptor in
+            guard data.withUnsafeBytes({ writeAll(descriptor, $0.baseAddress, $0.count) }) else {
+                throw Failure(path: path, reason: String(cString: strerror(errno)))
+            }
+        }
+    }
+}
+
+/// Writes every byte, retrying after interruptions; false on an error (see `errno`).
+func writeAll(_ descriptor: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Bool {
+    guard let buffer else { return count == 0 }
+    var offset = 0
+    while offset < count {
+        let written = Foundation.write(descriptor, buffer + offset, count - offset)
+        if written < 0 {
+            if errno == EINTR { continue }
+            return false
+        }
+        offset += written
+    }
+    return true
+}
