@@ -33,6 +33,26 @@ public struct BuildOptions: Sendable {
     }
 }
 
+/// What building the stages gave, filled in as each stage gets there.
+struct StageResults {
+    var builderImage: String?
+    var builderLog: String?
+    var builderSeconds: Double?
+    var runtimeLog: String?
+    var runtimeSeconds: Double?
+}
+
+extension BuildOutcome {
+    /// The stages' logs, times and builder image (the runtime image recorded is the normalized one).
+    mutating func record(_ stages: StageResults) {
+        builderImage = stages.builderImage
+        builderLog = stages.builderLog
+        builderSeconds = stages.builderSeconds
+        runtimeLog = stages.runtimeLog
+        runtimeSeconds = stages.runtimeSeconds
+    }
+}
+
 /// What `--check-reproducible` found: both builds' images, raw and normalized.
 public struct ReproducibilityCheck: Sendable, Codable {
     public var identical: Bool
@@ -177,14 +197,19 @@ public struct BuildRunner: Sendable {
         }
         let epoch = try await SourceDateEpoch.resolve(for: recipe, environment: options.environment, runner: docker.runner)
         outcome.sourceDateEpoch = epoch
-        let stages = try await buildStages(
-            plan, recipe: recipe, directory: directory, epoch: epoch, noCache: options.noCache, pull: options.pull,
-            outcome: &outcome)
+        var stages = StageResults()
+        let rawRuntimeImage: String
+        do {
+            defer { outcome.record(stages) }  // kept when a stage fails, too
+            rawRuntimeImage = try await buildStages(
+                plan, recipe: recipe, directory: directory, epoch: epoch, noCache: options.noCache, pull: options.pull,
+                results: &stages)
+        }
         let images = ReproducibleImages(docker: docker, state: state)
         let normalizing = ContinuousClock.now
         let (release, reused) = try await images.produce(
-            rawImage: stages.runtime, recipe: plan.recipe, epoch: epoch.seconds, tags: outcome.tags)
-        outcome.rawRuntimeImage = stages.runtime
+            rawImage: rawRuntimeImage, recipe: plan.recipe, epoch: epoch.seconds, tags: outcome.tags)
+        outcome.rawRuntimeImage = rawRuntimeImage
         outcome.runtimeImage = release.image
         outcome.manifestDigest = release.manifestDigest
         outcome.ociLayout = release.layout
@@ -192,7 +217,7 @@ public struct BuildRunner: Sendable {
         progress.note(
             "\(plan.recipe) normalize: \(Planner.short(release.image)) (SOURCE_DATE_EPOCH \(epoch.seconds)) "
                 + (reused
-                    ? "already done for \(Planner.short(stages.runtime))"
+                    ? "already done for \(Planner.short(rawRuntimeImage))"
                     : "in \(Progress.format(ContinuousClock.now - normalizing))")
                 + ", tagged \(outcome.tags.joined(separator: ", "))")
         if options.checkReproducible {
@@ -216,12 +241,12 @@ public struct BuildRunner: Sendable {
         }
     }
 
-    /// Builds the builder stage, then the runtime stage from exactly that builder image;
-    /// returns both image IDs as `docker build` gave them (the runtime one untagged).
+    /// Builds the builder stage, then the runtime stage from exactly that builder image, into
+    /// `results` as each stage gets there; returns the runtime image ID `docker build` gave (untagged).
     private func buildStages(
         _ plan: BuildPlan, recipe: LoadedRecipe, directory: URL, epoch: SourceDateEpoch, noCache: Bool, pull: Bool,
-        check: Bool = false, outcome: inout BuildOutcome
-    ) async throws(BuildError) -> (builder: String?, runtime: String) {
+        label: String = "", results: inout StageResults
+    ) async throws(BuildError) -> String {
         try state.createDirectory(directory)
         let dockerfile: String
         if let own = recipe.dockerfile {
@@ -234,28 +259,23 @@ public struct BuildRunner: Sendable {
                 throw BuildError(.input, "cannot write \(dockerfile): \(error.localizedDescription)")
             }
         }
-        let label = check ? " (second build)" : ""
         let arguments = [SourceDateEpoch.variable: "\(epoch.seconds)"]
         let targets = stageTargets(recipe)
-        var builderImage: String?
         if let builderTarget = targets.builder {
             let log = directory.appendingPathComponent("builder.log").path
+            results.builderLog = log
             let started = ContinuousClock.now
             let (image, seconds) = try await stage(
                 "builder", plan: plan, dockerfile: dockerfile, context: recipe.contextDirectory.path, target: builderTarget,
                 directory: directory, log: log, noCache: noCache, pull: pull, buildArgs: arguments)
-            builderImage = image
-            if !check {
-                outcome.builderLog = log
-                outcome.builderImage = image
-                outcome.builderSeconds = seconds
-            }
+            results.builderImage = image
+            results.builderSeconds = seconds
             progress.note(
                 "\(plan.recipe) builder\(label): built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started))"
             )
         }
         var runtimeDockerfile = dockerfile
-        if recipe.dockerfile == nil, let builderImage {
+        if recipe.dockerfile == nil, let builderImage = results.builderImage {
             runtimeDockerfile = directory.appendingPathComponent("Dockerfile.runtime").path
             let text = DockerfileRenderer.render(recipe.recipe, bases: plan.resolvedBases, builderImage: builderImage)
             do {
@@ -265,17 +285,15 @@ public struct BuildRunner: Sendable {
             }
         }
         let log = directory.appendingPathComponent("runtime.log").path
+        results.runtimeLog = log
         let started = ContinuousClock.now
         let (image, seconds) = try await stage(
             "runtime", plan: plan, dockerfile: runtimeDockerfile, context: recipe.contextDirectory.path,
             target: targets.runtime, directory: directory, log: log, noCache: noCache, pull: pull, buildArgs: arguments)
-        if !check {
-            outcome.runtimeLog = log
-            outcome.runtimeSeconds = seconds
-        }
+        results.runtimeSeconds = seconds
         progress.note(
             "\(plan.recipe) runtime\(label): built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started))")
-        return (builderImage, image)
+        return image
     }
 
     /// Builds both stages again without cache, normalizes the result beside the build's logs
@@ -285,12 +303,12 @@ public struct BuildRunner: Sendable {
         options: BuildOptions
     ) async throws(BuildError) -> ReproducibilityCheck {
         let scratch = directory.appendingPathComponent("second-build")
-        var ignored = BuildOutcome(recipe: plan.recipe, status: .failed, reasons: [], tags: [])
-        let stages = try await buildStages(
-            plan, recipe: recipe, directory: scratch, epoch: epoch, noCache: true, pull: false, check: true,
-            outcome: &ignored)
+        var stages = StageResults()
+        let runtimeImage = try await buildStages(
+            plan, recipe: recipe, directory: scratch, epoch: epoch, noCache: true, pull: false, label: " (second build)",
+            results: &stages)
         let second = try await ReproducibleImages(docker: docker, state: state).normalize(
-            rawImage: stages.runtime, recipe: plan.recipe, epoch: epoch.seconds, into: scratch)
+            rawImage: runtimeImage, recipe: plan.recipe, epoch: epoch.seconds, into: scratch)
         var check = ReproducibilityCheck(
             identical: second.image == first.image && second.manifestDigest == first.manifestDigest,
             rawImages: [first.rawImage, second.rawImage], images: [first.image, second.image],
