@@ -61,6 +61,15 @@ struct ReproducibleImages: Sendable {
         } catch {
             throw BuildError(error.kind == .interrupted ? .interrupted : .failed, "docker save failed: \(error.description)")
         }
+        let saved: SavedImage
+        do {
+            saved = try SavedImage.inspect(path: raw.path)
+        } catch {
+            throw BuildError(.failed, "the saved image is not readable: \(error.description)")
+        }
+        guard saved.configDigest.description == rawImage else {
+            throw BuildError(.failed, "the saved image \(raw.path) has config \(saved.configDigest), expected \(rawImage)")
+        }
         let directory = scratch ?? state.imageArchive(recipe: recipe, imageID: rawImage).deletingLastPathComponent()
         let staging = directory.appendingPathComponent(".normalizing-\(getpid())-\(UUID().uuidString.prefix(8))")
         defer {
