@@ -8,7 +8,7 @@ import Foundation
 /// gzip header, fixed compression levels, no owner names, access or change times
 /// (only what `ArchiveEntry` carries is written; extended attributes in name order).
 public final class ArchiveWriter {
-    public enum Compression: Sendable { case none, gzip, zstd }
+    public enum Compression: String, Sendable, CaseIterable { case none, gzip, zstd }
 
     private var handle: OpaquePointer?
     private let sink: DataSink

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HardenArchive
+import HardenBuild
 import HardenImage
 
 /// `harden normalize`: rewrites an image into its reproducible form.
@@ -29,35 +30,34 @@ struct NormalizeCommand: AsyncParsableCommand {
     var tag: String?
 
     @Option(name: .long, help: "How the layout's layers are compressed: gzip, zstd or none.")
-    var compression: LayerCompression = .gzip
+    var compression: ArchiveWriter.Compression = .gzip
 
     @Option(name: .long, help: "The gzip level, 1 (fastest) to 12 (smallest).")
     var gzipLevel: Int = ImageWriter.gzipLevel
 
     @OptionGroup var imageOptions: ImageOptions
 
-    enum LayerCompression: String, ExpressibleByArgument, CaseIterable {
-        case gzip, zstd, none
-        var writer: ArchiveWriter.Compression {
-            switch self {
-            case .gzip: .gzip
-            case .zstd: .zstd
-            case .none: .none
-            }
-        }
-    }
-
     func validate() throws {
         guard (1...12).contains(gzipLevel) else { throw ValidationError("--gzip-level must be from 1 to 12") }
     }
 
     func run() async throws {
-        let epoch = sourceDateEpoch ?? ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap { Int64($0) } ?? 0
+        let epoch: Int64
+        if let given = sourceDateEpoch {
+            epoch = given
+        } else {
+            do throws(BuildError) {
+                epoch = try SourceDateEpoch.fromEnvironment(ProcessInfo.processInfo.environment) ?? 0
+            } catch {
+                Output.error(error.description)
+                throw ExitCode(Exit.badInput)
+            }
+        }
         let platform = try imageOptions.chosenPlatform()
         let (path, cleanup) = try await imageOptions.localImage(image)
         defer { cleanup() }
         let normalizer = ImageNormalizer(
-            sourceDateEpoch: epoch, limits: imageOptions.limits, platform: platform, compression: compression.writer,
+            sourceDateEpoch: epoch, limits: imageOptions.limits, platform: platform, compression: compression,
             gzipLevel: gzipLevel)
         let started = Date()
         let result: NormalizedImage
@@ -76,3 +76,5 @@ struct NormalizeCommand: AsyncParsableCommand {
         print(String(format: "%.1f MB of layers in %.2f s (%.0f MB/s)", megabytes, seconds, megabytes / max(seconds, 0.001)))
     }
 }
+
+extension ArchiveWriter.Compression: ExpressibleByArgument {}
