@@ -89,13 +89,7 @@ timeout 30 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 \
 docker image inspect "$parent" >/dev/null 2>&1 || die "$parent is missing: scripts/setup.sh makes it"
 
 # ---------------------------------------------------------------- 2. harden (release)
-if [[ -n $harden ]]; then
-  log "harden: $harden (not building)"
-else
-  log "swift build -c release --product harden ..."
-  swift build -c release --product harden >&2 || die "swift build failed"
-  harden=$(swift build -c release --show-bin-path)/harden
-fi
+harden=$(release_harden "$harden")
 [[ -x $harden ]] || die "no harden binary at $harden"
 harden=$(realpath "$harden")
 "$harden" rebuild --help >/dev/null 2>&1 || die "'$harden rebuild --help' failed: this harden has no rebuild command"

@@ -53,14 +53,7 @@ command -v skopeo >/dev/null || missing+=(skopeo)
 source "$root/Benchmarks/packages.sh"
 install_debian_packages "${missing[@]}"
 
-if [[ -n ${HARDEN:-} ]]; then
-  harden=$HARDEN
-else
-  log "swift build -c release --product harden ..."
-  swift build -c release --product harden >"$work/swift-build.log" 2>&1 \
-    || { tail -n 20 "$work/swift-build.log" >&2; die "swift build failed"; }
-  harden=$(swift build -c release --show-bin-path)/harden
-fi
+harden=$(release_harden "${HARDEN:-}")
 [[ -x $harden ]] || die "no harden binary at $harden"
 
 bash "$root/scripts/make-bench-image.sh" "$images" || die "scripts/make-bench-image.sh failed"
