@@ -31,9 +31,15 @@ let package = Package(
             pkgConfig: "libdeflate",
             providers: [.apt(["libdeflate-dev"]), .brew(["libdeflate"])]
         ),
+        .systemLibrary(
+            name: "CISAL",
+            path: "Vendor/CISAL",
+            pkgConfig: "libisal",
+            providers: [.apt(["libisal-dev"]), .brew(["isa-l"])]
+        ),
         .target(
             name: "HardenArchive",
-            dependencies: ["CArchive", "CDeflate", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["CArchive", "CDeflate", "CISAL", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "HardenImage",

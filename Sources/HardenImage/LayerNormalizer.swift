@@ -34,19 +34,10 @@ struct LayerNormalizer: Sendable {
         let name = "layer \(layer.name)"
         var items: [Item] = []
         let opened = try source.open(layer.member)
-        let compressed: HashingSource
-        let uncompressed: HashingSource
+        let streams: LayerStreams
         do throws(ArchiveError) {
-            let blob = try PeekingSource(opened)
-            compressed = HashingSource(blob, name: name, limit: layer.size ?? .max)
-            if LayerReader.Compression(magic: blob.head) == .none {
-                uncompressed = compressed
-            } else {
-                let decompressor = try ArchiveReader(source: compressed, name: name, mode: .decompressOnly)
-                guard try decompressor.next() != nil else { throw ArchiveError(source: name, message: "is empty") }
-                uncompressed = HashingSource(EntrySource(decompressor), name: name, limit: limits.totalBytes)
-            }
-            let tar = try ArchiveReader(source: uncompressed, name: name, mode: .plainTar)
+            streams = try LayerStreams(layer, from: opened, name: name, limits: limits)
+            let tar = try ArchiveReader(source: streams.uncompressed, name: name, mode: .plainTar)
             var seen = Set<[UInt8]>()
             while var entry = try tar.next() {
                 if items.count >= limits.entries {
@@ -68,20 +59,12 @@ struct LayerNormalizer: Sendable {
                 }
                 items.append(Item(key: key, entry: entry, data: data))
             }
-            try uncompressed.drain()
-            try compressed.drain()
+            try streams.drain()
         } catch {
             throw ImageError(source: image, message: "\(name): \(error.description)")
         }
-        if let digest = layer.digest, compressed.digest() != digest.description {
-            throw ImageError(source: image, message: "\(name): the blob hashes to \(compressed.digest()): changed or damaged")
-        }
-        if uncompressed.digest() != layer.diffID.description {
-            throw ImageError(
-                source: image,
-                message: "\(name): the uncompressed tar hashes to \(uncompressed.digest()), not the diff_id \(layer.diffID)")
-        }
-        return (items, uncompressed.byteCount)
+        try streams.check(layer, image: image, name: name)
+        return (items, streams.uncompressed.byteCount)
     }
 
     /// `./a/b/`, `/a/b` and `a//b` all become `a/b`; the root becomes empty.

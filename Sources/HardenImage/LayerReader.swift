@@ -48,10 +48,13 @@ public struct LayerReader: Sendable {
     /// Hash every regular file's content (reads each file to its end).
     public var hashContents: Bool
 
-    static let signatures: [(name: String, bytes: [UInt8])] = [
-        ("busybox", Array("BusyBox v".utf8)), ("busybox", Array("busybox --list".utf8)),
-        ("toybox", Array("toybox --long".utf8)), ("toybox", Array("Toybox ".utf8)),
-    ]
+    static let signatures: [(name: String, bytes: [UInt8], anchor: Int)] = [
+        ("busybox", "BusyBox v"), ("busybox", "busybox --list"), ("toybox", "toybox --long"), ("toybox", "Toybox "),
+    ].map { name, text in
+        let bytes = Array(text.utf8)
+        return (name, bytes, bytes.firstIndex(of: UInt8(ascii: "x"))!)
+    }
+    static let overlap = signatures.map(\.bytes.count).max()! - 1
     static let captureLimit = 8 << 20
     static let emptyDigest = Digest.sha256(Data())
 
@@ -68,30 +71,11 @@ public struct LayerReader: Sendable {
         let image = source.displayName
         let where_ = "layer \(layer.name)"
         let opened = try source.open(layer.member)
-        let blob: PeekingSource
-        do throws(ArchiveError) {
-            blob = try PeekingSource(opened)
-        } catch {
-            throw ImageError(source: image, message: "\(where_): \(error.description)")
-        }
-        let compression = Compression(magic: blob.head)
-        if let declared = layer.mediaType.map(Compression.init(mediaType:)), declared != compression {
-            throw ImageError(
-                source: image, message: "\(where_) is declared \(layer.mediaType ?? "") but its bytes are \(compression)")
-        }
-        let compressed = HashingSource(blob, name: where_, limit: layer.size ?? .max)
         var entries: [LayerEntry] = []
-        let uncompressed: HashingSource
+        let streams: LayerStreams
         do throws(ArchiveError) {
-            if compression == .none {
-                uncompressed = compressed  // the blob is the tar: one hash serves as digest and diff_id
-            } else {
-                let decompressor = try ArchiveReader(source: compressed, name: where_, mode: .decompressOnly)
-                guard try decompressor.next() != nil else { throw ArchiveError(source: where_, message: "is empty") }
-                uncompressed = HashingSource(
-                    EntrySource(decompressor), name: where_ + " (uncompressed)", limit: limits.totalBytes)
-            }
-            let tar = try ArchiveReader(source: uncompressed, name: where_, mode: .plainTar)
+            streams = try LayerStreams(layer, from: opened, name: where_, limits: limits)
+            let tar = try ArchiveReader(source: streams.uncompressed, name: where_, mode: .plainTar)
             var seen = Set<String>()
             while let header = try tar.next() {
                 if entries.count >= limits.entries {
@@ -116,56 +100,15 @@ public struct LayerReader: Sendable {
                 }
                 entries.append(LayerEntry(path: entry.path, role: entry.role, header: header, content: facts))
             }
-            try uncompressed.drain()
-            try compressed.drain()
+            try streams.drain()
         } catch {
             let hint =
                 error.code == .limit
                 ? "if the image really is that large, raise the limit (--max-bytes, --max-entries, --max-path-length)" : nil
             throw ImageError(source: image, message: Self.describe(error, layer: where_), hint: hint)
         }
-        if let size = layer.size, compressed.byteCount != size {
-            throw ImageError(source: image, message: "\(where_) is \(compressed.byteCount) bytes, its descriptor says \(size)")
-        }
-        if let digest = layer.digest, compressed.digest() != digest.description {
-            throw ImageError(
-                source: image, message: "\(where_): the blob hashes to \(compressed.digest()): it was changed or damaged")
-        }
-        if uncompressed.digest() != layer.diffID.description {
-            throw ImageError(
-                source: image,
-                message:
-                    "\(where_): the uncompressed tar hashes to \(uncompressed.digest()), but the config's diff_id is \(layer.diffID)"
-            )
-        }
-        return LayerContents(layer: layer, entries: entries, uncompressedBytes: uncompressed.byteCount)
-    }
-
-    /// A layer blob's compression, from its first bytes or its media type.
-    enum Compression: String, Equatable, CustomStringConvertible {
-        case none = "an uncompressed tar", gzip = "gzip", zstd = "zstd"
-
-        init(magic: UnsafeRawBufferPointer) {
-            if magic.starts(with: [0x1F, 0x8B]) {
-                self = .gzip
-            } else if magic.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) {
-                self = .zstd
-            } else {
-                self = .none
-            }
-        }
-
-        init(mediaType: String) {
-            if mediaType.hasSuffix("gzip") {
-                self = .gzip
-            } else if mediaType.hasSuffix("zstd") {
-                self = .zstd
-            } else {
-                self = .none
-            }
-        }
-
-        var description: String { rawValue }
+        try streams.check(layer, image: image, name: where_)
+        return LayerContents(layer: layer, entries: entries, uncompressedBytes: streams.uncompressed.byteCount)
     }
 
     private static func describe(_ error: ArchiveError, layer: String) -> String {
@@ -185,6 +128,7 @@ public struct LayerReader: Sendable {
                 message: "name is longer than \(limits.pathLength) bytes (limit)", code: .limit)
         }
         if raw.hasPrefix("/") { throw invalid("is an absolute name; layer entries are relative to the image root") }
+        if header.hardlinkTarget == nil, let plain = Self.plainName(raw) { return (plain, .file) }
         var parts: [Substring] = []
         for part in raw.split(separator: "/", omittingEmptySubsequences: true) {
             if part == "." { continue }
@@ -211,6 +155,21 @@ public struct LayerReader: Sendable {
         return (parts.joined(separator: "/"), .file)
     }
 
+    /// `raw` without its trailing `/` when no component is empty or starts with `.` (so no
+    /// `.`, `..` or whiteout to look at): most entries.
+    private static func plainName(_ raw: String) -> String? {
+        let slash = UInt8(ascii: "/")
+        var bytes = raw.utf8[...]
+        if bytes.last == slash { bytes = bytes.dropLast() }
+        guard !bytes.isEmpty else { return nil }
+        var previous = slash
+        for byte in bytes {
+            if previous == slash, byte == slash || byte == UInt8(ascii: ".") { return nil }
+            previous = byte
+        }
+        return bytes.count == raw.utf8.count ? raw : String(Substring(bytes))
+    }
+
     /// Streams a regular file: its kind, `#!` line, multi-call signature and, when asked, its bytes and hash.
     private func inspectContent(_ tar: ArchiveReader, path: String) throws(ArchiveError) -> ContentFacts {
         var facts = ContentFacts()
@@ -219,7 +178,6 @@ public struct LayerReader: Sendable {
         var kept = Data()
         var first = true
         var tail: [UInt8] = []
-        let overlap = Self.signatures.map(\.bytes.count).max()! - 1
         while true {
             let block = try tar.readBlock()
             if block.isEmpty { break }
@@ -246,7 +204,7 @@ public struct LayerReader: Sendable {
             }
             if facts.kind == .elf, facts.multiCall == nil {
                 facts.multiCall = Self.findSignature(tail, block)
-                tail = Array(block.suffix(overlap))
+                tail = Array(block.suffix(Self.overlap))
             }
             if !keep, hasher == nil, facts.kind != .elf || facts.multiCall != nil {
                 // Nothing more to learn from this file; the tar reader skips the rest (still hashed).
@@ -259,28 +217,29 @@ public struct LayerReader: Sendable {
     }
 
     private static func findSignature(_ tail: [UInt8], _ block: UnsafeRawBufferPointer) -> String? {
-        for signature in signatures {
-            if !tail.isEmpty {
-                let joined = tail + Array(block.prefix(signature.bytes.count - 1))
-                if search(joined.withUnsafeBytes { $0 }, for: signature.bytes) { return signature.name }
-            }
-            if search(block, for: signature.bytes) { return signature.name }
+        if !tail.isEmpty {
+            let joined = tail + Array(block.prefix(overlap))
+            if let name = joined.withUnsafeBytes({ search($0) }) { return name }
         }
-        return nil
+        return search(block)
     }
 
-    private static func search(_ haystack: UnsafeRawBufferPointer, for needle: [UInt8]) -> Bool {
-        guard let base = haystack.baseAddress, let first = needle.first, haystack.count >= needle.count else { return false }
-        var offset = 0
-        let last = haystack.count - needle.count
-        return needle.withUnsafeBytes { pattern in
-            while offset <= last {
-                guard let hit = memchr(base + offset, Int32(first), last - offset + 1) else { return false }
-                let position = base.distance(to: UnsafeRawPointer(hit))
-                if let bytes = pattern.baseAddress, memcmp(base + position, bytes, needle.count) == 0 { return true }
-                offset = position + 1
+    /// Every signature contains "ox": one `memchr` pass for the `x`, then each signature is
+    /// compared where its own `x` would be.
+    private static func search(_ haystack: UnsafeRawBufferPointer) -> String? {
+        guard let base = haystack.baseAddress else { return nil }
+        let anchor = UInt8(ascii: "x")
+        var offset = 1
+        while offset < haystack.count, let hit = memchr(base + offset, Int32(anchor), haystack.count - offset) {
+            let position = base.distance(to: UnsafeRawPointer(hit))
+            offset = position + 1
+            guard base.load(fromByteOffset: position - 1, as: UInt8.self) == UInt8(ascii: "o") else { continue }
+            for signature in signatures {
+                let start = position - signature.anchor
+                guard start >= 0, start + signature.bytes.count <= haystack.count else { continue }
+                if memcmp(base + start, signature.bytes, signature.bytes.count) == 0 { return signature.name }
             }
-            return false
         }
+        return nil
     }
 }
