@@ -26,6 +26,10 @@ public struct FileNode: Sendable, Equatable {
 public struct FileSystemView: Sendable {
     public private(set) var nodes: [String: FileNode] = [:]
     private var children: [String: Set<String>] = ["/": []]
+    /// Parent path as a layer names it → the directory it resolved to. Entry paths have no `..`
+    /// and every component of a resolution exists once made, so adding a node at a new path
+    /// cannot change one made before: only a removal empties it.
+    private var resolvedParents: [String: String] = [:]
     public let symlinkHops: Int
 
     public init(symlinkHops: Int = 40) {
@@ -127,6 +131,15 @@ public struct FileSystemView: Sendable {
     private mutating func ensureDirectory(_ path: String, layer: Int, layerName: String, entry: String) throws(ImageError)
         -> String
     {
+        if let known = resolvedParents[path] { return known }
+        let directory = try makeDirectory(path, layer: layer, layerName: layerName, entry: entry)
+        resolvedParents[path] = directory
+        return directory
+    }
+
+    private mutating func makeDirectory(_ path: String, layer: Int, layerName: String, entry: String) throws(ImageError)
+        -> String
+    {
         let resolved = try resolveOrFail(path, followFinal: true, layer: layerName, entry: entry)
         if let node = nodes[resolved] {
             guard node.kind == .directory else {
@@ -135,7 +148,7 @@ public struct FileSystemView: Sendable {
             return resolved
         }
         let (parent, leaf) = Self.split(resolved)
-        let directory = try ensureDirectory(parent, layer: layer, layerName: layerName, entry: entry)
+        let directory = try makeDirectory(parent, layer: layer, layerName: layerName, entry: entry)
         let path = Self.join(directory, leaf)
         nodes[path] = FileNode(
             kind: .directory, mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, layer: layer, content: ContentFacts())
@@ -146,6 +159,7 @@ public struct FileSystemView: Sendable {
 
     private mutating func remove(_ path: String) {
         guard path != "/", nodes.removeValue(forKey: path) != nil else { return }
+        if !resolvedParents.isEmpty { resolvedParents.removeAll(keepingCapacity: true) }
         if let names = children.removeValue(forKey: path) {
             for name in names { remove(Self.join(path, name)) }
         }
@@ -163,7 +177,8 @@ public struct FileSystemView: Sendable {
     /// (`..` stops at `/`, absolute targets start at the image root). The result may not exist.
     public func resolve(_ path: String, followFinal: Bool = true) throws(ResolveError) -> String {
         var pending = Array(path.split(separator: "/").reversed())
-        var resolved: [Substring] = []
+        // resolved[i]: the canonical path of the first i + 1 components kept so far.
+        var resolved: [String] = []
         var hops = 0
         while let component = pending.popLast() {
             if component == "." { continue }
@@ -171,7 +186,7 @@ public struct FileSystemView: Sendable {
                 _ = resolved.popLast()
                 continue
             }
-            let candidate = "/" + (resolved + [component]).joined(separator: "/")
+            let candidate = (resolved.last ?? "") + "/" + component
             if let node = nodes[candidate], node.kind == .symlink, !pending.isEmpty || followFinal {
                 hops += 1
                 if hops > symlinkHops { throw .tooManyLinks(candidate) }
@@ -179,10 +194,10 @@ public struct FileSystemView: Sendable {
                 if target.hasPrefix("/") { resolved.removeAll() }
                 pending.append(contentsOf: target.split(separator: "/").reversed())
             } else {
-                resolved.append(component)
+                resolved.append(candidate)
             }
         }
-        return "/" + resolved.joined(separator: "/")
+        return resolved.last ?? "/"
     }
 
     private func resolveOrFail(_ path: String, followFinal: Bool, layer: String, entry: String) throws(ImageError) -> String {
