@@ -226,14 +226,23 @@ public struct BuildRunner: Sendable {
         }
 
         let checked = ContinuousClock.now
-        let analysis: ImageAnalysis
-        do {
-            analysis = try ImageAnalysis.analyze(path: release.archive, policy: recipe.recipe.policy)
-        } catch {
-            throw BuildError(.failed, "the normalized image cannot be read: \(error.description)")
+        let scanSettings = scanSettings(recipe, options: options)
+        let kept = KeptVerification(archive: release.archive)
+        let key = KeptVerification.key(image: release.image, policy: recipe.recipe.policy)
+        if scanSettings.scanners.isEmpty, let report = kept.load(key: key) {
+            // Nothing to scan and this image was verified under this policy: no need to read it.
+            try verify(report, kept: kept, key: nil, recipe: recipe, started: checked, outcome: &outcome)
+        } else {
+            let analysis: ImageAnalysis
+            do {
+                analysis = try ImageAnalysis.analyze(path: release.archive, policy: recipe.recipe.policy)
+            } catch {
+                throw BuildError(.failed, "the normalized image cannot be read: \(error.description)")
+            }
+            try verify(analysis.verification, kept: kept, key: key, recipe: recipe, started: checked, outcome: &outcome)
+            try await scan(
+                analysis, settings: scanSettings, archive: release.archive, recipe: recipe, options: options, outcome: &outcome)
         }
-        try verify(analysis.verification, archive: release.archive, recipe: recipe, started: checked, outcome: &outcome)
-        try await scan(analysis, archive: release.archive, recipe: recipe, options: options, outcome: &outcome)
         if options.pull {
             (outcome.baseImages, outcome.baseDigests) = await basesAsBuilt(plan)
         } else {
@@ -264,15 +273,31 @@ public struct BuildRunner: Sendable {
         if let builderTarget = targets.builder {
             let log = directory.appendingPathComponent("builder.log").path
             results.builderLog = log
-            let started = ContinuousClock.now
-            let (image, seconds) = try await stage(
-                "builder", plan: plan, dockerfile: dockerfile, context: recipe.contextDirectory.path, target: builderTarget,
-                directory: directory, log: log, noCache: noCache, pull: pull, buildArgs: arguments)
-            results.builderImage = image
-            results.builderSeconds = seconds
-            progress.note(
-                "\(plan.recipe) builder\(label): built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started))"
-            )
+            let inputs = BuilderInputs.digest(parts: plan.inputParts, epoch: epoch.seconds, backend: docker.backend)
+            if !noCache, !pull, let previous = plan.previousBuilder, previous.inputs == inputs {
+                let why =
+                    "inputs unchanged since build #\(previous.build ?? 0), reusing \(Planner.short(previous.image))"
+                    + " (--no-cache builds it again)"
+                do {
+                    try AtomicFile.write(Data("builder stage not built: \(why)\nimage \(previous.image)\n".utf8), to: log)
+                } catch {
+                    throw BuildError(.failed, "cannot write \(log): \(error.localizedDescription)")
+                }
+                results.builderImage = previous.image
+                results.builderSeconds = 0
+                progress.note("\(plan.recipe) builder\(label): \(why)")
+            } else {
+                let started = ContinuousClock.now
+                let (image, seconds) = try await stage(
+                    "builder", plan: plan, dockerfile: dockerfile, context: recipe.contextDirectory.path,
+                    target: builderTarget, directory: directory, log: log, noCache: noCache, pull: pull, buildArgs: arguments,
+                    labels: [BuilderInputs.label: inputs])
+                results.builderImage = image
+                results.builderSeconds = seconds
+                progress.note(
+                    "\(plan.recipe) builder\(label): built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started))"
+                )
+            }
         }
         var runtimeDockerfile = dockerfile
         if recipe.dockerfile == nil, let builderImage = results.builderImage {
@@ -349,22 +374,28 @@ public struct BuildRunner: Sendable {
         return (ids, digests)
     }
 
-    /// Keeps the verification report beside the saved image; fails the build on violations.
+    /// Keeps the verification report beside the saved image (`key`: a new report, made under
+    /// it; nil: the kept one, reused); fails the build on violations.
     private func verify(
-        _ report: VerifyReport, archive: String, recipe: LoadedRecipe, started: ContinuousClock.Instant,
+        _ report: VerifyReport, kept: KeptVerification, key: String?, recipe: LoadedRecipe, started: ContinuousClock.Instant,
         outcome: inout BuildOutcome
     ) throws(BuildError) {
-        let path = String(archive.dropLast(4)) + ".verify.json"
-        do {
-            try AtomicFile.write(Data(ReportWriter.render(report, as: .json, version: "").utf8), to: path)
-        } catch {
-            throw BuildError(.failed, "cannot keep the verification report at \(path): \(error.localizedDescription)")
+        let path = kept.report
+        if let key {
+            do {
+                try kept.store(report, key: key)
+            } catch {
+                throw BuildError(.failed, "cannot keep the verification report at \(path): \(error.localizedDescription)")
+            }
         }
         outcome.verifyReport = path
         outcome.violations = report.findings.count
+        let verdict = report.passed ? "pass" : "\(report.findings.count) violations"
         progress.note(
-            "\(recipe.name) verify: \(report.passed ? "pass" : "\(report.findings.count) violations") in \(Progress.format(ContinuousClock.now - started))"
-        )
+            "\(recipe.name) verify: \(verdict) "
+                + (key == nil
+                    ? "(kept report: this image was verified under this policy before)"
+                    : "in \(Progress.format(ContinuousClock.now - started))"))
         guard report.passed else {
             // Every failed rule, with its first findings.
             var shown: [String] = []
@@ -383,16 +414,22 @@ public struct BuildRunner: Sendable {
         }
     }
 
-    /// Scans the saved image as the recipe's `scan:` section says, keeps the report beside it,
-    /// and fails the build when the gate does.
-    private func scan(
-        _ analysis: ImageAnalysis, archive: String, recipe: LoadedRecipe, options: BuildOptions, outcome: inout BuildOutcome
-    ) async throws(BuildError) {
+    /// The recipe's `scan:` section as this build runs it: the built-in scanner needs advisories.
+    private func scanSettings(_ recipe: LoadedRecipe, options: BuildOptions) -> ScanSettings {
         var settings = recipe.recipe.scan
         if settings.scanners.contains(.builtin), options.advisories == nil {
             settings.scanners.removeAll { $0 == .builtin }
             progress.note("\(recipe.name) scan: builtin skipped, no advisories (pass --advisories DIR or set HARDEN_ADVISORIES)")
         }
+        return settings
+    }
+
+    /// Scans the saved image with `settings`, keeps the report beside it, and fails the build
+    /// when the gate does.
+    private func scan(
+        _ analysis: ImageAnalysis, settings: ScanSettings, archive: String, recipe: LoadedRecipe, options: BuildOptions,
+        outcome: inout BuildOutcome
+    ) async throws(BuildError) {
         guard !settings.scanners.isEmpty else { return }
         let started = ContinuousClock.now
         let pipeline = ScanPipeline(
@@ -440,13 +477,13 @@ public struct BuildRunner: Sendable {
 
     private func stage(
         _ name: String, plan: BuildPlan, dockerfile: String, context: String, target: String, directory: URL, log: String,
-        noCache: Bool, pull: Bool, buildArgs: [String: String]
+        noCache: Bool, pull: Bool, buildArgs: [String: String], labels: [String: String] = [:]
     ) async throws(BuildError) -> (String, Double) {
         do {
             return try await docker.build(
                 dockerfile: dockerfile, context: context, target: target, tags: [],
                 iidFile: directory.appendingPathComponent("\(name).iid").path, logFile: log, noCache: noCache, pull: pull,
-                buildArgs: buildArgs, onLine: progress.stageHandler(recipe: plan.recipe, stage: name))
+                buildArgs: buildArgs, labels: labels, onLine: progress.stageHandler(recipe: plan.recipe, stage: name))
         } catch {
             switch error.kind {
             case .interrupted: throw BuildError(.interrupted, "\(name) stage interrupted", hint: "log: \(log)")

@@ -8,6 +8,7 @@ public struct EngineImage: Sendable, Equatable, Codable {
     public var user: String?
     public var created: String?
     public var size: Int64?
+    public var labels: [String: String]?
 
     /// The registry manifest digest this image was pulled or pushed with under `reference`'s
     /// repository; nil for an image only ever built or tagged locally under that name.
@@ -104,13 +105,13 @@ public struct DockerClient: Sendable {
             return [:]
         }
         let format =
-            "{{json .Id}}\t{{json .RepoTags}}\t{{json .RepoDigests}}\t{{json .Config.User}}\t{{json .Created}}\t{{json .Size}}"
+            "{{json .Id}}\t{{json .RepoTags}}\t{{json .RepoDigests}}\t{{json .Config.User}}\t{{json .Created}}\t{{json .Size}}\t{{json .Config.Labels}}"
         let result = try await runChecked(docker(["image", "inspect", "--format", format] + unique), allowFailure: true)
         if !result.succeeded, Self.saysUnreachable(result.output) { throw Self.unreachable }
         var images: [EngineImage] = []
         for line in result.output.split(separator: "\n") where line.hasPrefix("\"sha256:") {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map { Data($0.utf8) }
-            guard fields.count == 6, let id = try? JSONDecoder().decode(String.self, from: fields[0]) else {
+            guard fields.count == 7, let id = try? JSONDecoder().decode(String.self, from: fields[0]) else {
                 throw DockerError(.badOutput, "unexpected output from docker image inspect: \(line.prefix(200))")
             }
             images.append(
@@ -120,7 +121,8 @@ public struct DockerClient: Sendable {
                     repoDigests: (try? JSONDecoder().decode([String]?.self, from: fields[2])).flatMap { $0 } ?? [],
                     user: try? JSONDecoder().decode(String.self, from: fields[3]),
                     created: try? JSONDecoder().decode(String.self, from: fields[4]),
-                    size: try? JSONDecoder().decode(Int64.self, from: fields[5])))
+                    size: try? JSONDecoder().decode(Int64.self, from: fields[5]),
+                    labels: (try? JSONDecoder().decode([String: String]?.self, from: fields[6])).flatMap { $0 }))
         }
         var byReference: [String: EngineImage] = [:]
         for reference in unique {

@@ -27,6 +27,9 @@ public struct BuildPlan: Sendable, Codable {
     /// The last successful build, when there is one.
     public var previousBuild: Int64?
     public var previousImage: String?
+    /// The last successful build's builder image, when the engine still has it, and the
+    /// digest of the inputs it was built from (its label).
+    public var previousBuilder: ReusableBuilder?
     /// The Dockerfile to build (rendered, or the recipe's own in Dockerfile mode).
     public var dockerfile: String
 }
@@ -60,6 +63,7 @@ public struct Planner: Sendable {
         for recipe in recipes {
             for base in try bases(of: recipe) { references.insert(imageMap.resolve(base)) }
             if let image = previous[recipe.name]?.runtimeImage { references.insert(image) }
+            if let image = previous[recipe.name]?.builderImage { references.insert(image) }
         }
         return references.sorted()
     }
@@ -121,7 +125,8 @@ public struct Planner: Sendable {
             recipe: recipe.name, file: recipe.displayPath, action: action, reasons: reasons, inputDigest: digest,
             inputParts: parts, baseImages: baseIDs, resolvedBases: resolved, baseDigests: baseDigests,
             missingBases: missing,
-            previousBuild: previous?.id, previousImage: previous?.runtimeImage, dockerfile: dockerfile)
+            previousBuild: previous?.id, previousImage: previous?.runtimeImage,
+            previousBuilder: ReusableBuilder(previous, engine: engine), dockerfile: dockerfile)
     }
 
     /// One hash per recipe field, two levels deep for the stages (`runtime.env`).

@@ -88,6 +88,56 @@ import Testing
         _ = try CLI.shell("docker rmi -f \(image) \(newImage)")
     }
 
+    /// A builder stage whose inputs did not move is not sent to the engine again, and an image
+    /// already verified under the same policy is not read again; anything that could change
+    /// either result brings the work back.
+    @Test func anUnchangedBuilderStageIsReusedAndAKeptVerificationServesTheSameImage() async throws {
+        let project = try tinyProject()
+        let first = try project.harden(["build"])
+        #expect(first.status == 0, "stderr: \(first.stderr)")
+        #expect(first.stderr.contains("builder: built sha256:"))
+        let builder = try #require(try await store(project).builds().first?.builderImage)
+        let label = try CLI.shell(
+            "docker image inspect --format '{{index .Config.Labels \"org.harden.builder-inputs\"}}' \(builder)")
+        #expect(label.output.hasPrefix("sha256:"))
+
+        let forced = try project.harden(["build", "--force"])
+        #expect(forced.status == 0, "stderr: \(forced.stderr)")
+        #expect(
+            forced.stderr.contains("builder: inputs unchanged since build #1, reusing \(builder.prefix(19))"), "\(forced.stderr)")
+        #expect(forced.stderr.contains("verify: pass (kept report"), "\(forced.stderr)")
+        var builds = try await store(project).builds()
+        let reused = try #require(builds.first { $0.id == 2 })
+        #expect(reused.builderImage == builder)
+        #expect(reused.runtimeImage == builds.first { $0.id == 1 }?.runtimeImage)
+        #expect(try String(contentsOfFile: try #require(reused.builderLog), encoding: .utf8).contains("not built"))
+        #expect(FileManager.default.fileExists(atPath: try #require(reused.verifyReport)))
+
+        // A runtime-only change: same builder, a new image, verified afresh.
+        let recipe = project.root.appendingPathComponent("Recipes/tiny.yaml")
+        let text = try String(contentsOf: recipe, encoding: .utf8)
+        try text.replacingOccurrences(of: "  user: \"65532\"", with: "  user: \"65532\"\n  env: {GREETING: hi}")
+            .write(to: recipe, atomically: true, encoding: .utf8)
+        let runtimeOnly = try project.harden(["build"])
+        #expect(runtimeOnly.status == 0, "stderr: \(runtimeOnly.stderr)")
+        #expect(
+            runtimeOnly.stderr.contains("builder: inputs unchanged since build #2, reusing \(builder.prefix(19))"),
+            "\(runtimeOnly.stderr)")
+        #expect(!runtimeOnly.stderr.contains("kept report"), "\(runtimeOnly.stderr)")
+
+        // The builder copies this file: the builder stage is built again.
+        try project.write("Recipes/tiny/input.txt", "changed\n")
+        let changed = try project.harden(["build"])
+        #expect(changed.status == 0, "stderr: \(changed.stderr)")
+        #expect(changed.stderr.contains("builder: built sha256:"), "\(changed.stderr)")
+
+        let noCache = try project.harden(["build", "--no-cache"])
+        #expect(noCache.status == 0, "stderr: \(noCache.stderr)")
+        #expect(noCache.stderr.contains("builder: built sha256:"), "\(noCache.stderr)")
+        builds = try await store(project).builds()
+        _ = try CLI.shell("docker rmi -f \(Set(builds.compactMap(\.runtimeImage)).joined(separator: " "))")
+    }
+
     @Test func aFailingStepExitsOneWithTheLogTailAndPath() async throws {
         let project = try tinyProject(run: "echo about to fail && exit 3")
         let result = try project.harden(["build"])
