@@ -208,7 +208,8 @@ public struct BuildRunner: Sendable {
         let images = ReproducibleImages(docker: docker, state: state)
         let normalizing = ContinuousClock.now
         let (release, reused) = try await images.produce(
-            rawImage: rawRuntimeImage, recipe: plan.recipe, epoch: epoch.seconds, tags: outcome.tags)
+            rawImage: rawRuntimeImage, recipe: plan.recipe, epoch: epoch.seconds, tags: outcome.tags,
+            alreadyTagged: plan.taggedImages)
         outcome.rawRuntimeImage = rawRuntimeImage
         outcome.runtimeImage = release.image
         outcome.manifestDigest = release.manifestDigest
@@ -498,9 +499,7 @@ public struct BuildRunner: Sendable {
         return (recipe.recipe.builder == nil ? nil : DockerfileRenderer.builderStage, DockerfileRenderer.runtimeStage)
     }
 
-    public func tags(_ recipe: LoadedRecipe) -> [String] {
-        recipe.recipe.tags.isEmpty ? ["harden/\(recipe.name):latest"] : recipe.recipe.tags
-    }
+    public func tags(_ recipe: LoadedRecipe) -> [String] { Planner.tags(recipe) }
 
     private func record(_ plan: BuildPlan, status: BuildRecord.Status, options: BuildOptions) -> BuildRecord {
         BuildRecord(

@@ -30,6 +30,8 @@ public struct BuildPlan: Sendable, Codable {
     /// The last successful build's builder image, when the engine still has it, and the
     /// digest of the inputs it was built from (its label).
     public var previousBuilder: ReusableBuilder?
+    /// Each of the recipe's tags → the image ID it pointed at when planned (absent: no such tag).
+    public var taggedImages: [String: String] = [:]
     /// The Dockerfile to build (rendered, or the recipe's own in Dockerfile mode).
     public var dockerfile: String
 }
@@ -49,6 +51,11 @@ public struct Planner: Sendable {
         self.environmentEpoch = environmentEpoch
     }
 
+    /// The tags a build of `recipe` gets.
+    public static func tags(_ recipe: LoadedRecipe) -> [String] {
+        recipe.recipe.tags.isEmpty ? ["harden/\(recipe.name):latest"] : recipe.recipe.tags
+    }
+
     /// The base references of `recipe` (from the recipe or its Dockerfile), before mapping.
     public func bases(of recipe: LoadedRecipe) throws(BuildError) -> [String] {
         if let url = recipe.dockerfile {
@@ -64,6 +71,7 @@ public struct Planner: Sendable {
             for base in try bases(of: recipe) { references.insert(imageMap.resolve(base)) }
             if let image = previous[recipe.name]?.runtimeImage { references.insert(image) }
             if let image = previous[recipe.name]?.builderImage { references.insert(image) }
+            references.formUnion(Self.tags(recipe))
         }
         return references.sorted()
     }
@@ -121,12 +129,14 @@ public struct Planner: Sendable {
         if action == .skip, let previous {
             reasons = ["up to date (build #\(previous.id ?? 0), image \(Self.short(previous.runtimeImage ?? "?")))"]
         }
-        return BuildPlan(
+        var plan = BuildPlan(
             recipe: recipe.name, file: recipe.displayPath, action: action, reasons: reasons, inputDigest: digest,
             inputParts: parts, baseImages: baseIDs, resolvedBases: resolved, baseDigests: baseDigests,
             missingBases: missing,
             previousBuild: previous?.id, previousImage: previous?.runtimeImage,
             previousBuilder: ReusableBuilder(previous, engine: engine), dockerfile: dockerfile)
+        for tag in Self.tags(recipe) { plan.taggedImages[tag] = engine[tag]?.id }
+        return plan
     }
 
     /// One hash per recipe field, two levels deep for the stages (`runtime.env`).

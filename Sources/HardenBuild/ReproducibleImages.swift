@@ -27,12 +27,13 @@ struct ReproducibleImages: Sendable {
     /// Bumped when normalization changes what it writes.
     static let normalizerVersion = "2"
 
-    /// Normalizes `rawImage` (or finds it done), then makes sure the engine has it under `tags`.
-    func produce(rawImage: String, recipe: String, epoch: Int64, tags: [String]) async throws(BuildError)
-        -> (image: ReproducibleImage, reused: Bool)
-    {
+    /// Normalizes `rawImage` (or finds it done), then makes sure the engine has it under `tags`
+    /// (`alreadyTagged`: tag → the image it pointed at when planned; those already right are left).
+    func produce(
+        rawImage: String, recipe: String, epoch: Int64, tags: [String], alreadyTagged: [String: String] = [:]
+    ) async throws(BuildError) -> (image: ReproducibleImage, reused: Bool) {
         if let known = known(rawImage: rawImage, recipe: recipe, epoch: epoch) {
-            try await tag(known, tags: tags)
+            try await tag(known, tags: tags.filter { alreadyTagged[$0] != known.image })
             return (known, true)
         }
         let image = try await normalize(rawImage: rawImage, recipe: recipe, epoch: epoch, into: nil)

@@ -113,6 +113,13 @@ import Testing
         #expect(try String(contentsOfFile: try #require(reused.builderLog), encoding: .utf8).contains("not built"))
         #expect(FileManager.default.fileExists(atPath: try #require(reused.verifyReport)))
 
+        // A tag moved elsewhere is put back (a tag already right is left alone).
+        let tag = "harden-test/\(reused.recipe):latest"
+        _ = try CLI.shell("docker tag \(Self.runtimeBase) \(tag)")
+        #expect(try project.harden(["build", "--force"]).status == 0)
+        let tagged = try CLI.shell("docker image inspect --format '{{.Id}}' \(tag)").output
+        #expect(tagged == reused.runtimeImage)
+
         // A runtime-only change: same builder, a new image, verified afresh.
         let recipe = project.root.appendingPathComponent("Recipes/tiny.yaml")
         let text = try String(contentsOf: recipe, encoding: .utf8)
@@ -121,7 +128,7 @@ import Testing
         let runtimeOnly = try project.harden(["build"])
         #expect(runtimeOnly.status == 0, "stderr: \(runtimeOnly.stderr)")
         #expect(
-            runtimeOnly.stderr.contains("builder: inputs unchanged since build #2, reusing \(builder.prefix(19))"),
+            runtimeOnly.stderr.contains("builder: inputs unchanged since build #3, reusing \(builder.prefix(19))"),
             "\(runtimeOnly.stderr)")
         #expect(!runtimeOnly.stderr.contains("kept report"), "\(runtimeOnly.stderr)")
 
