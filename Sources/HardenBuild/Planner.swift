@@ -30,7 +30,7 @@ public struct BuildPlan: Sendable, Codable {
     /// The last successful build's builder image, when the engine still has it, and the
     /// digest of the inputs it was built from (its label).
     public var previousBuilder: ReusableBuilder?
-    /// Each of the recipe's tags → the image ID it pointed at when planned (absent: no such tag).
+    /// Each of the recipe's tags that pointed at the last build's image when planned → that image.
     public var taggedImages: [String: String] = [:]
     /// The Dockerfile to build (rendered, or the recipe's own in Dockerfile mode).
     public var dockerfile: String
@@ -64,14 +64,16 @@ public struct Planner: Sendable {
         return recipe.recipe.baseImages.filter { $0 != "scratch" }
     }
 
-    /// Every reference the engine should be asked about for these recipes (one inspect call).
-    public func engineReferences(for recipes: [LoadedRecipe], previous: [String: BuildRecord]) throws(BuildError) -> [String] {
+    /// Every reference the engine should be asked about for these recipes (one inspect call);
+    /// `builders`: also the last builder images, which only a build can reuse.
+    public func engineReferences(
+        for recipes: [LoadedRecipe], previous: [String: BuildRecord], builders: Bool = true
+    ) throws(BuildError) -> [String] {
         var references: Set<String> = []
         for recipe in recipes {
             for base in try bases(of: recipe) { references.insert(imageMap.resolve(base)) }
             if let image = previous[recipe.name]?.runtimeImage { references.insert(image) }
-            if let image = previous[recipe.name]?.builderImage { references.insert(image) }
-            references.formUnion(Self.tags(recipe))
+            if builders, let image = previous[recipe.name]?.builderImage { references.insert(image) }
         }
         return references.sorted()
     }
@@ -135,7 +137,10 @@ public struct Planner: Sendable {
             missingBases: missing,
             previousBuild: previous?.id, previousImage: previous?.runtimeImage,
             previousBuilder: ReusableBuilder(previous, engine: engine), dockerfile: dockerfile)
-        for tag in Self.tags(recipe) { plan.taggedImages[tag] = engine[tag]?.id }
+        if let image = previous?.runtimeImage, let known = engine[image] {
+            let current = Set(known.repoTags.map(DockerClient.normalize))
+            for tag in Self.tags(recipe) where current.contains(DockerClient.normalize(tag)) { plan.taggedImages[tag] = known.id }
+        }
         return plan
     }
 

@@ -14,7 +14,8 @@ struct Planning {
     /// The engine's view of every base and previous image, by reference.
     var engine: [String: EngineImage]
 
-    static func make(_ options: ProjectOptions, force: Bool = false) async throws -> Planning {
+    /// `forBuild`: the plans will be built (the engine is also asked about reusable builder images).
+    static func make(_ options: ProjectOptions, force: Bool = false, forBuild: Bool = true) async throws -> Planning {
         let recipes = try options.loadRecipes()
         let docker = options.dockerClient()
         let planner: Planner
@@ -38,7 +39,8 @@ struct Planning {
         }
         do {
             let previous = try await store.latestSucceeded()
-            let engine = try await docker.inspect(try planner.engineReferences(for: recipes, previous: previous))
+            let engine = try await docker.inspect(
+                try planner.engineReferences(for: recipes, previous: previous, builders: forBuild))
             let hasher = ContextHasher(known: try await store.fileHashes())
             let results = ParallelResults<Result<BuildPlan, BuildError>>(count: recipes.count)
             DispatchQueue.concurrentPerform(iterations: recipes.count) { index in
@@ -76,7 +78,7 @@ struct PlanCommand: AsyncParsableCommand {
     var dockerfile = false
 
     func run() async throws {
-        let planning = try await Planning.make(project)
+        let planning = try await Planning.make(project, forBuild: false)
         switch format {
         case .json:
             print(Output.json(planning.plans.map(PlanReport.init)))

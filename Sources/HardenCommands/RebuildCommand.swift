@@ -54,7 +54,7 @@ struct RebuildCommand: AsyncParsableCommand {
 
     func run() async throws {
         let started = ContinuousClock.now
-        let planning = try await Planning.make(project)
+        let planning = try await Planning.make(project, forBuild: !dryRun)
         if verbose {
             Output.note("planning: \(planning.plans.count) recipes loaded and planned in \(ScanPipeline.seconds(since: started))")
         }
