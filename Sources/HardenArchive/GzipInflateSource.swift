@@ -19,13 +19,12 @@ public final class GzipInflateSource: ByteSource {
     private var innerEnded = false
     private var finished = false
     private var members = 0
-    static let headerLimit = 1 << 20
+    public static let headerLimit = 1 << 20
 
     public init(_ inner: ByteSource, name: String, bufferSize: Int = 1 << 20) {
         self.inner = inner
         self.name = name
         state = .allocate(capacity: 1)
-        state.initialize(to: inflate_state())
         state.initialize(to: inflate_state())  // isal_inflate_init leaves some fields unset
         output = .allocate(byteCount: bufferSize, alignment: 64)
         isal_inflate_init(state)
@@ -36,6 +35,7 @@ public final class GzipInflateSource: ByteSource {
         state.deinitialize(count: 1)
         state.deallocate()
         output.deallocate()
+        gathered?.deallocate()
     }
 
     public func nextChunk() throws(ArchiveError) -> UnsafeRawBufferPointer {
@@ -95,17 +95,18 @@ public final class GzipInflateSource: ByteSource {
         guard Self.headerLength(bytes) == nil else { return }
         var copy = [UInt8](bytes)
         while copy.withUnsafeBytes({ Self.headerLength($0) }) == nil {
-            let chunk = try inner.nextChunk()
-            if chunk.isEmpty {
-                innerEnded = true
-                break  // ISA-L reports the stream as truncated
-            }
-            copy.append(contentsOf: chunk)
             if copy.count > Self.headerLimit {
                 throw ArchiveError(
                     source: name, message: "has a gzip header longer than \(Self.headerLimit) bytes in member \(members + 1)",
                     code: .limit)
             }
+            guard !innerEnded else { break }  // ISA-L reports the stream as truncated
+            let chunk = try inner.nextChunk()
+            if chunk.isEmpty {
+                innerEnded = true
+                break
+            }
+            copy.append(contentsOf: chunk)
         }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(copy.count, 1), alignment: 16)
         buffer.copyBytes(from: copy)

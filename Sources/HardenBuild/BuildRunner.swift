@@ -292,7 +292,7 @@ public struct BuildRunner: Sendable {
                 let (image, seconds) = try await stage(
                     "builder", plan: plan, dockerfile: dockerfile, context: recipe.contextDirectory.path,
                     target: builderTarget, directory: directory, log: log, noCache: noCache, pull: pull, buildArgs: arguments,
-                    labels: [BuilderInputs.label: inputs])
+                    labels: pull ? [:] : [BuilderInputs.label: inputs])  // a pulled base is not the planned one
                 results.builderImage = image
                 results.builderSeconds = seconds
                 progress.note(

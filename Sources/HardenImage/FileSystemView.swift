@@ -26,9 +26,10 @@ public struct FileNode: Sendable, Equatable {
 public struct FileSystemView: Sendable {
     public private(set) var nodes: [String: FileNode] = [:]
     private var children: [String: Set<String>] = ["/": []]
-    /// Parent path as a layer names it → the directory it resolved to. Entry paths have no `..`
-    /// and every component of a resolution exists once made, so adding a node at a new path
-    /// cannot change one made before: only a removal empties it.
+    /// Parent path as a layer names it → the directory it resolved to. Once made, every path a
+    /// resolution went through exists, so a node added at a new path cannot change it; a removal
+    /// can, and empties it. A resolution that stepped back with `..` (from a symlink target) may
+    /// have gone through a path that did not exist and could appear later: it is not kept.
     private var resolvedParents: [String: String] = [:]
     public let symlinkHops: Int
 
@@ -82,7 +83,7 @@ public struct FileSystemView: Sendable {
         case .hardlink:
             let target = Self.absolute(header.hardlinkTarget ?? "")
             let (targetParent, targetLeaf) = Self.split(target)
-            let resolvedParent = try resolveOrFail(targetParent, followFinal: true, layer: layerName, entry: header.path)
+            let resolvedParent = try resolveOrFail(targetParent, layer: layerName, entry: header.path).path
             let targetPath = Self.join(resolvedParent, targetLeaf)
             guard let linked = nodes[targetPath] else {
                 throw ImageError(
@@ -132,29 +133,30 @@ public struct FileSystemView: Sendable {
         -> String
     {
         if let known = resolvedParents[path] { return known }
-        let directory = try makeDirectory(path, layer: layer, layerName: layerName, entry: entry)
-        resolvedParents[path] = directory
+        let (directory, steppedBack) = try makeDirectory(path, layer: layer, layerName: layerName, entry: entry)
+        if !steppedBack { resolvedParents[path] = directory }
         return directory
     }
 
+    /// The directory `path` resolves to, made when missing; and whether resolving it stepped back with `..`.
     private mutating func makeDirectory(_ path: String, layer: Int, layerName: String, entry: String) throws(ImageError)
-        -> String
+        -> (String, steppedBack: Bool)
     {
-        let resolved = try resolveOrFail(path, followFinal: true, layer: layerName, entry: entry)
+        let (resolved, steppedBack) = try resolveOrFail(path, layer: layerName, entry: entry)
         if let node = nodes[resolved] {
             guard node.kind == .directory else {
                 throw ImageError(source: layerName, message: "entry \(entry) is inside \(resolved), which is not a directory")
             }
-            return resolved
+            return (resolved, steppedBack)
         }
         let (parent, leaf) = Self.split(resolved)
-        let directory = try makeDirectory(parent, layer: layer, layerName: layerName, entry: entry)
+        let (directory, parentSteppedBack) = try makeDirectory(parent, layer: layer, layerName: layerName, entry: entry)
         let path = Self.join(directory, leaf)
         nodes[path] = FileNode(
             kind: .directory, mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, layer: layer, content: ContentFacts())
         children[directory, default: []].insert(leaf)
         children[path] = []
-        return path
+        return (path, steppedBack || parentSteppedBack)
     }
 
     private mutating func remove(_ path: String) {
@@ -176,6 +178,12 @@ public struct FileSystemView: Sendable {
     /// The canonical path `path` names, following symlinks inside the image root only
     /// (`..` stops at `/`, absolute targets start at the image root). The result may not exist.
     public func resolve(_ path: String, followFinal: Bool = true) throws(ResolveError) -> String {
+        try resolveNoting(path, followFinal: followFinal).path
+    }
+
+    /// `resolve`, and whether a `..` stepped back on the way.
+    private func resolveNoting(_ path: String, followFinal: Bool) throws(ResolveError) -> (path: String, steppedBack: Bool) {
+        var steppedBack = false
         var pending = Array(path.split(separator: "/").reversed())
         // resolved[i]: the canonical path of the first i + 1 components kept so far.
         var resolved: [String] = []
@@ -184,6 +192,7 @@ public struct FileSystemView: Sendable {
             if component == "." { continue }
             if component == ".." {
                 _ = resolved.popLast()
+                steppedBack = true
                 continue
             }
             let candidate = (resolved.last ?? "") + "/" + component
@@ -197,12 +206,14 @@ public struct FileSystemView: Sendable {
                 resolved.append(candidate)
             }
         }
-        return resolved.last ?? "/"
+        return (resolved.last ?? "/", steppedBack)
     }
 
-    private func resolveOrFail(_ path: String, followFinal: Bool, layer: String, entry: String) throws(ImageError) -> String {
+    private func resolveOrFail(_ path: String, followFinal: Bool = true, layer: String, entry: String) throws(ImageError)
+        -> (path: String, steppedBack: Bool)
+    {
         do {
-            return try resolve(path, followFinal: followFinal)
+            return try resolveNoting(path, followFinal: followFinal)
         } catch {
             throw ImageError(
                 source: layer, message: "entry \(entry): more than \(symlinkHops) symbolic links on the way to \(path) (a loop?)")

@@ -161,7 +161,7 @@ public struct LayerReader: Sendable {
         let slash = UInt8(ascii: "/")
         var bytes = raw.utf8[...]
         if bytes.last == slash { bytes = bytes.dropLast() }
-        guard !bytes.isEmpty else { return nil }
+        guard !bytes.isEmpty, bytes.last != slash else { return nil }
         var previous = slash
         for byte in bytes {
             if previous == slash, byte == slash || byte == UInt8(ascii: ".") { return nil }
@@ -204,7 +204,7 @@ public struct LayerReader: Sendable {
             }
             if facts.kind == .elf, facts.multiCall == nil {
                 facts.multiCall = Self.findSignature(tail, block)
-                tail = Array(block.suffix(Self.overlap))
+                tail = Array((tail + block).suffix(Self.overlap))  // a block can be shorter than a signature
             }
             if !keep, hasher == nil, facts.kind != .elf || facts.multiCall != nil {
                 // Nothing more to learn from this file; the tar reader skips the rest (still hashed).

@@ -47,6 +47,23 @@ import Testing
         #expect(try inflate(first + empty + second, chunk: 1000) == plain + Data("tail\n".utf8))
     }
 
+    /// A member's header that starts in the last bytes of a 1 MiB-sized read is gathered with
+    /// the whole next read, which is more than a header may be: that is no error.
+    @Test func aHeaderSplitAcrossLargeReadsIsNoError() throws {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let noise = Data(
+            (0..<1_200_000).map { _ in
+                state ^= state << 13
+                state ^= state >> 7
+                state ^= state << 17
+                return UInt8(truncatingIfNeeded: state)
+            })
+        let first = try GzipCompressor(level: 1).compress(noise)
+        let second = try GzipCompressor(level: 1).compress(plain)
+        #expect(first.count > GzipInflateSource.headerLimit)
+        #expect(try inflate(first + second + first, chunk: first.count + 3) == noise + plain + noise)
+    }
+
     /// FEXTRA, FNAME, FCOMMENT and FHCRC fields are skipped, also when a header arrives in
     /// pieces (ISA-L alone loses the flags then) and in a later member.
     @Test(arguments: [1, 5, 13, 4096, 1 << 20])

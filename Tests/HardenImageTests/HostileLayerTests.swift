@@ -139,6 +139,27 @@ import Testing
         #expect(fs.nodes["/no"] == nil)
     }
 
+    /// A symlink whose target steps back with `..` through a path that does not exist yet
+    /// resolves differently once a later layer adds that path: the later entry follows the
+    /// new path, as the kernel would.
+    @Test func aPathAppearingLaterChangesWhereADotDotSymlinkLeads() throws {
+        let fs = try view(
+            images,
+            [
+                base + [dir("real"), link("a", to: "x/../real"), file("a/f1", "1")],
+                [link("x", to: "y/z"), file("a/f2", "2")],
+            ])
+        #expect(fs.nodes["/real/f1"]?.kind == .file)
+        #expect(fs.nodes["/y/real/f2"]?.kind == .file)
+        #expect(fs.nodes["/real/f2"] == nil)
+    }
+
+    /// More than one trailing slash names the same directory as none.
+    @Test func trailingSlashesNameTheSameEntry() throws {
+        let message = try #require(try error([base + [dir("data"), dir("data//")]]))
+        #expect(message.contains("appears twice in the same layer"))
+    }
+
     @Test(arguments: [("a", "a"), ("./a", "a"), ("dir/", "dir"), ("x/.wh.y", "x/.wh.y")])
     func duplicatePathsInOneLayerAreRefused(first: String, second: String) throws {
         let entry: (String) -> (ArchiveEntry, Data) = { $0.hasSuffix("/") ? dir($0) : file($0, "") }
