@@ -204,7 +204,10 @@ public struct LayerReader: Sendable {
             }
             if facts.kind == .elf, facts.multiCall == nil {
                 facts.multiCall = Self.findSignature(tail, block)
-                tail = Array((tail + block).suffix(Self.overlap))  // a block can be shorter than a signature
+                tail =
+                    block.count >= Self.overlap
+                    ? Array(block.suffix(Self.overlap))
+                    : Array((tail + block).suffix(Self.overlap))  // a block shorter than a signature
             }
             if !keep, hasher == nil, facts.kind != .elf || facts.multiCall != nil {
                 // Nothing more to learn from this file; the tar reader skips the rest (still hashed).
