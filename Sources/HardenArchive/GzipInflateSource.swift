@@ -11,7 +11,6 @@ public final class GzipInflateSource: ByteSource {
     private let name: String
     private let state: UnsafeMutablePointer<inflate_state>
     private let output: UnsafeMutableRawBufferPointer
-    private var input = UnsafeRawBufferPointer(start: nil, count: 0)
     /// A member's header copied whole when it arrives split across chunks: ISA-L loses the
     /// header's flags when its optional fields (extra, name, comment) come in pieces.
     private var gathered: UnsafeMutableRawBufferPointer?
@@ -80,18 +79,16 @@ public final class GzipInflateSource: ByteSource {
             throw ArchiveError(
                 source: name, message: "has bytes after the end of its gzip stream (after member \(members)) that are not gzip")
         }
-        let pending = (state.pointee.next_in, state.pointee.avail_in)
         isal_inflate_reset(state)
         state.pointee.crc_flag = UInt32(ISAL_GZIP)
-        state.pointee.next_in = pending.0
-        state.pointee.avail_in = pending.1
+        feed(next)
         atMemberStart = true
     }
 
     /// Makes the member's whole header visible to ISA-L at once, copying it (and the rest of
     /// the chunk it ends in) when it spans chunks.
     private func gatherHeader() throws(ArchiveError) {
-        var bytes = UnsafeRawBufferPointer(start: state.pointee.next_in, count: Int(state.pointee.avail_in))
+        let bytes = UnsafeRawBufferPointer(start: state.pointee.next_in, count: Int(state.pointee.avail_in))
         guard Self.headerLength(bytes) == nil else { return }
         var copy = [UInt8](bytes)
         while copy.withUnsafeBytes({ Self.headerLength($0) }) == nil {
@@ -112,9 +109,7 @@ public final class GzipInflateSource: ByteSource {
         buffer.copyBytes(from: copy)
         gathered?.deallocate()
         gathered = buffer
-        bytes = UnsafeRawBufferPointer(buffer)
-        state.pointee.next_in = UnsafeMutablePointer(mutating: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
-        state.pointee.avail_in = UInt32(copy.count)
+        feed(UnsafeRawBufferPointer(start: buffer.baseAddress, count: copy.count))
     }
 
     /// The length of the gzip header (RFC 1952) at the start of `bytes`; nil while it is
@@ -137,13 +132,18 @@ public final class GzipInflateSource: ByteSource {
     }
 
     private func refill() throws(ArchiveError) {
-        input = try inner.nextChunk()
-        if input.isEmpty {
+        let chunk = try inner.nextChunk()
+        if chunk.isEmpty {
             innerEnded = true
-            return
+        } else {
+            feed(chunk)
         }
-        state.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: UInt8.self))
-        state.pointee.avail_in = UInt32(input.count)
+    }
+
+    /// Points ISA-L's input at `bytes`, which must stay valid until it has read them.
+    private func feed(_ bytes: UnsafeRawBufferPointer) {
+        state.pointee.next_in = UnsafeMutablePointer(mutating: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self))
+        state.pointee.avail_in = UInt32(bytes.count)
     }
 
     private func failure(_ status: Int32) -> ArchiveError {

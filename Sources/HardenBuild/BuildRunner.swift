@@ -173,7 +173,7 @@ public struct BuildRunner: Sendable {
         record.pid = getpid()
         if id != nil { try? await store.update(record) }
         var outcome = BuildOutcome(
-            recipe: plan.recipe, status: .failed, buildID: id, reasons: plan.reasons, tags: tags(recipe))
+            recipe: plan.recipe, status: .failed, buildID: id, reasons: plan.reasons, tags: Planner.tags(recipe))
         do {
             try await runStages(
                 plan, recipe: recipe, directory: state.buildDirectory(recipe: plan.recipe, build: id ?? 0),
@@ -498,8 +498,6 @@ public struct BuildRunner: Sendable {
         if let source = recipe.recipe.dockerfile { return (source.builderTarget, source.runtimeTarget) }
         return (recipe.recipe.builder == nil ? nil : DockerfileRenderer.builderStage, DockerfileRenderer.runtimeStage)
     }
-
-    public func tags(_ recipe: LoadedRecipe) -> [String] { Planner.tags(recipe) }
 
     private func record(_ plan: BuildPlan, status: BuildRecord.Status, options: BuildOptions) -> BuildRecord {
         BuildRecord(
