@@ -28,47 +28,22 @@ public final class ContextHasher: @unchecked Sendable {
     public func snapshot(of directory: URL) throws(BuildError) -> ContextSnapshot {
         let root = directory.standardizedFileURL.path
         if let cached = lock.withLock({ snapshots[root] }) { return cached }
-        let ignore = DockerIgnore(contextDirectory: directory)
         var files: [String: String] = [:]
-        try walk(root: root, relative: "", ignore: ignore, into: &files)
+        try ContextFiles.walk(directory) { (entry) throws(BuildError) in
+            switch entry.kind {
+            case .directory:
+                break
+            case .symlink:
+                let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: entry.fullPath)) ?? ""
+                files[entry.path] = "link:\(target)"
+            case .regular:
+                files[entry.path] =
+                    "\(try contentHash(entry.fullPath, entry.info)) \(String(entry.info.st_mode & 0o7777, radix: 8))"
+            }
+        }
         let snapshot = ContextSnapshot(files: files)
         lock.withLock { snapshots[root] = snapshot }
         return snapshot
-    }
-
-    private func walk(root: String, relative: String, ignore: DockerIgnore, into files: inout [String: String]) throws(BuildError)
-    {
-        let directory = relative.isEmpty ? root : root + "/" + relative
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
-        } catch {
-            throw BuildError(.input, "cannot read the build context at \(directory): \(error.localizedDescription)")
-        }
-        for name in names {
-            let path = relative.isEmpty ? name : relative + "/" + name
-            let full = root + "/" + path
-            var info = stat()
-            guard lstat(full, &info) == 0 else {
-                throw BuildError(.input, "cannot stat \(full): \(String(cString: strerror(errno)))")
-            }
-            let excluded = ignore.excludes(path)
-            switch info.st_mode & S_IFMT {
-            case S_IFDIR:
-                if !excluded || ignore.hasExceptions { try walk(root: root, relative: path, ignore: ignore, into: &files) }
-            case S_IFLNK:
-                if !excluded {
-                    let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: full)) ?? ""
-                    files[path] = "link:\(target)"
-                }
-            case S_IFREG:
-                if !excluded {
-                    files[path] = "\(try contentHash(full, info)) \(String(info.st_mode & 0o7777, radix: 8))"
-                }
-            default:
-                continue
-            }
-        }
     }
 
     private func contentHash(_ path: String, _ info: stat) throws(BuildError) -> String {

@@ -48,15 +48,42 @@ public enum BuilderBackend: String, Sendable, CaseIterable {
 }
 
 /// The Docker CLI, driven as a subprocess. Honours `DOCKER_HOST` and docker contexts.
+/// With `engine`, the calls a build waits on (ping, inspect, classic builds without `--pull`)
+/// go straight to the local engine's API instead.
 public struct DockerClient: Sendable {
     public var runner: any ProcessRunning
     public var executable: String
     public var backend: BuilderBackend
+    public var engine: EngineAPI?
 
-    public init(runner: any ProcessRunning = ProcessRunner(), executable: String = "docker", backend: BuilderBackend = .classic) {
+    public init(
+        runner: any ProcessRunning = ProcessRunner(), executable: String = "docker", backend: BuilderBackend = .classic,
+        engine: EngineAPI? = nil
+    ) {
         self.runner = runner
         self.executable = executable
         self.backend = backend
+        self.engine = engine
+    }
+
+    /// The client for this environment: the engine's API on its local socket unless a docker
+    /// client was named (`--docker`, `HARDEN_DOCKER`) or the engine is remote.
+    public static func forEnvironment(
+        _ environment: [String: String], docker: String?, backend: BuilderBackend = .classic
+    ) -> DockerClient {
+        let named = docker ?? environment["HARDEN_DOCKER"].flatMap { $0.isEmpty ? nil : $0 }
+        return DockerClient(
+            executable: named ?? "docker", backend: backend,
+            engine: named == nil ? EngineAPI.local(environment: environment) : nil)
+    }
+
+    /// Runs an API call; a socket nobody answers on becomes the same error the client path gives.
+    private func viaEngine<T>(_ call: () async throws(DockerError) -> T) async throws(DockerError) -> T {
+        do {
+            return try await call()
+        } catch  where error.kind == .engineUnreachable {
+            throw Self.unreachable(error.message)
+        }
     }
 
     private func docker(_ arguments: [String], timeout: Duration? = .seconds(120)) -> Command {
@@ -73,6 +100,10 @@ public struct DockerClient: Sendable {
 
     /// Fails with `.engineUnreachable` unless an engine answers.
     public func ping() async throws(DockerError) {
+        if let engine {
+            try await viaEngine { () async throws(DockerError) in try await engine.ping() }
+            return
+        }
         let result: ProcessResult
         do {
             result = try await runner.run(docker(["version", "--format", "{{.Server.Version}}"], timeout: .seconds(20)))
@@ -81,12 +112,12 @@ public struct DockerClient: Sendable {
                 .engineUnreachable, "the docker client is not installed (\(error.message))",
                 hint: "install it (apt-get install docker.io) and start dockerd")
         }
-        guard result.succeeded else { throw Self.unreachable }
+        guard result.succeeded else { throw Self.unreachable() }
     }
 
-    private static var unreachable: DockerError {
+    private static func unreachable(_ reason: String? = nil) -> DockerError {
         DockerError(
-            .engineUnreachable, "no Docker engine answers at \(engineAddress)",
+            .engineUnreachable, "no Docker engine answers at \(engineAddress)" + (reason.map { " (\($0))" } ?? ""),
             hint: "start one (dockerd &, or systemctl start docker), or set DOCKER_HOST; scripts/start-docker.sh does it here")
     }
 
@@ -104,10 +135,13 @@ public struct DockerClient: Sendable {
             try await ping()
             return [:]
         }
+        if let engine {
+            return try await viaEngine { () async throws(DockerError) in try await engine.inspect(unique) }
+        }
         let format =
             "{{json .Id}}\t{{json .RepoTags}}\t{{json .RepoDigests}}\t{{json .Config.User}}\t{{json .Created}}\t{{json .Size}}\t{{json .Config.Labels}}"
         let result = try await runChecked(docker(["image", "inspect", "--format", format] + unique), allowFailure: true)
-        if !result.succeeded, Self.saysUnreachable(result.output) { throw Self.unreachable }
+        if !result.succeeded, Self.saysUnreachable(result.output) { throw Self.unreachable() }
         var images: [EngineImage] = []
         for line in result.output.split(separator: "\n") where line.hasPrefix("\"sha256:") {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map { Data($0.utf8) }
@@ -165,6 +199,20 @@ public struct DockerClient: Sendable {
         noCache: Bool, pull: Bool, buildArgs: [String: String] = [:], labels: [String: String] = [:],
         onLine: (@Sendable (String) -> Void)?
     ) async throws(DockerError) -> (imageID: String, seconds: Double) {
+        try? FileManager.default.removeItem(atPath: iidFile)
+        if let engine, backend == .classic, !pull {
+            // --pull stays with the client, which sends the registry credentials.
+            let started = ContinuousClock.now
+            let id = try await viaEngine { () async throws(DockerError) in
+                try await engine.build(
+                    dockerfile: dockerfile, context: context, target: target, tags: tags, buildArgs: buildArgs,
+                    labels: labels, noCache: noCache, scratchTar: iidFile + ".context.tar", logFile: logFile,
+                    timeout: .seconds(3 * 3600), onLine: onLine)
+            }
+            try? (id + "\n").write(toFile: iidFile, atomically: false, encoding: .utf8)
+            let elapsed = ContinuousClock.now - started
+            return (id, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        }
         var arguments = ["build", "--file", dockerfile, "--iidfile", iidFile]
         if let target { arguments += ["--target", target] }
         for tag in tags { arguments += ["--tag", tag] }
@@ -179,7 +227,6 @@ public struct DockerClient: Sendable {
         arguments.append(context)
         var command = docker(arguments, timeout: .seconds(3 * 3600))
         command.environment["DOCKER_BUILDKIT"] = backend == .buildkit ? "1" : "0"
-        try? FileManager.default.removeItem(atPath: iidFile)
         let result: ProcessResult
         do {
             result = try await runner.run(command, logFile: logFile, onLine: onLine)
@@ -245,7 +292,7 @@ public struct DockerClient: Sendable {
         }
         if result.ending == .cancelled { throw DockerError(.interrupted, "interrupted") }
         if !result.succeeded && !allowFailure {
-            if Self.saysUnreachable(result.output) { throw Self.unreachable }
+            if Self.saysUnreachable(result.output) { throw Self.unreachable() }
             let tail = result.output.split(separator: "\n").suffix(10).joined(separator: "\n")
             throw DockerError(.commandFailed, "\(command.displayString) failed (\(result.ending)):\n\(tail)")
         }

@@ -49,11 +49,40 @@ public final class Progress: @unchecked Sendable {
     }
 
     /// "N/M" from a classic-builder (`Step 3/7 : RUN …`) or BuildKit (`#7 [builder 2/4] RUN …`) line.
+    /// Called for every line a build prints, so it is plain scanning, no regular expression.
     static func step(in line: String) -> String? {
-        if let match = line.firstMatch(of: /^Step (\d+\/\d+) :/) { return String(match.1) }
-        if let match = line.firstMatch(of: /^#\d+ \[[^\]]*?(\d+\/\d+)\]/) { return String(match.1) }
+        let bytes = Array(line.utf8.prefix(512))
+        if bytes.starts(with: Array("Step ".utf8)) {
+            guard let end = fraction(bytes, from: 5), bytes[end...].starts(with: Array(" :".utf8)) else { return nil }
+            return String(decoding: bytes[5..<end], as: UTF8.self)
+        }
+        // `#7 [builder 2/4] RUN …`: the first N/M right before the first `]`.
+        guard bytes.first == UInt8(ascii: "#") else { return nil }
+        var index = 1
+        while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        guard index > 1, bytes[index...].starts(with: Array(" [".utf8)),
+            let close = bytes[(index + 2)...].firstIndex(of: UInt8(ascii: "]"))
+        else { return nil }
+        var start = index + 2
+        while start < close {
+            if let end = fraction(bytes, from: start), end == close { return String(decoding: bytes[start..<end], as: UTF8.self) }
+            start += 1
+        }
         return nil
     }
+
+    /// The end of `digits/digits` starting at `start`, if one starts there.
+    private static func fraction(_ bytes: [UInt8], from start: Int) -> Int? {
+        var index = start
+        while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        guard index > start, index < bytes.count, bytes[index] == UInt8(ascii: "/") else { return nil }
+        let denominator = index + 1
+        index = denominator
+        while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        return index > denominator ? index : nil
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
     static func format(_ duration: Duration) -> String {
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18

@@ -39,7 +39,7 @@ struct ProjectOptions: ParsableArguments {
     func dockerClient() -> DockerClient {
         let environment = ProcessInfo.processInfo.environment
         let backend = builder ?? environment["HARDEN_BUILDER"].flatMap(BuilderBackend.init(rawValue:)) ?? .classic
-        return DockerClient(executable: docker ?? environment["HARDEN_DOCKER"] ?? "docker", backend: backend)
+        return DockerClient.forEnvironment(environment, docker: docker, backend: backend)
     }
 
     func loadImageMap() throws(BuildError) -> ImageMap {

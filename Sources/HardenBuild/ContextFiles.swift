@@ -1,0 +1,53 @@
+import Foundation
+
+/// The entries of a build context that Docker sends: everything under the context
+/// directory that `.dockerignore` does not leave out, in name order, parents first.
+/// Directories, regular files and symlinks; sockets, fifos and devices are never sent.
+enum ContextFiles {
+    struct Entry {
+        enum Kind { case directory, regular, symlink }
+        /// Relative to the context, `/`-separated.
+        var path: String
+        var fullPath: String
+        var kind: Kind
+        var info: stat
+    }
+
+    static func walk(_ directory: URL, _ visit: (Entry) throws(BuildError) -> Void) throws(BuildError) {
+        let ignore = DockerIgnore(contextDirectory: directory)
+        try walk(root: directory.standardizedFileURL.path, relative: "", ignore: ignore, visit)
+    }
+
+    private static func walk(
+        root: String, relative: String, ignore: DockerIgnore, _ visit: (Entry) throws(BuildError) -> Void
+    ) throws(BuildError) {
+        let directory = relative.isEmpty ? root : root + "/" + relative
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        } catch {
+            throw BuildError(.input, "cannot read the build context at \(directory): \(error.localizedDescription)")
+        }
+        for name in names {
+            let path = relative.isEmpty ? name : relative + "/" + name
+            let full = root + "/" + path
+            var info = stat()
+            guard lstat(full, &info) == 0 else {
+                throw BuildError(.input, "cannot stat \(full): \(String(cString: strerror(errno)))")
+            }
+            let excluded = ignore.excludes(path)
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR:
+                if !excluded { try visit(Entry(path: path, fullPath: full, kind: .directory, info: info)) }
+                // An excluded directory can still hold files a `!` rule brings back.
+                if !excluded || ignore.hasExceptions { try walk(root: root, relative: path, ignore: ignore, visit) }
+            case S_IFLNK:
+                if !excluded { try visit(Entry(path: path, fullPath: full, kind: .symlink, info: info)) }
+            case S_IFREG:
+                if !excluded { try visit(Entry(path: path, fullPath: full, kind: .regular, info: info)) }
+            default:
+                continue
+            }
+        }
+    }
+}

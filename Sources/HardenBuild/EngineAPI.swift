@@ -1,0 +1,361 @@
+import Foundation
+import HardenArchive
+
+/// The calls on a build's critical path (ping, image inspect, a classic-builder build) made
+/// straight to a local engine's API, without starting the docker client for each one.
+public struct EngineAPI: Sendable {
+    public var socketPath: String
+
+    public init(socketPath: String) {
+        self.socketPath = socketPath
+    }
+
+    /// The engine socket the docker client would use when that is a local unix socket; nil for
+    /// tcp and ssh hosts and docker contexts, which are left to the client.
+    public static func local(environment: [String: String]) -> EngineAPI? {
+        if let context = environment["DOCKER_CONTEXT"], !context.isEmpty, context != "default" { return nil }
+        if let host = environment["DOCKER_HOST"], !host.isEmpty {
+            guard host.hasPrefix("unix://") else { return nil }
+            return EngineAPI(socketPath: String(host.dropFirst("unix://".count)))
+        }
+        if let context = currentContext(environment: environment), context != "default" { return nil }
+        return EngineAPI(socketPath: "/var/run/docker.sock")
+    }
+
+    /// `currentContext` of the client's config.json, which `docker context use` sets.
+    private static func currentContext(environment: [String: String]) -> String? {
+        let directory =
+            environment["DOCKER_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.docker"
+        guard let data = FileManager.default.contents(atPath: directory + "/config.json"),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let context = object["currentContext"] as? String, !context.isEmpty
+        else { return nil }
+        return context
+    }
+
+    /// Fails with `.engineUnreachable` unless the engine answers.
+    func ping() async throws(DockerError) {
+        let status = try await onThread(timeout: .seconds(20)) { (connection, deadline) throws(DockerError) in
+            try connection.exchange(method: "GET", target: "/_ping", deadline: deadline).0
+        }
+        guard status == 200 else {
+            throw DockerError(.engineUnreachable, "the engine at \(socketPath) answered /_ping with status \(status)")
+        }
+    }
+
+    /// Each reference the engine has → its image; one connection, one request per reference.
+    func inspect(_ references: [String]) async throws(DockerError) -> [String: EngineImage] {
+        try await onThread(timeout: .seconds(120)) { (connection, deadline) throws(DockerError) in
+            var images: [String: EngineImage] = [:]
+            for reference in references {
+                let (status, body) = try connection.exchange(
+                    method: "GET", target: "/images/\(Self.escapePath(reference))/json", deadline: deadline)
+                switch status {
+                case 200:
+                    guard let answer = try? JSONDecoder().decode(InspectAnswer.self, from: body) else {
+                        throw DockerError(.badOutput, "the engine's inspect answer for \(reference) is not an image")
+                    }
+                    images[reference] = answer.image
+                case 404:
+                    continue
+                default:
+                    throw DockerError(
+                        .commandFailed, "the engine could not inspect \(reference) (\(status)): \(Self.message(in: body))")
+                }
+            }
+            return images
+        }
+    }
+
+    /// A classic-builder build of `context` (what `.dockerignore` leaves, as the client sends it)
+    /// with `dockerfile`; the engine's output goes to `logFile` and `onLine`. Returns the image ID.
+    func build(
+        dockerfile: String, context: String, target: String?, tags: [String], buildArgs: [String: String],
+        labels: [String: String], noCache: Bool, scratchTar: String, logFile: String, timeout: Duration,
+        onLine: (@Sendable (String) -> Void)?
+    ) async throws(DockerError) -> String {
+        let dockerfileName = try BuildContextTar.write(
+            context: URL(fileURLWithPath: context), dockerfile: dockerfile, to: scratchTar)
+        defer { unlink(scratchTar) }
+        var query: [(String, String)] = [("version", "1"), ("dockerfile", dockerfileName), ("rm", "1"), ("forcerm", "1")]
+        if let target { query.append(("target", target)) }
+        for tag in tags { query.append(("t", tag)) }
+        if !buildArgs.isEmpty { query.append(("buildargs", Self.json(buildArgs))) }
+        if !labels.isEmpty { query.append(("labels", Self.json(labels))) }
+        if noCache { query.append(("nocache", "1")) }
+        let target = "/build?" + query.map { "\($0.0)=\(Self.escapeQuery($0.1))" }.joined(separator: "&")
+        guard FileManager.default.createFile(atPath: logFile, contents: nil), let log = FileHandle(forWritingAtPath: logFile)
+        else { throw DockerError(.commandFailed, "cannot write the log file \(logFile)") }
+        let output = BuildOutput(log: log, onLine: onLine)
+        return try await onThread(timeout: timeout) { (connection, deadline) throws(DockerError) in
+            defer { try? log.close() }
+            try connection.send(
+                method: "POST", target: target, headers: [("Content-Type", "application/x-tar")], bodyFile: scratchTar,
+                deadline: deadline)
+            let answer = try connection.receive(deadline: deadline) { output.take($0) }
+            output.finish()
+            if answer.status != 200 {
+                output.record(Self.message(in: Data(output.raw)))
+                throw DockerError(.commandFailed, "docker build failed (\(answer.status)):\n\(output.tail)", logPath: logFile)
+            }
+            if output.failed {
+                throw DockerError(.commandFailed, "docker build failed:\n\(output.tail)", logPath: logFile)
+            }
+            guard let id = output.imageID else {
+                throw DockerError(.badOutput, "the engine ended the build without an image ID", logPath: logFile)
+            }
+            return id
+        }
+    }
+
+    /// Runs `work` on a connection of its own, on a thread of its own: a build can stream for
+    /// hours and must not hold a thread of the cooperative pool. Cancelling the task aborts it,
+    /// and the engine stops a build whose connection closes.
+    private func onThread<T: Sendable>(
+        timeout: Duration,
+        _ work: @escaping @Sendable (EngineConnection, ContinuousClock.Instant) throws(DockerError) -> T
+    ) async throws(DockerError) -> T {
+        let connection = try EngineConnection(socketPath: socketPath)
+        let deadline = ContinuousClock.now + timeout
+        let result: Result<T, DockerError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                Thread {
+                    continuation.resume(returning: Result { () throws(DockerError) in try work(connection, deadline) })
+                }.start()
+            }
+        } onCancel: {
+            connection.abort()
+        }
+        return try result.get()
+    }
+
+    private static func json(_ values: [String: String]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(values)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    /// The `message` of an engine error answer, else the answer itself.
+    static func message(in body: Data) -> String {
+        if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+            let message = object["message"] as? String
+        {
+            return message
+        }
+        return String(decoding: body.prefix(500), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private static let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
+
+    /// Image references keep `/`, `:` and `@` in a path, as the client sends them.
+    static func escapePath(_ text: String) -> String {
+        escape(text, keeping: unreserved.union("/:@".utf8))
+    }
+
+    static func escapeQuery(_ text: String) -> String {
+        escape(text, keeping: unreserved)
+    }
+
+    private static func escape(_ text: String, keeping allowed: Set<UInt8>) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            if allowed.contains(byte) {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                out += String(format: "%%%02X", byte)
+            }
+        }
+        return out
+    }
+}
+
+/// The parts of the engine's image inspect answer harden uses.
+private struct InspectAnswer: Decodable {
+    struct Config: Decodable {
+        var user: String?
+        var labels: [String: String]?
+        enum CodingKeys: String, CodingKey {
+            case user = "User"
+            case labels = "Labels"
+        }
+    }
+    var id: String
+    var repoTags: [String]?
+    var repoDigests: [String]?
+    var created: String?
+    var size: Int64?
+    var config: Config?
+
+    enum CodingKeys: String, CodingKey {
+        case id = "Id"
+        case repoTags = "RepoTags"
+        case repoDigests = "RepoDigests"
+        case created = "Created"
+        case size = "Size"
+        case config = "Config"
+    }
+
+    var image: EngineImage {
+        EngineImage(
+            id: id, repoTags: repoTags ?? [], repoDigests: repoDigests ?? [], user: config?.user, created: created,
+            size: size, labels: config?.labels)
+    }
+}
+
+/// The engine's build output, a stream of JSON messages, turned into the text the client
+/// prints: written to the log as it comes, each line to `onLine`, the image ID and any error kept.
+private final class BuildOutput: @unchecked Sendable {
+    private let log: FileHandle
+    private let onLine: (@Sendable (String) -> Void)?
+    private var pending: [UInt8] = []
+    private var text: [UInt8] = []
+    private var lastLines: [String] = []
+    /// The whole answer, kept only while it is small (for an error answer that is not a stream).
+    private(set) var raw: [UInt8] = []
+    private(set) var imageID: String?
+    /// The engine reported an error (a failed step, a bad Dockerfile); its text is in the tail.
+    private(set) var failed = false
+
+    init(log: FileHandle, onLine: (@Sendable (String) -> Void)?) {
+        self.log = log
+        self.onLine = onLine
+    }
+
+    var tail: String { lastLines.joined(separator: "\n") }
+
+    func take(_ bytes: ArraySlice<UInt8>) {
+        if raw.count < 64 << 10 { raw.append(contentsOf: bytes.prefix(64 << 10 - raw.count)) }
+        pending.append(contentsOf: bytes)
+        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+            let line = pending[..<newline]
+            pending.removeSubrange(...newline)
+            message(Data(line))
+        }
+    }
+
+    func finish() {
+        if !pending.isEmpty { message(Data(pending)) }
+        pending = []
+        if !text.isEmpty { emit(Array(text) + [UInt8(ascii: "\n")]) }
+    }
+
+    /// A line of harden's own in the log (an error answer's message).
+    func record(_ line: String) {
+        emit(Array((line + "\n").utf8))
+    }
+
+    private func message(_ line: Data) {
+        guard line.contains(where: { $0 != 0x20 && $0 != 0x0D }),
+            let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any]
+        else { return }
+        if let stream = object["stream"] as? String { emit(Array(stream.utf8)) }
+        if let status = object["status"] as? String {
+            let id = (object["id"] as? String).map { "\($0): " } ?? ""
+            emit(Array("\(id)\(status)\n".utf8))
+        }
+        if let aux = object["aux"] as? [String: Any], let id = aux["ID"] as? String { imageID = id }
+        if let error = object["error"] as? String {
+            failed = true
+            emit(Array((error + "\n").utf8))
+        }
+    }
+
+    /// Writes text to the log and hands each completed line on.
+    private func emit(_ bytes: [UInt8]) {
+        log.write(Data(bytes))
+        text.append(contentsOf: bytes)
+        while let newline = text.firstIndex(of: UInt8(ascii: "\n")) {
+            let line = String(decoding: text[..<newline], as: UTF8.self)
+            text.removeSubrange(...newline)
+            lastLines.append(line)
+            if lastLines.count > 15 { lastLines.removeFirst() }
+            onLine?(line)
+        }
+    }
+}
+
+/// The build context as the docker client sends it: the files `.dockerignore` leaves (with
+/// their modes and times, owned by root), the Dockerfile under a name of its own, and a
+/// `.dockerignore` that names that file so no `COPY .` picks it up.
+enum BuildContextTar {
+    /// Writes the tar to `path`; returns the Dockerfile's name in it.
+    static func write(context: URL, dockerfile: String, to path: String) throws(DockerError) -> String {
+        guard let dockerfileText = FileManager.default.contents(atPath: dockerfile) else {
+            throw DockerError(.commandFailed, "cannot read \(dockerfile)")
+        }
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw DockerError(.commandFailed, "cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        do {
+            let writer = try ArchiveWriter(file: descriptor)
+            var names = Set<String>()
+            try ContextFiles.walk(context) { (entry) throws(BuildError) in
+                names.insert(entry.path)
+                var item = ArchiveEntry(
+                    path: entry.path, type: .regular, mode: UInt32(entry.info.st_mode & 0o7777),
+                    mtime: Int64(entry.info.st_mtim.tv_sec))
+                switch entry.kind {
+                case .directory:
+                    item.type = .directory
+                    try add(item, to: writer)
+                case .symlink:
+                    item.type = .symlink
+                    item.symlinkTarget = (try? FileManager.default.destinationOfSymbolicLink(atPath: entry.fullPath)) ?? ""
+                    try add(item, to: writer)
+                case .regular:
+                    guard let data = FileManager.default.contents(atPath: entry.fullPath) else {
+                        throw BuildError(.input, "cannot read \(entry.fullPath)", hint: "check its permissions")
+                    }
+                    guard entry.path != ".dockerignore" else { return }  // written last, with the Dockerfile's name
+                    item.size = Int64(data.count)
+                    try add(item, data: data, to: writer)
+                }
+            }
+            var name = ".dockerfile.harden"
+            while names.contains(name) { name += "_" }
+            try writer.add(
+                ArchiveEntry(path: name, type: .regular, size: Int64(dockerfileText.count), mode: 0o600),
+                data: dockerfileText)
+            // Like the client: the context's .dockerignore (sent even when it names itself) gains the
+            // Dockerfile's name; without one, a .dockerignore naming both is made up.
+            let ignorePath = context.appendingPathComponent(".dockerignore").path
+            var ignoreInfo = stat()
+            let hasIgnore = lstat(ignorePath, &ignoreInfo) == 0 && ignoreInfo.st_mode & S_IFMT == S_IFREG
+            var ignoreText = Data(".dockerignore".utf8)
+            if hasIgnore {
+                guard let text = FileManager.default.contents(atPath: ignorePath) else {
+                    throw DockerError(.commandFailed, "cannot read \(ignorePath)", hint: "check its permissions")
+                }
+                ignoreText = text
+            }
+            ignoreText.append(Data("\n\(name)\n".utf8))
+            try writer.add(
+                ArchiveEntry(
+                    path: ".dockerignore", type: .regular, size: Int64(ignoreText.count),
+                    mode: hasIgnore ? UInt32(ignoreInfo.st_mode & 0o7777) : 0o600,
+                    mtime: hasIgnore ? Int64(ignoreInfo.st_mtim.tv_sec) : 0),
+                data: ignoreText)
+            try writer.finish()
+            return name
+        } catch let error as BuildError {
+            throw DockerError(.commandFailed, error.description)
+        } catch let error as DockerError {
+            throw error
+        } catch let error as ArchiveError {
+            throw DockerError(.commandFailed, "cannot write the build context to \(path): \(error)")
+        } catch {
+            throw DockerError(.commandFailed, "cannot write the build context to \(path): \(error)")
+        }
+    }
+
+    private static func add(_ entry: ArchiveEntry, data: Data = Data(), to writer: ArchiveWriter) throws(BuildError) {
+        do {
+            try writer.add(entry, data: data)
+        } catch {
+            throw BuildError(.input, "cannot add \(entry.path) to the build context: \(error)")
+        }
+    }
+}
