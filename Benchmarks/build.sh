@@ -7,7 +7,8 @@
 #      `docker build` of the Dockerfile harden renders, same context, same engine.
 #
 # Usage: Benchmarks/build.sh [--recipes N] [--runs N]
-# Needs: a release build (swift build -c release), a running engine and the local
+# HARDEN=PATH measures that binary instead of a fresh scripts/build-release.sh build.
+# Needs: a running engine and the local
 # bases (scripts/setup.sh), hyperfine (apt-get install hyperfine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +25,7 @@ while (($#)); do
 done
 
 command -v hyperfine >/dev/null || { echo "hyperfine is missing: apt-get install -y hyperfine" >&2; exit 2; }
-swift build -c release --product harden >&2
-harden=$root/.build/release/harden
+harden=${HARDEN:-$("$root/scripts/build-release.sh")}
 map=$root/scripts/local-image-map.yaml
 export DOCKER_BUILDKIT=0
 

@@ -16,7 +16,6 @@ release_harden() {
     printf '%s\n' "$1"
     return
   fi
-  log "swift build -c release --product harden ..."
-  swift build -c release --product harden >&2 || die "swift build failed"
-  printf '%s\n' "$(swift build -c release --show-bin-path)/harden"
+  log "scripts/build-release.sh ..."
+  "$(dirname "${BASH_SOURCE[0]}")/../scripts/build-release.sh" || die "swift build failed"
 }

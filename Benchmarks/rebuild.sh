@@ -28,7 +28,7 @@
 # Usage: Benchmarks/rebuild.sh [--harden PATH] [--recipes N] [--bases N] [--runs N]
 #                              [--warmup N] [--port N] [--results DIR]
 #   --harden PATH  use this harden binary and do not build (default: $HARDEN, else
-#                  swift build -c release --product harden in this repository)
+#                  scripts/build-release.sh in this repository)
 #   --recipes N    recipes (default 1000)
 #   --bases N      distinct bases on the registry (default 20)
 #   --runs N       hyperfine runs per command (default 10)

@@ -17,7 +17,7 @@
 #   --results DIR  where hyperfine JSON and summary.md go
 #                  (default /tmp/harden-bench-results/reproduce-<UTC time>)
 # Environment:
-#   HARDEN=PATH    use this harden binary and do not build (default: swift build -c release)
+#   HARDEN=PATH    use this harden binary and do not build (default: scripts/build-release.sh)
 # Installs what is missing: hyperfine, skopeo, time (apt-get, as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."

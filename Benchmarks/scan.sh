@@ -11,7 +11,7 @@
 #      `harden scan --verbose` (target: matching under 1 s).
 #
 # Usage: Benchmarks/scan.sh [--runs N] [--advisories N] [--images DIR]
-# Environment: HARDEN=PATH uses that binary instead of `swift build -c release`.
+# Environment: HARDEN=PATH uses that binary instead of scripts/build-release.sh.
 # Needs: hyperfine, skopeo, a running engine and the local bases (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,8 +33,7 @@ command -v hyperfine >/dev/null || { echo "hyperfine is missing: apt-get install
 if [[ -n ${HARDEN:-} ]]; then
   harden=$HARDEN
 else
-  swift build -c release --product harden >&2
-  harden=$(swift build -c release --show-bin-path)/harden
+  harden=$("$root/scripts/build-release.sh")
 fi
 source "$root/Benchmarks/peers.sh"
 { read -r trivy; read -r syft; read -r _; } < <(peer_paths)

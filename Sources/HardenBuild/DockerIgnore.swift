@@ -6,7 +6,7 @@ import Foundation
 /// rule wins, and a rule that matches a directory matches everything in it.
 public struct DockerIgnore {
     struct Rule {
-        var regex: Regex<Substring>
+        var glob: GlobPattern
         var exclude: Bool
         var pattern: String
     }
@@ -29,8 +29,7 @@ public struct DockerIgnore {
             }
             let cleaned = Self.clean(line)
             if cleaned.isEmpty || cleaned == "." { continue }
-            guard let regex = try? Regex<Substring>(Self.regexSource(cleaned)) else { continue }
-            rules.append(Rule(regex: regex, exclude: exclude, pattern: cleaned))
+            rules.append(Rule(glob: GlobPattern(cleaned), exclude: exclude, pattern: cleaned))
         }
     }
 
@@ -45,9 +44,7 @@ public struct DockerIgnore {
         var excluded = false
         let parents = Self.parentPaths(of: path)
         for rule in rules {
-            let matched =
-                (try? rule.regex.wholeMatch(in: path)) != nil
-                || parents.contains { (try? rule.regex.wholeMatch(in: $0)) != nil }
+            let matched = rule.glob.matches(path) || parents.contains { rule.glob.matches($0) }
             if matched { excluded = rule.exclude }
         }
         return excluded
@@ -76,10 +73,31 @@ public struct DockerIgnore {
         }
         return parts.joined(separator: "/")
     }
+}
 
-    static func regexSource(_ pattern: String) -> String {
-        var out = "^"
-        let characters = Array(pattern)
+/// A `.dockerignore` pattern, matched against a whole `/`-separated path the way Docker's
+/// pattern matcher does. Hand-written rather than a regular expression: each build checks
+/// every context path against every rule, and building Swift regexes costs milliseconds.
+struct GlobPattern {
+    enum Token: Equatable {
+        case literal(Unicode.Scalar)
+        /// `*`: any run of characters within one path element.
+        case star
+        /// `?`: one character other than `/`.
+        case one
+        /// `**`: anything, `/` included.
+        case anything
+        /// `**/`: nothing, or anything that ends with `/`.
+        case directories
+        /// `[…]`: one character in (or, `negated`, not in) the ranges.
+        case set([ClosedRange<Unicode.Scalar>], negated: Bool)
+    }
+
+    let tokens: [Token]
+
+    init(_ pattern: String) {
+        let characters = Array(pattern.unicodeScalars)
+        var tokens: [Token] = []
         var index = 0
         while index < characters.count {
             let character = characters[index]
@@ -89,32 +107,85 @@ public struct DockerIgnore {
                     index += 1
                     if index + 1 < characters.count, characters[index + 1] == "/" {
                         index += 1
-                        out += "(?:.*/)?"
+                        tokens.append(.directories)
                     } else {
-                        out += ".*"
+                        tokens.append(.anything)
                     }
                 } else {
-                    out += "[^/]*"
+                    tokens.append(.star)
                 }
             case "?":
-                out += "[^/]"
+                tokens.append(.one)
             case "[":
                 if let close = characters[(index + 1)...].firstIndex(of: "]") {
-                    var body = String(characters[(index + 1)..<close])
-                    if body.hasPrefix("^") || body.hasPrefix("!") { body = "^" + body.dropFirst() }
-                    out += "[" + body.replacingOccurrences(of: "\\", with: "\\\\") + "]"
+                    var body = Array(characters[(index + 1)..<close])
+                    let negated = body.first == "^" || body.first == "!"
+                    if negated { body.removeFirst() }
+                    var ranges: [ClosedRange<Unicode.Scalar>] = []
+                    var position = 0
+                    while position < body.count {
+                        if position + 2 < body.count, body[position + 1] == "-", body[position] <= body[position + 2] {
+                            ranges.append(body[position]...body[position + 2])
+                            position += 3
+                        } else {
+                            ranges.append(body[position]...body[position])
+                            position += 1
+                        }
+                    }
+                    tokens.append(.set(ranges, negated: negated))
                     index = close
                 } else {
-                    out += "\\["
+                    tokens.append(.literal("["))
                 }
             case "\\":
                 index += 1
-                if index < characters.count { out += NSRegularExpression.escapedPattern(for: String(characters[index])) }
+                if index < characters.count { tokens.append(.literal(characters[index])) }
             default:
-                out += NSRegularExpression.escapedPattern(for: String(character))
+                tokens.append(.literal(character))
             }
             index += 1
         }
-        return out + "$"
+        self.tokens = tokens
+    }
+
+    func matches(_ path: String) -> Bool {
+        Self.match(tokens[...], Array(path.unicodeScalars)[...])
+    }
+
+    private static func match(_ tokens: ArraySlice<Token>, _ text: ArraySlice<Unicode.Scalar>) -> Bool {
+        guard let token = tokens.first else { return text.isEmpty }
+        let rest = tokens.dropFirst()
+        switch token {
+        case .literal(let character):
+            return text.first == character && match(rest, text.dropFirst())
+        case .one:
+            guard let first = text.first, first != "/" else { return false }
+            return match(rest, text.dropFirst())
+        case .set(let ranges, let negated):
+            guard let first = text.first, ranges.contains(where: { $0.contains(first) }) != negated else { return false }
+            return match(rest, text.dropFirst())
+        case .star:
+            var remaining = text
+            while true {
+                if match(rest, remaining) { return true }
+                guard let first = remaining.first, first != "/" else { return false }
+                remaining = remaining.dropFirst()
+            }
+        case .anything:
+            var remaining = text
+            while true {
+                if match(rest, remaining) { return true }
+                guard !remaining.isEmpty else { return false }
+                remaining = remaining.dropFirst()
+            }
+        case .directories:
+            if match(rest, text) { return true }
+            var remaining = text
+            while let first = remaining.first {
+                remaining = remaining.dropFirst()
+                if first == "/", match(rest, remaining) { return true }
+            }
+            return false
+        }
     }
 }

@@ -85,8 +85,12 @@ public struct EngineAPI: Sendable {
         if !labels.isEmpty { query.append(("labels", Self.json(labels))) }
         if noCache { query.append(("nocache", "1")) }
         let target = "/build?" + query.map { "\($0.0)=\(Self.escapeQuery($0.1))" }.joined(separator: "&")
-        guard FileManager.default.createFile(atPath: logFile, contents: nil), let log = FileHandle(forWritingAtPath: logFile)
-        else { throw DockerError(.commandFailed, "cannot write the log file \(logFile)") }
+        let log: FileHandle
+        do {
+            log = FileHandle(fileDescriptor: try InPlaceFile.create(logFile), closeOnDealloc: true)
+        } catch {
+            throw DockerError(.commandFailed, "cannot write the log file: \(error.localizedDescription)")
+        }
         let output = BuildOutput(log: log, onLine: onLine)
         return try await onThread(timeout: timeout) { (connection, deadline) throws(DockerError) in
             defer { try? log.close() }

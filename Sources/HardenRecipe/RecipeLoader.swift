@@ -88,11 +88,15 @@ public struct RecipeLoader: Sendable {
         return try load(text: text, file: absolute, displayPath: display)
     }
 
+    /// Every scalar is read as text and converted by the field that expects it, so YAML's
+    /// implicit typing (the default resolver's regular expressions, costly to build) is not used.
+    static let resolver = Resolver.basic
+
     /// Parses recipe text; `file` locates the context and Dockerfile.
     public func load(text: String, file: URL, displayPath: String) throws(RecipeError) -> LoadedRecipe {
         let node: Node?
         do {
-            node = try Yams.compose(yaml: text)
+            node = try Yams.compose(yaml: text, Self.resolver)
         } catch {
             throw Self.yamlError(error, file: displayPath)
         }
@@ -245,7 +249,7 @@ public enum PolicyLoader {
         }
         let node: Node?
         do {
-            node = try Yams.compose(yaml: text)
+            node = try Yams.compose(yaml: text, RecipeLoader.resolver)
         } catch {
             throw RecipeLoader.yamlError(error, file: display)
         }

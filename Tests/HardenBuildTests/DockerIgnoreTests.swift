@@ -9,6 +9,10 @@ import Testing
         ("docs/../secret", "secret", true), ("te?t", "test", true), ("te?t", "tet", false), ("[a-c].txt", "b.txt", true),
         ("[!a-c].txt", "b.txt", false), ("node_modules", "node_modules/x/y.js", true), ("a/**/b", "a/b", true),
         ("a/**/b", "a/x/y/b", true), ("*", "anything", true), ("# comment", "# comment", false),
+        ("a\\*b", "a*b", true), ("a\\*b", "axb", false), ("[", "[", true), ("[a-]x", "-x", true), ("[a-]x", "bx", false),
+        ("**", "x/y/z", true), ("a/**", "a/b/c", true), ("*/*.go", "cmd/main.go", true), ("*/*.go", "cmd/sub/main.go", false),
+        ("**/test/*.py", "src/test/a.py", true), ("**/test/*.py", "src/test/sub/a.py", false), ("é?", "éa", true),
+        ("[^a-c]*", "dog", true), ("[^a-c]*", "cat", false), ("*.txt", ".txt", true), ("a*", "a/b", true),
     ])
     func matchesLikeDocker(pattern: String, path: String, excluded: Bool) {
         #expect(DockerIgnore(text: pattern).excludes(path) == excluded)
