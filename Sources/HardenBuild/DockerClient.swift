@@ -117,7 +117,12 @@ public struct DockerClient: Sendable {
     }
 
     private static func unreachable(_ reason: String? = nil) -> DockerError {
-        DockerError(
+        if let reason, reason.contains(String(cString: strerror(EACCES))) {
+            return DockerError(
+                .engineUnreachable, "the Docker engine at \(engineAddress) refuses this user (\(reason))",
+                hint: "run as root, or add the user to the docker group (usermod -aG docker $USER) and log in again")
+        }
+        return DockerError(
             .engineUnreachable, "no Docker engine answers at \(engineAddress)" + (reason.map { " (\($0))" } ?? ""),
             hint: "start one (dockerd &, or systemctl start docker), or set DOCKER_HOST; scripts/start-docker.sh does it here")
     }

@@ -54,6 +54,22 @@ import Testing
         #expect(result.stderr.contains("hint: start one"))
     }
 
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/runuser")))
+    func anEngineThatRefusesTheUserSaysHowToGetIn() throws {
+        let project = try Project()
+        try project.write("Recipes/ctx/app.py", "x = 1\n")
+        try project.write("Recipes/real.yaml", "name: real\ncontext: ctx\nruntime: {from: alpine:3.22.2, user: \"1\"}\n")
+        // nobody is not in the docker group: the socket (root:docker 0660) refuses the connection.
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("harden-nobody-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let result = try CLI.shell(
+            "cd '\(project.root.path)' && runuser -u nobody -- env -u DOCKER_HOST '\(CLI.binary)' plan --state '\(state)' 2>&1")
+        #expect(result.status == 2)
+        #expect(result.output.contains("refuses this user"), "\(result.output)")
+        #expect(result.output.contains("Permission denied"))
+        #expect(result.output.contains("hint: run as root, or add the user to the docker group"))
+    }
+
     @Test func aBadImageMapExitsTwo() throws {
         let project = try Project()
         try project.write("Recipes/ctx/app.py", "x = 1\n")
