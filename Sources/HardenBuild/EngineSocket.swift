@@ -134,11 +134,14 @@ final class EngineConnection: @unchecked Sendable {
         } else if let length = headers["content-length"].flatMap(Int.init) {
             try readBody(count: length, deadline: deadline, onBody)
         } else {
-            while try fill(deadline: deadline) {
-                let slice = buffer[bufferStart...]
-                bufferStart = buffer.count
-                try onBody(slice)
-            }
+            // No length given: the body runs to the end of the connection.
+            repeat {
+                if bufferStart < buffer.count {
+                    let slice = buffer[bufferStart...]
+                    bufferStart = buffer.count
+                    try onBody(slice)
+                }
+            } while try fill(deadline: deadline)
         }
         return answer
     }

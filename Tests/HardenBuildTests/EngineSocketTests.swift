@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+
+@testable import HardenBuild
+
+/// Answers a real engine never gives (no length, cut off, not HTTP, none at all), from a
+/// scripted server on a unix socket: each must end in a clear error or a read, never a hang.
+@Suite struct EngineSocketTests {
+    /// Listens on a fresh socket; for each connection reads one request head and sends `answer`
+    /// (nil: sends nothing and keeps the connection open until the test ends).
+    final class ScriptedEngine: @unchecked Sendable {
+        let path = "/tmp/harden-scripted-\(UUID().uuidString.prefix(8)).sock"
+        private let listener: Int32
+        private let held = HeldConnections()
+
+        init(answer: String?) throws {
+            listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                raw.copyBytes(from: Array(path.utf8))
+            }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
+            }
+            guard bound == 0, listen(listener, 4) == 0 else { throw POSIXError(.EADDRINUSE) }
+            let listening = listener
+            let connections = held
+            Thread {
+                while true {
+                    let client = accept(listening, nil, nil)
+                    if client < 0 { return }
+                    var head: [UInt8] = []
+                    var byte: UInt8 = 0
+                    while read(client, &byte, 1) == 1 {
+                        head.append(byte)
+                        if head.suffix(4) == Array("\r\n\r\n".utf8) { break }
+                    }
+                    if let answer {
+                        _ = answer.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+                        close(client)
+                    } else {
+                        connections.add(client)
+                    }
+                }
+            }.start()
+        }
+
+        deinit {
+            shutdown(listener, Int32(SHUT_RDWR))
+            close(listener)
+            held.closeAll()
+            unlink(path)
+        }
+    }
+
+    func exchange(with engine: ScriptedEngine, within seconds: Int = 10) throws(DockerError) -> (Int, String) {
+        let connection = try EngineConnection(socketPath: engine.path)
+        let (status, body) = try connection.exchange(
+            method: "GET", target: "/_ping", deadline: ContinuousClock.now + .seconds(seconds))
+        return (status, String(decoding: body, as: UTF8.self))
+    }
+
+    @Test func aBodyWithoutLengthRunsToTheEnd() throws {
+        let engine = try ScriptedEngine(answer: "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nOK, all of it")
+        let (status, body) = try exchange(with: engine)
+        #expect(status == 200)
+        #expect(body == "OK, all of it")
+    }
+
+    @Test func chunksAreJoined() throws {
+        let engine = try ScriptedEngine(
+            answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7;x=y\r\n, world\r\n0\r\n\r\n")
+        let (status, body) = try exchange(with: engine)
+        #expect(status == 200)
+        #expect(body == "hello, world")
+    }
+
+    @Test(arguments: [
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc", "closed the connection in the middle"),
+        ("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", "closed the connection in the middle"),
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad chunk size"),
+        ("SSH-2.0-OpenSSH_9.2\r\n", "not HTTP"),
+        ("HTTP/1.1 200 OK\r\nContent-Le", "closed the connection in the middle"),
+    ])
+    func aBrokenAnswerIsABadOutputError(answer: String, expected: String) throws {
+        let engine = try ScriptedEngine(answer: answer)
+        do {
+            _ = try exchange(with: engine)
+            Issue.record("a broken answer was taken")
+        } catch {
+            #expect(error.kind == .badOutput)
+            #expect(error.message.contains(expected), "\(error.message)")
+        }
+    }
+
+    @Test func anEngineThatNeverAnswersTimesOut() throws {
+        let engine = try ScriptedEngine(answer: nil)
+        do {
+            _ = try exchange(with: engine, within: 1)
+            Issue.record("a silent engine answered")
+        } catch {
+            #expect(error.kind == .commandFailed)
+            #expect(error.message.contains("did not answer in time"))
+        }
+    }
+
+    @Test func abortEndsAWaitingRead() async throws {
+        let engine = try ScriptedEngine(answer: nil)
+        let connection = try EngineConnection(socketPath: engine.path)
+        let waiting = Task.detached {
+            try connection.exchange(method: "GET", target: "/_ping", deadline: ContinuousClock.now + .seconds(600))
+        }
+        // An abort before the read starts is seen when it starts; one during it ends it.
+        connection.abort()
+        let result = await waiting.result
+        guard case .failure(let error as DockerError) = result else {
+            Issue.record("the read was not aborted: \(result)")
+            return
+        }
+        #expect(error.kind == .interrupted)
+    }
+}
+
+/// Connections a silent engine keeps open until the test ends.
+private final class HeldConnections: @unchecked Sendable {
+    private let lock = NSLock()
+    private var descriptors: [Int32] = []
+    func add(_ descriptor: Int32) { lock.withLock { descriptors.append(descriptor) } }
+    func closeAll() { lock.withLock { descriptors.forEach { close($0) } } }
+}
