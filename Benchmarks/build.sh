@@ -4,12 +4,13 @@
 #   1. `harden plan` over 1,000 generated recipes whose inputs did not change.
 #   2. `harden build` of an up-to-date recipe (flask-distroless).
 #   3. `harden build --force` of flask-distroless with every layer cached, against
-#      `docker build` of the Dockerfile harden renders, same context, same engine.
+#      `docker build` of the Dockerfile harden renders, same context, same engine,
+#      2×N rounds of one each, interleaved.
 #
 # Usage: Benchmarks/build.sh [--recipes N] [--runs N]
 # HARDEN=PATH measures that binary instead of a fresh scripts/build-release.sh build.
-# Needs: a running engine and the local
-# bases (scripts/setup.sh), hyperfine (apt-get install hyperfine).
+# Needs: a running engine and the local bases (scripts/setup.sh), hyperfine
+# (apt-get install hyperfine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -89,6 +90,25 @@ echo "## harden build --force (all layers cached) vs docker build of the same Do
 "$harden" plan flask-distroless --image-map "$map" --state "$state" --format json \
   | python3 -c 'import json,sys; sys.stdout.write(json.load(sys.stdin)[0]["dockerfile"])' >"$work/Dockerfile"
 docker build -q -f "$work/Dockerfile" Recipes/flask-distroless >/dev/null
-hyperfine --warmup 2 --runs "$runs" \
-  -n 'harden build --force' "'$harden' build flask-distroless --force --image-map '$map' --state '$state'" \
-  -n 'docker build' "docker build -q -f '$work/Dockerfile' Recipes/flask-distroless"
+"$harden" build flask-distroless --force --image-map "$map" --state "$state" >/dev/null 2>&1
+# Interleaved, one of each per round: the host's speed drifts by 10-20% over minutes,
+# and hyperfine would time all of one command before the other.
+python3 - "$((runs * 2))" "$harden" "$map" "$state" "$work/Dockerfile" <<'PY'
+import statistics, subprocess, sys, time
+rounds, harden, image_map, state, dockerfile = int(sys.argv[1]), *sys.argv[2:]
+commands = {
+    "harden build --force": [harden, "build", "flask-distroless", "--force", "--image-map", image_map, "--state", state],
+    "docker build": ["docker", "build", "-q", "-f", dockerfile, "Recipes/flask-distroless"],
+}
+times = {name: [] for name in commands}
+for _ in range(rounds):
+    for name, command in commands.items():
+        started = time.perf_counter()
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        times[name].append((time.perf_counter() - started) * 1000)
+for name, values in times.items():
+    print(f"{name}: median {statistics.median(values):.1f} ms, mean {statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} ms ({rounds} runs)")
+ratios = [h / d for h, d in zip(*times.values())]
+print(f"harden / docker: median of per-round ratios {statistics.median(ratios):.2f}, "
+      f"ratio of medians {statistics.median(times['harden build --force']) / statistics.median(times['docker build']):.2f}")
+PY
