@@ -68,7 +68,7 @@ let package = Package(
         ),
         .executableTarget(name: "harden", dependencies: ["HardenCommands"]),
         .testTarget(name: "HardenRecipeTests", dependencies: ["HardenRecipe"]),
-        .testTarget(name: "HardenBuildTests", dependencies: ["HardenBuild", "HardenArchive", "Yams"]),
+        .testTarget(name: "HardenBuildTests", dependencies: ["HardenBuild", "HardenArchive", "HardenTestSupport", "Yams"]),
         .target(name: "HardenTestSupport", dependencies: ["HardenImage", "HardenArchive"], path: "Tests/HardenTestSupport"),
         .testTarget(name: "HardenImageTests", dependencies: ["HardenImage", "HardenArchive", "HardenTestSupport"]),
         .testTarget(

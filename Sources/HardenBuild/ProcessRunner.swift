@@ -76,23 +76,15 @@ public struct ProcessRunner: ProcessRunning {
         let started = ContinuousClock.now
         let process = try SpawnedProcess(command: command, logFile: logFile)
         let state = RunState()
-        let timer: DispatchWorkItem?
-        if let timeout = command.timeout {
-            let item = DispatchWorkItem {
-                if state.mark(.timedOut) { process.terminateGroup() }
-            }
-            let components = timeout.components
-            let seconds = Double(components.seconds) + Double(components.attoseconds) / 1e18
-            DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: item)
-            timer = item
-        } else {
-            timer = nil
-        }
+        // The reader thread keeps the deadline itself: a timer on Dispatch's global queue
+        // fires late, or after the child ended, when busy tasks hold that queue's threads.
+        let deadline = command.timeout.map { started + $0 }
         let limit = outputLimit
         let (status, output) = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<(Int32, String), Never>) in
                 let thread = Thread {
-                    let output = process.drain(limit: limit, onLine: onLine)
+                    let output = process.drain(
+                        limit: limit, deadline: deadline, onDeadline: { state.mark(.timedOut) }, onLine: onLine)
                     let status = process.wait()
                     state.finish()  // a timeout or cancel after this point no longer applies
                     continuation.resume(returning: (status, output))
@@ -102,7 +94,6 @@ public struct ProcessRunner: ProcessRunning {
         } onCancel: {
             if state.mark(.cancelled) { process.terminateGroup() }
         }
-        timer?.cancel()
         let ending: ProcessResult.Ending
         if let forced = state.forced {
             ending = forced
@@ -229,12 +220,37 @@ private final class SpawnedProcess: @unchecked Sendable {
         return nil
     }
 
-    /// Reads until the child closes its output; returns the kept output.
-    func drain(limit: Int, onLine: (@Sendable (String) -> Void)?) -> String {
+    /// Reads until the child closes its output; returns the kept output. At `deadline`, when
+    /// `onDeadline` agrees (the run is still going), the group gets SIGTERM, then SIGKILL 5 s on.
+    func drain(
+        limit: Int, deadline: ContinuousClock.Instant?, onDeadline: () -> Bool, onLine: (@Sendable (String) -> Void)?
+    ) -> String {
         var kept = Data()
         var pending = Data()
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var nextAlarm = deadline
+        var terminated = false
         while true {
+            if let alarm = nextAlarm {
+                let left = ContinuousClock.now.duration(to: alarm)
+                if left <= .zero {
+                    if terminated {
+                        kill(-pid, SIGKILL)
+                        nextAlarm = nil
+                    } else if onDeadline() {
+                        kill(-pid, SIGTERM)
+                        terminated = true
+                        nextAlarm = ContinuousClock.now + .seconds(5)
+                    } else {
+                        nextAlarm = nil
+                    }
+                    continue
+                }
+                var poller = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
+                let milliseconds = Int32(
+                    min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1, 1000))
+                if poll(&poller, 1, milliseconds) == 0 { continue }
+            }
             let count = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
             if count <= 0 { break }

@@ -1,5 +1,6 @@
 import Foundation
 import HardenArchive
+import HardenTestSupport
 import Testing
 
 @testable import HardenBuild
@@ -252,16 +253,7 @@ import Testing
     }
 
     private func runDocker(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["docker"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: output, as: UTF8.self)
+        String(decoding: try runTool("/usr/bin/env", ["docker"] + arguments), as: UTF8.self)
     }
 }
 

@@ -31,7 +31,12 @@ import Testing
             Thread {
                 while true {
                     let client = accept(listening, nil, nil)
-                    if client < 0 { return }
+                    if client < 0 {
+                        // Closed here, not in deinit: a descriptor closed while this thread still
+                        // waits on it can be reused by the next test's listener and answered from here.
+                        close(listening)
+                        return
+                    }
                     var head: [UInt8] = []
                     var byte: UInt8 = 0
                     while read(client, &byte, 1) == 1 {
@@ -49,8 +54,7 @@ import Testing
         }
 
         deinit {
-            shutdown(listener, Int32(SHUT_RDWR))
-            close(listener)
+            shutdown(listener, Int32(SHUT_RDWR))  // ends the accept; the thread closes it
             held.closeAll()
             unlink(path)
         }

@@ -21,6 +21,23 @@ import Testing
         #expect(!alive, "sleep \(child) outlived the timeout")
     }
 
+    @Test func aCommandThatIgnoresSIGTERMIsKilledAfterItsGrace() async throws {
+        let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("harden-pid-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: pidFile) }
+        // Ignored signals stay ignored across exec: neither the shell nor its sleep stops on SIGTERM.
+        let script = "trap '' TERM; sleep 120 & echo $! > '\(pidFile.path)'; wait"
+        let result = try await ProcessRunner().run(Command("sh", ["-c", script], timeout: .milliseconds(300)))
+        #expect(result.ending == .timedOut)
+        let text = try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let child = try #require(pid_t(text))
+        var alive = true
+        for _ in 0..<100 where alive {
+            alive = kill(child, 0) == 0
+            if alive { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(!alive, "sleep \(child) survived SIGKILL")
+    }
+
     /// A short command's output pipe must not leak into a long one started at the same time,
     /// or reading the short one's output would last as long as the long one. The long ones
     /// wait for a flag written only once every short one has returned; had a pipe leaked, a
