@@ -175,8 +175,14 @@ public struct DockerClient: Sendable {
     static func matches(_ reference: String, _ image: EngineImage) -> Bool {
         if reference.hasPrefix("sha256:") { return image.id.hasPrefix(reference) }
         let normal = normalize(reference)
-        return image.repoTags.contains { normalize($0) == normal } || image.repoDigests.contains { normalize($0) == normal }
-            || image.id == "sha256:" + reference
+        if image.repoTags.contains(where: { normalize($0) == normal })
+            || image.repoDigests.contains(where: { normalize($0) == normal })
+        {
+            return true
+        }
+        // A short ID, as `docker images` shows it.
+        return reference.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+            && image.id.hasPrefix("sha256:" + reference)
     }
 
     /// `python` → `python:latest`; `docker.io/library/x` → `x`.

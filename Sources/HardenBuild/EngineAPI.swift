@@ -44,8 +44,35 @@ public struct EngineAPI: Sendable {
         }
     }
 
-    /// Each reference the engine has → its image; one connection, one request per reference.
+    /// Each reference the engine has → its image. One request per reference, on up to four
+    /// connections at once: the engine answers a connection's requests one at a time (~1 ms
+    /// each here), and four lanes get through a thousand references ~2.5× sooner than one.
     func inspect(_ references: [String]) async throws(DockerError) -> [String: EngineImage] {
+        let lanes = min(4, max(1, references.count / 16))
+        let shares = (0..<lanes).map { lane in stride(from: lane, to: references.count, by: lanes).map { references[$0] } }
+        let answers = await withTaskGroup(of: Result<[String: EngineImage], DockerError>.self) { group in
+            for share in shares {
+                group.addTask {
+                    do throws(DockerError) {
+                        return .success(try await inspectInOneLane(share))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+            }
+            var answers: [Result<[String: EngineImage], DockerError>] = []
+            for await answer in group {
+                if case .failure = answer { group.cancelAll() }
+                answers.append(answer)
+            }
+            return answers
+        }
+        var images: [String: EngineImage] = [:]
+        for answer in answers { images.merge(try answer.get()) { first, _ in first } }
+        return images
+    }
+
+    private func inspectInOneLane(_ references: [String]) async throws(DockerError) -> [String: EngineImage] {
         try await onThread(timeout: .seconds(120)) { (connection, deadline) throws(DockerError) in
             var images: [String: EngineImage] = [:]
             for reference in references {

@@ -83,6 +83,15 @@ import Testing
         #expect(viaAPI == viaClient)
         let id = try #require(viaAPI[Self.base]?.id)
         #expect(try await api.inspect([id])[id]?.id == id)
+
+        // Enough references for several connections at once: the same answers.
+        let many =
+            references + [id, String(id.dropFirst("sha256:".count).prefix(12))]
+            + (0..<60).map { "harden-test/absent-\($0):\(UUID().uuidString.prefix(6).lowercased())" }
+        let manyViaAPI = try await api.inspect(many)
+        let manyViaClient = try await cli.inspect(many)
+        #expect(manyViaAPI.count == 4)
+        #expect(manyViaAPI == manyViaClient, "\(manyViaAPI.keys.sorted()) vs \(manyViaClient.keys.sorted())")
     }
 
     @Test func aBuildOverTheAPIHitsTheClientsCache() async throws {
