@@ -36,6 +36,7 @@ public struct ProcessResult: Sendable {
     public var ending: Ending
     /// stdout and stderr together, as produced (capped).
     public var output: String
+    /// From the spawn until the child was reaped.
     public var seconds: Double
 
     public var succeeded: Bool { ending == .exited(0) }
@@ -80,19 +81,16 @@ public struct ProcessRunner: ProcessRunning {
         // fires late, or after the child ended, when busy tasks hold that queue's threads.
         let deadline = command.timeout.map { started + $0 }
         let limit = outputLimit
-        let (status, output) = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<(Int32, String), Never>) in
-                let thread = Thread {
-                    let output = process.drain(
-                        limit: limit, deadline: deadline, onDeadline: { state.mark(.timedOut) }, onLine: onLine)
-                    let status = process.wait()
-                    state.finish()  // a timeout or cancel after this point no longer applies
-                    continuation.resume(returning: (status, output))
-                }
-                thread.start()
+        let (status, output, ended) = await withTaskCancellationHandler {
+            await withCheckedContinuation {
+                (continuation: CheckedContinuation<(Int32, String, ContinuousClock.Instant), Never>) in
+                Thread {
+                    continuation.resume(
+                        returning: process.supervise(limit: limit, deadline: deadline, state: state, onLine: onLine))
+                }.start()
             }
         } onCancel: {
-            if state.mark(.cancelled) { process.terminateGroup() }
+            state.stop(.cancelled) { process.signalGroup(SIGTERM) }
         }
         let ending: ProcessResult.Ending
         if let forced = state.forced {
@@ -102,41 +100,42 @@ public struct ProcessRunner: ProcessRunning {
         } else {
             ending = .signalled(status & 0x7F)
         }
-        let elapsed = ContinuousClock.now - started
+        // Until the child was reaped, not until this task resumed: a busy pool can add seconds.
+        let elapsed = ended - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         return ProcessResult(ending: ending, output: output, seconds: seconds)
     }
 }
 
-/// Why a run was stopped from outside, set at most once and only while the process runs:
-/// a timer that fires after the child ended (while the caller waits for a thread to resume
-/// it) does not turn a finished run into a timed-out one.
+/// Why and when a run was stopped from outside, set at most once and only while the child
+/// is not yet reaped: a stop that comes after it ended does not turn a finished run into a
+/// timed-out one, and no signal can reach a process group whose ID was handed out again.
 private final class RunState: @unchecked Sendable {
     private let lock = NSLock()
     private var value: ProcessResult.Ending?
+    private var stopTime: ContinuousClock.Instant?
     private var finished = false
 
-    /// False when the run had already ended or been stopped: then there is nothing to stop.
-    @discardableResult
-    func mark(_ ending: ProcessResult.Ending) -> Bool {
+    /// Records the stop and runs `signal`, unless the run had already ended or been stopped.
+    func stop(_ ending: ProcessResult.Ending, _ signal: () -> Void) {
         lock.lock()
         defer { lock.unlock() }
-        guard value == nil, !finished else { return false }
+        guard value == nil, !finished else { return }
         value = ending
-        return true
+        stopTime = .now
+        signal()
     }
 
-    func finish() {
-        lock.lock()
-        finished = true
-        lock.unlock()
-    }
-
-    var forced: ProcessResult.Ending? {
+    /// Marks the run ended; `last` (told whether it was stopped) runs before anything else can stop it.
+    func finish(_ last: (Bool) -> Void) {
         lock.lock()
         defer { lock.unlock() }
-        return value
+        finished = true
+        last(value != nil)
     }
+
+    var forced: ProcessResult.Ending? { lock.withLock { value } }
+    var stoppedAt: ContinuousClock.Instant? { lock.withLock { stopTime } }
 }
 
 /// A spawned child with its output pipe. Used from one reader thread plus signal senders.
@@ -220,70 +219,109 @@ private final class SpawnedProcess: @unchecked Sendable {
         return nil
     }
 
-    /// Reads until the child closes its output; returns the kept output. At `deadline`, when
-    /// `onDeadline` agrees (the run is still going), the group gets SIGTERM, then SIGKILL 5 s on.
-    func drain(
-        limit: Int, deadline: ContinuousClock.Instant?, onDeadline: () -> Bool, onLine: (@Sendable (String) -> Void)?
-    ) -> String {
-        var kept = Data()
-        var pending = Data()
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        var nextAlarm = deadline
-        var terminated = false
+    /// Reads the child's output until it closes, then waits for the child to end; returns its wait
+    /// status, the kept output and when it ended. At `deadline` the group gets SIGTERM; 5 s after any stop (deadline
+    /// or cancel), SIGKILL. When a stopped child ends, what is left of its group is killed with it.
+    func supervise(
+        limit: Int, deadline: ContinuousClock.Instant?, state: RunState, onLine: (@Sendable (String) -> Void)?
+    ) -> (status: Int32, output: String, ended: ContinuousClock.Instant) {
+        var output = OutputLines(limit: limit, log: log, onLine: onLine)
+        var outputOpen = true
+        var killed = false
+        var nap = 1
         while true {
-            if let alarm = nextAlarm {
-                let left = ContinuousClock.now.duration(to: alarm)
-                if left <= .zero {
-                    if terminated {
-                        kill(-pid, SIGKILL)
-                        nextAlarm = nil
-                    } else if onDeadline() {
-                        kill(-pid, SIGTERM)
-                        terminated = true
-                        nextAlarm = ContinuousClock.now + .seconds(5)
-                    } else {
-                        nextAlarm = nil
-                    }
-                    continue
+            let now = ContinuousClock.now
+            if let deadline, now >= deadline { state.stop(.timedOut) { signalGroup(SIGTERM) } }
+            var alarm = state.forced == nil ? deadline : nil
+            if !killed, let stoppedAt = state.stoppedAt {
+                if now >= stoppedAt + .seconds(5) {
+                    signalGroup(SIGKILL)
+                    killed = true
+                } else {
+                    alarm = stoppedAt + .seconds(5)
                 }
+            }
+            // At most a second between looks, so a cancel's SIGKILL is never late by more.
+            let wait = min(alarm.map { now.duration(to: $0) } ?? .seconds(1), .seconds(1))
+            let milliseconds = max(
+                0, Int(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000) + 1)
+            if outputOpen {
                 var poller = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
-                let milliseconds = Int32(
-                    min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1, 1000))
-                if poll(&poller, 1, milliseconds) == 0 { continue }
-            }
-            let count = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            let chunk = Data(buffer[0..<count])
-            log?.write(chunk)
-            if kept.count < limit { kept.append(chunk.prefix(limit - kept.count)) }
-            if let onLine {
-                pending.append(chunk)
-                while let newline = pending.firstIndex(where: { $0 == 10 || $0 == 13 }) {
-                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
-                    pending.removeSubrange(pending.startIndex...newline)
-                    if !line.isEmpty { onLine(line) }
+                let ready = poll(&poller, 1, Int32(milliseconds))
+                if ready == 0 || (ready < 0 && errno == EINTR) { continue }
+                let read = ready > 0 ? output.read(from: readEnd) : -1
+                if read < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+                if read <= 0 {  // the end of the output, or a pipe that cannot be read
+                    output.finish()
+                    close(readEnd)
+                    outputOpen = false
                 }
+                continue
+            }
+            // The output is closed; look at the child without reaping it, so its group ID stays its own.
+            var info = siginfo_t()
+            let looked = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
+            if looked == 0, info.si_signo != 0 {
+                state.finish { stopped in
+                    if stopped && !killed { signalGroup(SIGKILL) }
+                }
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                return (status, output.text, .now)
+            }
+            if looked < 0 && errno == EINTR { continue }
+            if looked < 0 {  // ECHILD: not ours to wait for; nothing more to learn
+                state.finish { _ in }
+                return (0, output.text, .now)
+            }
+            usleep(UInt32(min(nap, milliseconds) * 1000))
+            nap = min(nap * 2, 50)
+        }
+    }
+
+    func signalGroup(_ signal: Int32) {
+        kill(-pid, signal)
+    }
+}
+
+/// A child's output as it arrives: kept up to a limit, appended to the log, split into lines.
+private struct OutputLines {
+    let limit: Int
+    let log: FileHandle?
+    let onLine: (@Sendable (String) -> Void)?
+    private var kept = Data()
+    private var pending = Data()
+    private var buffer = [UInt8](repeating: 0, count: 1 << 16)
+
+    init(limit: Int, log: FileHandle?, onLine: (@Sendable (String) -> Void)?) {
+        self.limit = limit
+        self.log = log
+        self.onLine = onLine
+    }
+
+    var text: String { String(decoding: kept, as: UTF8.self) }
+
+    /// One read(2) from `descriptor`; its result.
+    mutating func read(from descriptor: Int32) -> Int {
+        let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+        guard count > 0 else { return count }
+        let chunk = Data(buffer[0..<count])
+        log?.write(chunk)
+        if kept.count < limit { kept.append(chunk.prefix(limit - kept.count)) }
+        if let onLine {
+            pending.append(chunk)
+            while let newline = pending.firstIndex(where: { $0 == 10 || $0 == 13 }) {
+                let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                pending.removeSubrange(pending.startIndex...newline)
+                if !line.isEmpty { onLine(line) }
             }
         }
+        return count
+    }
+
+    mutating func finish() {
         if let onLine, !pending.isEmpty { onLine(String(decoding: pending, as: UTF8.self)) }
-        close(readEnd)
+        pending = Data()
         try? log?.close()
-        return String(decoding: kept, as: UTF8.self)
-    }
-
-    func wait() -> Int32 {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return status
-    }
-
-    /// SIGTERM to the whole group, then SIGKILL if it is still there after 5 s.
-    func terminateGroup() {
-        let group = pid
-        kill(-group, SIGTERM)
-        DispatchQueue.global().asyncAfter(deadline: .now() + 5) {
-            kill(-group, SIGKILL)
-        }
     }
 }

@@ -4,6 +4,22 @@ import Testing
 @testable import HardenBuild
 
 @Suite struct ProcessRunnerTests {
+    /// Whether `pid` is gone (or a zombie) within five seconds.
+    func ends(_ pid: pid_t) async throws -> Bool {
+        for _ in 0..<100 {
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            let state = stat.split(separator: ")").last?.split(separator: " ").first
+            if stat.isEmpty || state == "Z" { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    func pid(in file: URL) throws -> pid_t {
+        let text = try String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        return try #require(pid_t(text))
+    }
+
     @Test func aCommandPastItsTimeoutIsStoppedWithItsChildren() async throws {
         let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("harden-pid-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: pidFile) }
@@ -11,14 +27,8 @@ import Testing
         let result = try await ProcessRunner().run(Command("sh", ["-c", script], timeout: .milliseconds(300)))
         #expect(result.ending == .timedOut)
         // The background child was in the same process group: it is gone too.
-        let text = try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let child = try #require(pid_t(text))
-        var alive = true
-        for _ in 0..<100 where alive {
-            alive = kill(child, 0) == 0
-            if alive { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        #expect(!alive, "sleep \(child) outlived the timeout")
+        let child = try pid(in: pidFile)
+        #expect(try await ends(child), "sleep \(child) outlived the timeout")
     }
 
     @Test func aCommandThatIgnoresSIGTERMIsKilledAfterItsGrace() async throws {
@@ -28,14 +38,40 @@ import Testing
         let script = "trap '' TERM; sleep 120 & echo $! > '\(pidFile.path)'; wait"
         let result = try await ProcessRunner().run(Command("sh", ["-c", script], timeout: .milliseconds(300)))
         #expect(result.ending == .timedOut)
-        let text = try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let child = try #require(pid_t(text))
-        var alive = true
-        for _ in 0..<100 where alive {
-            alive = kill(child, 0) == 0
-            if alive { try await Task.sleep(for: .milliseconds(50)) }
+        let child = try pid(in: pidFile)
+        #expect(try await ends(child), "sleep \(child) survived SIGKILL")
+    }
+
+    /// A command that closed its output is still held to its deadline.
+    @Test func aCommandWithItsOutputClosedStillTimesOut() async throws {
+        let result = try await ProcessRunner().run(
+            Command("sh", ["-c", "exec >/dev/null 2>&1; sleep 30"], timeout: .milliseconds(300)))
+        #expect(result.ending == .timedOut)
+        #expect(result.seconds < 20)
+    }
+
+    /// When a timed-out command ends on SIGTERM, a child of its group that ignores SIGTERM and
+    /// no longer holds the output goes with it.
+    @Test func aStoppedCommandLeavesNoChildBehind() async throws {
+        let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("harden-pid-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: pidFile) }
+        let script = "(trap '' TERM; exec sleep 120 >/dev/null 2>&1) & echo $! > '\(pidFile.path)'; wait"
+        let result = try await ProcessRunner().run(Command("sh", ["-c", script], timeout: .milliseconds(300)))
+        #expect(result.ending == .timedOut)
+        let child = try pid(in: pidFile)
+        #expect(try await ends(child), "sleep \(child) outlived its stopped group")
+    }
+
+    /// Cancelling a command that ignores SIGTERM and closed its output still ends it (SIGKILL 5 s on).
+    @Test func aCancelledCommandThatIgnoresSIGTERMIsKilled() async throws {
+        let run = Task {
+            try await ProcessRunner().run(Command("sh", ["-c", "trap '' TERM; exec >/dev/null 2>&1; sleep 60"]))
         }
-        #expect(!alive, "sleep \(child) survived SIGKILL")
+        try await Task.sleep(for: .milliseconds(300))
+        run.cancel()
+        let result = try await run.value
+        #expect(result.ending == .cancelled)
+        #expect(result.seconds < 30)
     }
 
     /// A short command's output pipe must not leak into a long one started at the same time,
