@@ -13,8 +13,12 @@ enum ContextFiles {
         var info: stat
     }
 
-    static func walk(_ directory: URL, _ visit: (Entry) throws(BuildError) -> Void) throws(BuildError) {
-        let ignore = DockerIgnore(contextDirectory: directory)
+    /// `keeping`: paths sent whatever `.dockerignore` says.
+    static func walk(_ directory: URL, keeping: [String] = [], _ visit: (Entry) throws(BuildError) -> Void)
+        throws(BuildError)
+    {
+        var ignore = DockerIgnore(contextDirectory: directory)
+        keeping.forEach { ignore.keep($0) }
         try walk(root: directory.standardizedFileURL.path, relative: "", ignore: ignore, visit)
     }
 
@@ -40,7 +44,7 @@ enum ContextFiles {
             case S_IFDIR:
                 if !excluded { try visit(Entry(path: path, fullPath: full, kind: .directory, info: info)) }
                 // An excluded directory can still hold files a `!` rule brings back.
-                if !excluded || ignore.hasExceptions { try walk(root: root, relative: path, ignore: ignore, visit) }
+                if !excluded || ignore.mayReinclude(inside: path) { try walk(root: root, relative: path, ignore: ignore, visit) }
             case S_IFLNK:
                 if !excluded { try visit(Entry(path: path, fullPath: full, kind: .symlink, info: info)) }
             case S_IFREG:

@@ -14,8 +14,16 @@ public struct DockerIgnore {
     private var rules: [Rule]
 
     public var isEmpty: Bool { rules.isEmpty }
-    /// Whether any rule re-includes, so excluded directories must still be walked.
+    /// Whether any rule re-includes.
     public var hasExceptions: Bool { rules.contains { !$0.exclude } }
+
+    /// Whether an excluded directory must still be walked: as Docker decides it, only when
+    /// a `!` pattern starts with the directory's path (`!build/keep.sh` for `build`).
+    /// A pattern such as `!**/*.sh` does not reach into an excluded directory.
+    public func mayReinclude(inside directory: String) -> Bool {
+        let prefix = directory + "/"
+        return rules.contains { !$0.exclude && ($0.pattern + "/").hasPrefix(prefix) }
+    }
 
     public init(text: String) {
         rules = []
@@ -31,6 +39,13 @@ public struct DockerIgnore {
             if cleaned.isEmpty || cleaned == "." { continue }
             rules.append(Rule(glob: GlobPattern(cleaned), exclude: exclude, pattern: cleaned))
         }
+    }
+
+    /// Adds a `!path` rule: the file is sent whatever the rules before say (as the client does
+    /// for the Dockerfile and `.dockerignore` itself).
+    public mutating func keep(_ path: String) {
+        let cleaned = Self.clean(path)
+        rules.append(Rule(glob: GlobPattern(cleaned), exclude: false, pattern: cleaned))
     }
 
     /// Loads `<context>/.dockerignore`, or no rules when there is none.

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import HardenBuild
@@ -26,6 +27,29 @@ import Testing
         #expect(reincluded.excludes("docs/a.txt"))
         #expect(!reincluded.excludes("docs/keep.txt"))
         #expect(reincluded.hasExceptions)
+    }
+
+    /// Docker walks into an excluded directory only for a `!` pattern that starts with its path.
+    @Test(arguments: [
+        ("build\n!**/*.sh\n", ["kept.sh"]),
+        ("build\n!build/gen.sh\n", ["build/gen.sh", "kept.sh"]),
+        ("build\n!build\n", ["build/", "build/deep/", "build/deep/x.sh", "build/gen.sh", "build/out.o", "kept.sh"]),
+        ("build\n!build/deep/x.sh\n", ["build/deep/x.sh", "kept.sh"]),
+        ("build\n", ["kept.sh"]),
+    ])
+    func excludedDirectoriesAreWalkedOnlyForTheirOwnExceptions(rules: String, sent: [String]) throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("harden-ignore-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("build/deep"), withIntermediateDirectories: true)
+        for file in ["build/gen.sh", "build/out.o", "build/deep/x.sh", "kept.sh"] {
+            try Data().write(to: root.appendingPathComponent(file))
+        }
+        try rules.write(to: root.appendingPathComponent(".dockerignore"), atomically: true, encoding: .utf8)
+        var visited: [String] = []
+        try ContextFiles.walk(root) { entry in
+            if entry.path != ".dockerignore" { visited.append(entry.path + (entry.kind == .directory ? "/" : "")) }
+        }
+        #expect(visited == sent)
     }
 
     @Test func blankLinesCommentsAndCarriageReturns() {
