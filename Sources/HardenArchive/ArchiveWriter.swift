@@ -43,6 +43,42 @@ public final class ArchiveWriter {
 
     /// Adds one entry; `data` is written for regular files (and for hardlinks, when given).
     public func add(_ entry: ArchiveEntry, data: Data = Data()) throws(ArchiveError) {
+        let carriesData = entry.type == .regular || (entry.type == .hardlink && !data.isEmpty)
+        try writeHeader(entry, size: carriesData ? Int64(data.count) : 0)
+        if carriesData, !data.isEmpty {
+            let written = data.withUnsafeBytes { archive_write_data(handle, $0.baseAddress, $0.count) }
+            guard written == data.count else { try fail(entry.path) }
+        }
+    }
+
+    /// Adds a regular file of `entry.size` bytes read from `file`, a piece at a time. A file that
+    /// turns out shorter (it shrank meanwhile) is an error, not a padded entry.
+    public func add(_ entry: ArchiveEntry, contentsOf file: Int32) throws(ArchiveError) {
+        try writeHeader(entry, size: entry.size)
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var left = entry.size
+        while left > 0 {
+            let count = buffer.withUnsafeMutableBytes { read(file, $0.baseAddress, min($0.count, Int(left))) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else {
+                let reason = count < 0 ? String(cString: strerror(errno)) : "the file ended \(left) bytes early"
+                throw ArchiveError(source: "archive writer", entry: entry.path, message: reason, code: .io)
+            }
+            let written = buffer.withUnsafeBytes { archive_write_data(handle, $0.baseAddress, count) }
+            guard written == count else { try fail(entry.path) }
+            left -= Int64(count)
+        }
+    }
+
+    /// The extended attributes of `path` (not followed when a symlink) that container images
+    /// carry, as the docker client sends them: `security.capability` only.
+    public static func imageXattrs(of path: String) -> [String: Data] {
+        var value = [UInt8](repeating: 0, count: 256)
+        let count = lgetxattr(path, "security.capability", &value, value.count)
+        return count > 0 ? ["security.capability": Data(value[..<count])] : [:]
+    }
+
+    private func writeHeader(_ entry: ArchiveEntry, size: Int64) throws(ArchiveError) {
         guard let item = archive_entry_new() else { throw ArchiveError(source: "archive writer", message: "out of memory") }
         defer { archive_entry_free(item) }
         archive_entry_set_pathname_utf8(item, entry.path)
@@ -70,13 +106,8 @@ public final class ArchiveWriter {
         for (name, value) in entry.xattrs.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
             value.withUnsafeBytes { archive_entry_xattr_add_entry(item, name, $0.baseAddress, $0.count) }
         }
-        let carriesData = entry.type == .regular || (entry.type == .hardlink && !data.isEmpty)
-        archive_entry_set_size(item, carriesData ? Int64(data.count) : 0)
+        archive_entry_set_size(item, size)
         guard archive_write_header(handle, item) == ARCHIVE_OK else { try fail(entry.path) }
-        if carriesData, !data.isEmpty {
-            let written = data.withUnsafeBytes { archive_write_data(handle, $0.baseAddress, $0.count) }
-            guard written == data.count else { try fail(entry.path) }
-        }
     }
 
     /// Closes the stream and returns every byte written (nothing when the bytes were not kept).

@@ -205,15 +205,16 @@ public struct DockerClient: Sendable {
         return name
     }
 
-    /// One `docker build`; returns the image ID read from `--iidfile`.
+    /// One `docker build`; returns the image ID read from `--iidfile`. `basesMissing`: some base
+    /// is not in the engine, so the build pulls it.
     public func build(
         dockerfile: String, context: String, target: String?, tags: [String], iidFile: String, logFile: String,
-        noCache: Bool, pull: Bool, buildArgs: [String: String] = [:], labels: [String: String] = [:],
-        onLine: (@Sendable (String) -> Void)?
+        noCache: Bool, pull: Bool, basesMissing: Bool = false, buildArgs: [String: String] = [:],
+        labels: [String: String] = [:], onLine: (@Sendable (String) -> Void)?
     ) async throws(DockerError) -> (imageID: String, seconds: Double) {
         try? FileManager.default.removeItem(atPath: iidFile)
-        if let engine, backend == .classic, !pull {
-            // --pull stays with the client, which sends the registry credentials.
+        if let engine, backend == .classic, !pull, !basesMissing {
+            // Builds that pull stay with the client, which sends the registry credentials.
             let started = ContinuousClock.now
             let id = try await viaEngine { () async throws(DockerError) in
                 try await engine.build(

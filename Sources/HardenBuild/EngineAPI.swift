@@ -16,7 +16,8 @@ public struct EngineAPI: Sendable {
         if let context = environment["DOCKER_CONTEXT"], !context.isEmpty, context != "default" { return nil }
         if let host = environment["DOCKER_HOST"], !host.isEmpty {
             guard host.hasPrefix("unix://") else { return nil }
-            return EngineAPI(socketPath: String(host.dropFirst("unix://".count)))
+            let path = host.dropFirst("unix://".count)
+            return EngineAPI(socketPath: path.isEmpty ? "/var/run/docker.sock" : String(path))
         }
         if let context = currentContext(environment: environment), context != "default" { return nil }
         return EngineAPI(socketPath: "/var/run/docker.sock")
@@ -36,8 +37,8 @@ public struct EngineAPI: Sendable {
 
     /// Fails with `.engineUnreachable` unless the engine answers.
     func ping() async throws(DockerError) {
-        let status = try await onThread(timeout: .seconds(20)) { (connection, deadline) throws(DockerError) in
-            try connection.exchange(method: "GET", target: "/_ping", deadline: deadline).0
+        let status = try await onThread(timeout: .seconds(20)) { (connection) throws(DockerError) in
+            try connection.exchange(method: "GET", target: "/_ping").0
         }
         guard status == 200 else {
             throw DockerError(.engineUnreachable, "the engine at \(socketPath) answered /_ping with status \(status)")
@@ -73,18 +74,19 @@ public struct EngineAPI: Sendable {
     }
 
     private func inspectInOneLane(_ references: [String]) async throws(DockerError) -> [String: EngineImage] {
-        try await onThread(timeout: .seconds(120)) { (connection, deadline) throws(DockerError) in
+        try await onThread(timeout: .seconds(120)) { (connection) throws(DockerError) in
             var images: [String: EngineImage] = [:]
             for reference in references {
                 let (status, body) = try connection.exchange(
-                    method: "GET", target: "/images/\(Self.escapePath(reference))/json", deadline: deadline)
+                    method: "GET", target: "/images/\(Self.escapePath(reference))/json")
                 switch status {
                 case 200:
                     guard let answer = try? JSONDecoder().decode(InspectAnswer.self, from: body) else {
                         throw DockerError(.badOutput, "the engine's inspect answer for \(reference) is not an image")
                     }
                     images[reference] = answer.image
-                case 404:
+                case 404, 400:
+                    // 400: a reference the engine cannot parse, which the client also reports as absent.
                     continue
                 default:
                     throw DockerError(
@@ -119,12 +121,19 @@ public struct EngineAPI: Sendable {
             throw DockerError(.commandFailed, "cannot write the log file: \(error.localizedDescription)")
         }
         let output = BuildOutput(log: log, onLine: onLine)
-        return try await onThread(timeout: timeout) { (connection, deadline) throws(DockerError) in
+        return try await onThread(timeout: timeout) { (connection) throws(DockerError) in
             defer { try? log.close() }
-            try connection.send(
-                method: "POST", target: target, headers: [("Content-Type", "application/x-tar")], bodyFile: scratchTar,
-                deadline: deadline)
-            let answer = try connection.receive(deadline: deadline) { output.take($0) }
+            let answer: EngineConnection.Answer
+            do throws(DockerError) {
+                answer = try connection.request(
+                    method: "POST", target: target, headers: [("Content-Type", "application/x-tar")], bodyFile: scratchTar
+                ) { output.take($0) }
+            } catch {
+                output.finish()
+                var error = error
+                if error.logPath == nil { error.logPath = logFile }
+                throw error
+            }
             output.finish()
             if answer.status != 200 {
                 output.record(Self.message(in: Data(output.raw)))
@@ -144,15 +153,17 @@ public struct EngineAPI: Sendable {
     /// hours and must not hold a thread of the cooperative pool. Cancelling the task aborts it,
     /// and the engine stops a build whose connection closes.
     private func onThread<T: Sendable>(
-        timeout: Duration,
-        _ work: @escaping @Sendable (EngineConnection, ContinuousClock.Instant) throws(DockerError) -> T
+        timeout: Duration, _ work: @escaping @Sendable (EngineConnection) throws(DockerError) -> T
     ) async throws(DockerError) -> T {
-        let connection = try EngineConnection(socketPath: socketPath)
-        let deadline = ContinuousClock.now + timeout
+        let connection = try EngineConnection(socketPath: socketPath, timeout: timeout)
         let result: Result<T, DockerError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 Thread {
-                    continuation.resume(returning: Result { () throws(DockerError) in try work(connection, deadline) })
+                    continuation.resume(
+                        returning: Result { () throws(DockerError) in
+                            try connection.connect()
+                            return try work(connection)
+                        })
                 }.start()
             }
         } onCancel: {
@@ -307,14 +318,18 @@ private final class BuildOutput: @unchecked Sendable {
 }
 
 /// The build context as the docker client sends it: the files `.dockerignore` leaves (with
-/// their modes and times, owned by root), the Dockerfile under a name of its own, and a
-/// `.dockerignore` that names that file so no `COPY .` picks it up.
+/// their modes and times, owned by root) and the Dockerfile. A Dockerfile inside the context
+/// goes as itself, with `.dockerignore`, even when ignored; one from elsewhere goes under a
+/// name of its own, which a `.dockerignore` then names so no `COPY .` picks it up.
 enum BuildContextTar {
     /// Writes the tar to `path`; returns the Dockerfile's name in it.
     static func write(context: URL, dockerfile: String, to path: String) throws(DockerError) -> String {
         guard let dockerfileText = FileManager.default.contents(atPath: dockerfile) else {
             throw DockerError(.commandFailed, "cannot read \(dockerfile)")
         }
+        let contextPath = context.standardizedFileURL.resolvingSymlinksInPath().path
+        let dockerfilePath = URL(fileURLWithPath: dockerfile).standardizedFileURL.resolvingSymlinksInPath().path
+        let inside = dockerfilePath.hasPrefix(contextPath + "/") ? String(dockerfilePath.dropFirst(contextPath.count + 1)) : nil
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw DockerError(.commandFailed, "cannot write \(path): \(String(cString: strerror(errno)))")
@@ -323,11 +338,15 @@ enum BuildContextTar {
         do {
             let writer = try ArchiveWriter(file: descriptor)
             var names = Set<String>()
-            try ContextFiles.walk(context) { (entry) throws(BuildError) in
+            var linked: [FileKey: String] = [:]
+            let keeping = inside.map { [$0, ".dockerignore"] } ?? []
+            try ContextFiles.walk(context, keeping: keeping) { (entry) throws(BuildError) in
                 names.insert(entry.path)
+                // Sent last, naming the Dockerfile, when that comes from elsewhere.
+                if inside == nil && entry.path == ".dockerignore" { return }
                 var item = ArchiveEntry(
                     path: entry.path, type: .regular, mode: UInt32(entry.info.st_mode & 0o7777),
-                    mtime: Int64(entry.info.st_mtim.tv_sec))
+                    mtime: Int64(entry.info.st_mtim.tv_sec), xattrs: ArchiveWriter.imageXattrs(of: entry.fullPath))
                 switch entry.kind {
                 case .directory:
                     item.type = .directory
@@ -337,13 +356,34 @@ enum BuildContextTar {
                     item.symlinkTarget = (try? FileManager.default.destinationOfSymbolicLink(atPath: entry.fullPath)) ?? ""
                     try add(item, to: writer)
                 case .regular:
-                    guard let data = FileManager.default.contents(atPath: entry.fullPath) else {
-                        throw BuildError(.input, "cannot read \(entry.fullPath)", hint: "check its permissions")
+                    if entry.info.st_nlink > 1 {
+                        let key = FileKey(device: entry.info.st_dev, inode: entry.info.st_ino)
+                        if let first = linked[key] {
+                            item.type = .hardlink
+                            item.hardlinkTarget = first
+                            try add(item, to: writer)
+                            return
+                        }
+                        linked[key] = entry.path
                     }
-                    guard entry.path != ".dockerignore" else { return }  // written last, with the Dockerfile's name
-                    item.size = Int64(data.count)
-                    try add(item, data: data, to: writer)
+                    let file = open(entry.fullPath, O_RDONLY | O_CLOEXEC)
+                    guard file >= 0 else {
+                        throw BuildError(
+                            .input, "cannot read \(entry.fullPath): \(String(cString: strerror(errno)))",
+                            hint: "check its permissions, or leave it out with .dockerignore")
+                    }
+                    defer { close(file) }
+                    item.size = Int64(entry.info.st_size)
+                    do {
+                        try writer.add(item, contentsOf: file)
+                    } catch {
+                        throw BuildError(.input, "cannot add \(entry.fullPath) to the build context: \(error)")
+                    }
                 }
+            }
+            if let inside {
+                try writer.finish()
+                return inside
             }
             var name = ".dockerfile.harden"
             while names.contains(name) { name += "_" }
@@ -354,7 +394,7 @@ enum BuildContextTar {
             // Dockerfile's name; without one, a .dockerignore naming both is made up.
             let ignorePath = context.appendingPathComponent(".dockerignore").path
             var ignoreInfo = stat()
-            let hasIgnore = lstat(ignorePath, &ignoreInfo) == 0 && ignoreInfo.st_mode & S_IFMT == S_IFREG
+            let hasIgnore = stat(ignorePath, &ignoreInfo) == 0 && ignoreInfo.st_mode & S_IFMT == S_IFREG
             var ignoreText = Data(".dockerignore".utf8)
             if hasIgnore {
                 guard let text = FileManager.default.contents(atPath: ignorePath) else {
@@ -372,14 +412,17 @@ enum BuildContextTar {
             try writer.finish()
             return name
         } catch let error as BuildError {
-            throw DockerError(.commandFailed, error.description)
+            throw DockerError(.commandFailed, error.message, hint: error.hint)
         } catch let error as DockerError {
             throw error
-        } catch let error as ArchiveError {
-            throw DockerError(.commandFailed, "cannot write the build context to \(path): \(error)")
         } catch {
             throw DockerError(.commandFailed, "cannot write the build context to \(path): \(error)")
         }
+    }
+
+    private struct FileKey: Hashable {
+        var device: dev_t
+        var inode: ino_t
     }
 
     private static func add(_ entry: ArchiveEntry, data: Data = Data(), to writer: ArchiveWriter) throws(BuildError) {

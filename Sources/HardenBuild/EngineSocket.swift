@@ -1,7 +1,8 @@
 import Foundation
 
-/// The Docker engine's HTTP API on a local unix socket: one HTTP/1.1 connection, blocking
-/// reads with a deadline, and `abort()` from any thread to end a request that is waiting.
+/// The Docker engine's HTTP API on a local unix socket: one HTTP/1.1 connection, non-blocking,
+/// every connect, write and read bounded by one deadline, and `abort()` from any thread to end
+/// a request that is waiting.
 final class EngineConnection: @unchecked Sendable {
     struct Answer {
         var status: Int
@@ -10,44 +11,73 @@ final class EngineConnection: @unchecked Sendable {
     }
 
     let socketPath: String
+    private let timeout: Duration
+    private let deadline: ContinuousClock.Instant
+    private var address: sockaddr_un
     private let descriptor: Int32
     private let lock = NSLock()
     private var aborted = false
+    /// The engine stopped reading what was sent (EPIPE, ECONNRESET): it may have answered already.
+    private var peerStoppedReading = false
     private var buffer: [UInt8] = []
     private var bufferStart = 0
 
-    /// Connects; an absent socket or one nobody listens on is `.engineUnreachable`.
-    init(socketPath: String) throws(DockerError) {
+    /// Makes the socket; `connect()` reaches the engine. Everything must be done within `timeout`.
+    init(socketPath: String, timeout: Duration) throws(DockerError) {
         self.socketPath = socketPath
+        self.timeout = timeout
+        deadline = ContinuousClock.now + timeout
         var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
         let pathBytes = Array(socketPath.utf8)
         guard pathBytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
             throw DockerError(.engineUnreachable, "the engine socket path is too long: \(socketPath)")
         }
+        address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: pathBytes)
             raw[pathBytes.count] = 0
         }
+        self.address = address
         // Close-on-exec: a child spawned meanwhile must not keep the engine connection open.
-        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        descriptor = socket(
+            AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard descriptor >= 0 else {
             throw DockerError(.engineUnreachable, "cannot open a socket: \(String(cString: strerror(errno)))")
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard connected == 0 else {
-            let reason = String(cString: strerror(errno))
-            Glibc.close(descriptor)
-            throw DockerError(.engineUnreachable, "cannot connect to \(socketPath): \(reason)")
         }
     }
 
     deinit {
-        Glibc.close(descriptor)
+        if descriptor >= 0 { Glibc.close(descriptor) }
+    }
+
+    /// Connects; an absent socket or one nobody listens on is `.engineUnreachable`.
+    func connect() throws(DockerError) {
+        while true {
+            if wasAborted { throw DockerError(.interrupted, "interrupted") }
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
+            }
+            if connected == 0 { return }
+            switch errno {
+            case EINTR:
+                continue
+            case EAGAIN:
+                // The engine's listen queue is full: try again until the deadline.
+                guard ContinuousClock.now < deadline else { throw timedOut() }
+                usleep(2000)
+            case EINPROGRESS:
+                try wait(for: Int16(POLLOUT))
+                var error: Int32 = 0
+                var length = socklen_t(MemoryLayout<Int32>.size)
+                getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length)
+                if error == 0 { return }
+                throw DockerError(.engineUnreachable, "cannot connect to \(socketPath): \(String(cString: strerror(error)))")
+            default:
+                throw DockerError(.engineUnreachable, "cannot connect to \(socketPath): \(String(cString: strerror(errno)))")
+            }
+        }
     }
 
     /// Ends the exchange under way: a blocked read or write returns at once and fails as interrupted.
@@ -59,9 +89,8 @@ final class EngineConnection: @unchecked Sendable {
     private var wasAborted: Bool { lock.withLock { aborted } }
 
     /// Sends one request. `body` is written after the head; `bodyFile`, when given, is streamed instead.
-    func send(
-        method: String, target: String, headers: [(String, String)] = [], body: Data = Data(), bodyFile: String? = nil,
-        deadline: ContinuousClock.Instant
+    private func send(
+        method: String, target: String, headers: [(String, String)] = [], body: Data = Data(), bodyFile: String? = nil
     ) throws(DockerError) {
         var length = Int64(body.count)
         var file: FileHandle?
@@ -78,7 +107,7 @@ final class EngineConnection: @unchecked Sendable {
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if method != "GET" || length > 0 { head += "Content-Length: \(length)\r\n" }
         head += "\r\n"
-        try write(Data(head.utf8), deadline: deadline)
+        try write(Data(head.utf8))
         if let file {
             while true {
                 let chunk: Data
@@ -88,18 +117,16 @@ final class EngineConnection: @unchecked Sendable {
                     throw DockerError(.commandFailed, "cannot read \(bodyFile ?? ""): \(error.localizedDescription)")
                 }
                 if chunk.isEmpty { break }
-                try write(chunk, deadline: deadline)
+                try write(chunk)
             }
         } else if !body.isEmpty {
-            try write(body, deadline: deadline)
+            try write(body)
         }
     }
 
     /// Reads the answer's head, then hands its body to `onBody` piece by piece as it arrives.
-    func receive(deadline: ContinuousClock.Instant, onBody: (ArraySlice<UInt8>) throws(DockerError) -> Void)
-        throws(DockerError) -> Answer
-    {
-        let statusLine = try readLine(deadline: deadline)
+    private func receive(onBody: (ArraySlice<UInt8>) throws(DockerError) -> Void) throws(DockerError) -> Answer {
+        let statusLine = try readLine()
         let parts = statusLine.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else {
             throw DockerError(
@@ -107,7 +134,7 @@ final class EngineConnection: @unchecked Sendable {
         }
         var headers: [String: String] = [:]
         while true {
-            let line = try readLine(deadline: deadline)
+            let line = try readLine()
             if line.isEmpty { break }
             guard let colon = line.firstIndex(of: ":") else { continue }
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
@@ -117,22 +144,22 @@ final class EngineConnection: @unchecked Sendable {
         if status < 200 || status == 204 || status == 304 { return answer }
         if headers["transfer-encoding"]?.lowercased().contains("chunked") == true {
             while true {
-                let sizeLine = try readLine(deadline: deadline)
+                let sizeLine = try readLine()
                 let hex = sizeLine.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
                 guard let size = Int(hex, radix: 16), size >= 0 else {
                     throw DockerError(.badOutput, "the engine sent a bad chunk size: \(sizeLine.prefix(40))")
                 }
                 if size == 0 {
-                    while try !readLine(deadline: deadline).isEmpty {}  // trailers
+                    while try !readLine().isEmpty {}  // trailers
                     break
                 }
-                try readBody(count: size, deadline: deadline, onBody)
-                guard try readLine(deadline: deadline).isEmpty else {
+                try readBody(count: size, onBody)
+                guard try readLine().isEmpty else {
                     throw DockerError(.badOutput, "the engine sent a chunk without its line end")
                 }
             }
         } else if let length = headers["content-length"].flatMap(Int.init) {
-            try readBody(count: length, deadline: deadline, onBody)
+            try readBody(count: length, onBody)
         } else {
             // No length given: the body runs to the end of the connection.
             repeat {
@@ -141,26 +168,38 @@ final class EngineConnection: @unchecked Sendable {
                     bufferStart = buffer.count
                     try onBody(slice)
                 }
-            } while try fill(deadline: deadline)
+            } while try fill()
         }
         return answer
     }
 
+    /// Sends one request and reads its answer. An engine that answers before it has read the
+    /// whole request (a bad tag refused before the build context) is heard, not lost to EPIPE.
+    func request(
+        method: String, target: String, headers: [(String, String)] = [], body: Data = Data(), bodyFile: String? = nil,
+        onBody: (ArraySlice<UInt8>) throws(DockerError) -> Void
+    ) throws(DockerError) -> Answer {
+        do {
+            try send(method: method, target: target, headers: headers, body: body, bodyFile: bodyFile)
+        } catch {
+            guard peerStoppedReading, let answer = try? receive(onBody: onBody) else { throw error }
+            return answer
+        }
+        return try receive(onBody: onBody)
+    }
+
     /// One request with a small body and a small answer, read whole.
-    func exchange(method: String, target: String, deadline: ContinuousClock.Instant) throws(DockerError) -> (Int, Data) {
-        try send(method: method, target: target, deadline: deadline)
+    func exchange(method: String, target: String) throws(DockerError) -> (Int, Data) {
         var body = Data()
-        let answer = try receive(deadline: deadline) { body.append(contentsOf: $0) }
+        let answer = try request(method: method, target: target) { body.append(contentsOf: $0) }
         return (answer.status, body)
     }
 
-    private func readBody(
-        count: Int, deadline: ContinuousClock.Instant, _ onBody: (ArraySlice<UInt8>) throws(DockerError) -> Void
-    ) throws(DockerError) {
+    private func readBody(count: Int, _ onBody: (ArraySlice<UInt8>) throws(DockerError) -> Void) throws(DockerError) {
         var remaining = count
         while remaining > 0 {
             if bufferStart == buffer.count {
-                guard try fill(deadline: deadline) else {
+                guard try fill() else {
                     throw DockerError(.badOutput, "the engine closed the connection in the middle of an answer")
                 }
             }
@@ -172,7 +211,7 @@ final class EngineConnection: @unchecked Sendable {
         }
     }
 
-    private func readLine(deadline: ContinuousClock.Instant) throws(DockerError) -> String {
+    private func readLine() throws(DockerError) -> String {
         while true {
             if let newline = buffer[bufferStart...].firstIndex(of: UInt8(ascii: "\n")) {
                 var end = newline
@@ -184,19 +223,19 @@ final class EngineConnection: @unchecked Sendable {
             guard buffer.count - bufferStart < 64 << 10 else {
                 throw DockerError(.badOutput, "the engine sent a header line longer than 64 KiB")
             }
-            guard try fill(deadline: deadline) else {
+            guard try fill() else {
                 throw DockerError(.badOutput, "the engine closed the connection in the middle of an answer")
             }
         }
     }
 
     /// Reads more bytes into the buffer; false at the end of the stream.
-    private func fill(deadline: ContinuousClock.Instant) throws(DockerError) -> Bool {
+    private func fill() throws(DockerError) -> Bool {
         if bufferStart > 0 {
             buffer.removeFirst(bufferStart)
             bufferStart = 0
         }
-        try wait(for: Int16(POLLIN), deadline: deadline)
+        try wait(for: Int16(POLLIN))
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
         let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
         if count < 0 {
@@ -208,15 +247,16 @@ final class EngineConnection: @unchecked Sendable {
         return count > 0
     }
 
-    private func write(_ data: Data, deadline: ContinuousClock.Instant) throws(DockerError) {
+    private func write(_ data: Data) throws(DockerError) {
         var offset = 0
         while offset < data.count {
-            try wait(for: Int16(POLLOUT), deadline: deadline)
+            try wait(for: Int16(POLLOUT))
             let written = data.withUnsafeBytes {
                 Glibc.send(descriptor, $0.baseAddress! + offset, data.count - offset, Int32(MSG_NOSIGNAL))
             }
             if written < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
+                if errno == EPIPE || errno == ECONNRESET { lock.withLock { peerStoppedReading = true } }
                 throw failure("writing")
             }
             offset += written
@@ -224,19 +264,29 @@ final class EngineConnection: @unchecked Sendable {
     }
 
     /// Waits until the socket is ready, the deadline passes (a timeout) or the exchange is aborted.
-    private func wait(for events: Int16, deadline: ContinuousClock.Instant) throws(DockerError) {
+    private func wait(for events: Int16) throws(DockerError) {
         while true {
             if wasAborted { throw DockerError(.interrupted, "interrupted") }
             let left = ContinuousClock.now.duration(to: deadline)
-            guard left > .zero else {
-                throw DockerError(.commandFailed, "the engine at \(socketPath) did not answer in time")
-            }
+            guard left > .zero else { throw timedOut() }
             var poller = pollfd(fd: descriptor, events: events, revents: 0)
-            let milliseconds = Int32(min(left.components.seconds * 1000 + 1, 1000))
-            let ready = poll(&poller, 1, milliseconds)
+            // Whole milliseconds, rounded up, at most a second between looks at `aborted`.
+            let milliseconds = min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1, 1000)
+            let ready = poll(&poller, 1, Int32(milliseconds))
             if ready > 0 { return }
             if ready < 0, errno != EINTR { throw failure("waiting") }
         }
+    }
+
+    private func timedOut() -> DockerError {
+        DockerError(.commandFailed, "the engine at \(socketPath) did not answer within \(Self.shown(timeout))")
+    }
+
+    private static func shown(_ duration: Duration) -> String {
+        let seconds = duration.components.seconds
+        if seconds >= 3600, seconds % 3600 == 0 { return "\(seconds / 3600) h" }
+        if seconds >= 60, seconds % 60 == 0 { return "\(seconds / 60) min" }
+        return "\(seconds) s"
     }
 
     private func failure(_ doing: String) -> DockerError {

@@ -72,6 +72,102 @@ import Testing
         #expect(contents[".dockerignore"] == ".dockerignore\n\(name)\n")
     }
 
+    /// A Dockerfile inside the context goes as itself, with `.dockerignore` unchanged, even
+    /// when both are ignored, as the client sends them: so even `COPY .` hits the client's cache.
+    @Test func aDockerfileInsideTheContextGoesAsTheClientSendsIt() async throws {
+        let context = try makeContext()
+        defer { try? FileManager.default.removeItem(at: context) }
+        let ignore = "*.md\ndocker\n.dockerignore\n"
+        try ignore.write(to: context.appendingPathComponent(".dockerignore"), atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(at: context.appendingPathComponent("docker"), withIntermediateDirectories: true)
+        try "ignored\n".write(to: context.appendingPathComponent("docker/notes.txt"), atomically: true, encoding: .utf8)
+        let dockerfile = context.appendingPathComponent("docker/Dockerfile")
+        try "FROM \(Self.base)\nCOPY . /all\nRUN echo \(UUID().uuidString) && ls -lnAR /all > /listing\n"
+            .write(to: dockerfile, atomically: true, encoding: .utf8)
+
+        let tar = context.path + ".tar"
+        defer { unlink(tar) }
+        #expect(try BuildContextTar.write(context: context, dockerfile: dockerfile.path, to: tar) == "docker/Dockerfile")
+        let reader = try ArchiveReader(path: tar)
+        var contents: [String: String] = [:]
+        while let entry = try reader.next() {
+            contents[entry.path] = String(decoding: try reader.readData(limit: 1 << 20), as: UTF8.self)
+        }
+        #expect(
+            Set(contents.keys) == [
+                "app/", "app/main.py", "app/sub/", "app/sub/run.sh", "link", "docker/Dockerfile", ".dockerignore",
+            ])
+        #expect(contents[".dockerignore"] == ignore)
+
+        let directory = context.path + "-build"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let viaClient = try await cli.build(
+            dockerfile: dockerfile.path, context: context.path, target: nil, tags: [], iidFile: "\(directory)/client.iid",
+            logFile: "\(directory)/client.log", noCache: false, pull: false, onLine: nil
+        ).imageID
+        let viaAPI = try await api.build(
+            dockerfile: dockerfile.path, context: context.path, target: nil, tags: [], iidFile: "\(directory)/api.iid",
+            logFile: "\(directory)/api.log", noCache: false, pull: false, onLine: nil
+        ).imageID
+        #expect(viaAPI == viaClient)
+        let listing = try runDocker(["run", "--rm", viaAPI, "cat", "/listing"])
+        #expect(listing.contains("main.py"))
+        #expect(!listing.contains("Dockerfile") && !listing.contains("notes.txt") && !listing.contains(".dockerignore"))
+        _ = try? runDocker(["image", "rm", viaAPI])
+    }
+
+    /// Hardlinks go as links and file capabilities as `security.capability`, as the client sends
+    /// them: the same image, from the client's cache.
+    @Test func hardlinksAndCapabilitiesGoAsTheClientSendsThem() async throws {
+        let context = try makeContext()
+        defer { try? FileManager.default.removeItem(at: context) }
+        let first = context.appendingPathComponent("app/bind")
+        try "#!/bin/sh\n".write(to: first, atomically: true, encoding: .utf8)
+        try FileManager.default.linkItem(at: first, to: context.appendingPathComponent("app/bind-again"))
+        // cap_net_bind_service=ep, as setcap writes it.
+        _ = try runTool(
+            "/usr/bin/env",
+            [
+                "python3", "-c", "import os, sys; os.setxattr(sys.argv[1], 'security.capability', bytes.fromhex(sys.argv[2]))",
+                first.path, "0100000200040000000000000000000000000000",
+            ])
+        let dockerfile = context.appendingPathComponent("Dockerfile")
+        try """
+        FROM \(Self.base)
+        COPY . /all
+        RUN python3 -c "import os; print(os.stat('/all/app/bind').st_nlink)" > /facts
+        """.write(to: dockerfile, atomically: true, encoding: .utf8)
+
+        let tar = context.path + ".tar"
+        defer { unlink(tar) }
+        _ = try BuildContextTar.write(context: context, dockerfile: dockerfile.path, to: tar)
+        let reader = try ArchiveReader(path: tar)
+        var entries: [String: ArchiveEntry] = [:]
+        while let entry = try reader.next() { entries[entry.path] = entry }
+        #expect(entries["app/bind"]?.type == .regular)
+        #expect(entries["app/bind"]?.xattrs["security.capability"]?.count == 20)
+        #expect(entries["app/bind-again"]?.type == .hardlink)
+        #expect(entries["app/bind-again"]?.hardlinkTarget == "app/bind")
+
+        let directory = context.path + "-build"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let viaClient = try await cli.build(
+            dockerfile: dockerfile.path, context: context.path, target: nil, tags: [], iidFile: "\(directory)/client.iid",
+            logFile: "\(directory)/client.log", noCache: false, pull: false, onLine: nil
+        ).imageID
+        let viaAPI = try await api.build(
+            dockerfile: dockerfile.path, context: context.path, target: nil, tags: [], iidFile: "\(directory)/api.iid",
+            logFile: "\(directory)/api.log", noCache: false, pull: false, onLine: nil
+        ).imageID
+        #expect(viaAPI == viaClient)
+        let facts = try runDocker(["run", "--rm", viaAPI, "cat", "/facts"])
+        // The classic builder's COPY keeps the link but drops the attribute, for either client.
+        #expect(facts.trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+        _ = try? runDocker(["image", "rm", viaAPI])
+    }
+
     @Test func inspectAnswersAsTheClientDoes() async throws {
         let references = [
             Self.base, "harden-local/python3-debian12:nonroot",
@@ -190,6 +286,30 @@ import Testing
         unlink(context.path + ".log")
     }
 
+    /// The engine refuses a tag with a digest before it reads the context; with a context too
+    /// large for the socket's buffers, its answer must still be what the caller hears.
+    @Test func aRefusalBeforeTheContextIsReadIsTheEnginesMessage() async throws {
+        let context = try makeContext()
+        defer { try? FileManager.default.removeItem(at: context) }
+        try Data((0..<(16 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) })
+            .write(to: context.appendingPathComponent("app/large.bin"))
+        let dockerfile = try writeDockerfile("FROM \(Self.base)\n")
+        defer { unlink(dockerfile) }
+        let log = context.path + ".log"
+        defer { unlink(log) }
+        do {
+            _ = try await api.build(
+                dockerfile: dockerfile, context: context.path, target: nil,
+                tags: ["harden-test/app@sha256:" + String(repeating: "0", count: 64)], iidFile: context.path + ".iid",
+                logFile: log, noCache: false, pull: false, onLine: nil)
+            Issue.record("a tag with a digest was taken")
+        } catch {
+            #expect(error.kind == .commandFailed)
+            #expect(error.message.contains("cannot contain a digest"), "\(error.message)")
+            #expect(!error.message.contains(String(cString: strerror(EPIPE))))
+        }
+    }
+
     @Test func cancellingABuildStopsItOnTheEngine() async throws {
         let context = try makeContext()
         defer { try? FileManager.default.removeItem(at: context) }
@@ -243,6 +363,7 @@ import Testing
         #expect(
             EngineAPI.local(environment: ["DOCKER_HOST": "unix:///run/user/1000/docker.sock"])?.socketPath
                 == "/run/user/1000/docker.sock")
+        #expect(EngineAPI.local(environment: ["DOCKER_HOST": "unix://"])?.socketPath == "/var/run/docker.sock")
         #expect(EngineAPI.local(environment: ["DOCKER_HOST": "tcp://10.0.0.2:2376"]) == nil)
         #expect(EngineAPI.local(environment: ["DOCKER_HOST": "ssh://builder"]) == nil)
         #expect(EngineAPI.local(environment: ["DOCKER_CONTEXT": "remote"]) == nil)

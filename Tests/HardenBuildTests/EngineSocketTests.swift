@@ -60,10 +60,14 @@ import Testing
         }
     }
 
+    func connection(to engine: ScriptedEngine, within seconds: Int = 10) throws(DockerError) -> EngineConnection {
+        let connection = try EngineConnection(socketPath: engine.path, timeout: .seconds(seconds))
+        try connection.connect()
+        return connection
+    }
+
     func exchange(with engine: ScriptedEngine, within seconds: Int = 10) throws(DockerError) -> (Int, String) {
-        let connection = try EngineConnection(socketPath: engine.path)
-        let (status, body) = try connection.exchange(
-            method: "GET", target: "/_ping", deadline: ContinuousClock.now + .seconds(seconds))
+        let (status, body) = try connection(to: engine, within: seconds).exchange(method: "GET", target: "/_ping")
         return (status, String(decoding: body, as: UTF8.self))
     }
 
@@ -107,15 +111,57 @@ import Testing
             Issue.record("a silent engine answered")
         } catch {
             #expect(error.kind == .commandFailed)
-            #expect(error.message.contains("did not answer in time"))
+            #expect(error.message.contains("did not answer within 1 s"))
+        }
+    }
+
+    /// An engine that stops reading a large request does not leave the sender blocked.
+    @Test func aRequestTheEngineDoesNotReadTimesOut() throws {
+        let engine = try ScriptedEngine(answer: nil)
+        let connection = try connection(to: engine, within: 1)
+        let started = ContinuousClock.now
+        do {
+            _ = try connection.request(method: "POST", target: "/build", body: Data(count: 32 << 20)) { _ in }
+            Issue.record("a request nobody read was sent")
+        } catch {
+            #expect(error.kind == .commandFailed)
+            #expect(error.message.contains("did not answer within 1 s"), "\(error.message)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(30))
+    }
+
+    /// The engine refuses some requests before reading their body (a bad tag on a build):
+    /// its answer is what the caller hears, not the broken pipe.
+    @Test func anAnswerBeforeTheBodyWasReadIsHeard() throws {
+        let message = #"{"message":"invalid reference format"}"#
+        let engine = try ScriptedEngine(
+            answer:
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: \(message.utf8.count)\r\n\r\n\(message)"
+        )
+        var body = Data()
+        let answer = try connection(to: engine).request(method: "POST", target: "/build", body: Data(count: 32 << 20)) {
+            body.append(contentsOf: $0)
+        }
+        #expect(answer.status == 400)
+        #expect(EngineAPI.message(in: body) == "invalid reference format")
+    }
+
+    @Test func aSocketNobodyListensOnIsUnreachable() throws {
+        let path = "/tmp/harden-absent-\(UUID().uuidString.prefix(8)).sock"
+        do {
+            try EngineConnection(socketPath: path, timeout: .seconds(5)).connect()
+            Issue.record("connected to \(path)")
+        } catch {
+            #expect(error.kind == .engineUnreachable)
+            #expect(error.message == "cannot connect to \(path): \(String(cString: strerror(ENOENT)))")
         }
     }
 
     @Test func abortEndsAWaitingRead() async throws {
         let engine = try ScriptedEngine(answer: nil)
-        let connection = try EngineConnection(socketPath: engine.path)
+        let connection = try connection(to: engine, within: 600)
         let waiting = Task.detached {
-            try connection.exchange(method: "GET", target: "/_ping", deadline: ContinuousClock.now + .seconds(600))
+            try connection.exchange(method: "GET", target: "/_ping")
         }
         // An abort before the read starts is seen when it starts; one during it ends it.
         connection.abort()

@@ -16,3 +16,6 @@ static const unsigned int HARDEN_AE_IFSOCK = AE_IFSOCK;
 static inline void harden_archive_set_error(struct archive *a, int code, const char *message) {
     archive_set_error(a, code, "%s", message);
 }
+
+// Extended attributes of files on disk, for entries made from them (sys/xattr.h is not in Glibc's module).
+#include <sys/xattr.h>
