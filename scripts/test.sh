@@ -11,17 +11,10 @@ if ! swift build --build-tests 2>&1 | { grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-# Two runs of the same build. The registry suites (async network tests under a time limit)
-# run on their own: beside them, the command tests wait synchronously for long harden and
-# docker runs and hold every thread of Swift's cooperative pool on two cores, so a registry
-# test that has its answer cannot resume for minutes.
 set +e
-swift test --skip-build --skip HardenRegistryTests >"$log" 2>&1
+swift test --skip-build >"$log" 2>&1
 status=$?
-swift test --skip-build --filter HardenRegistryTests >>"$log" 2>&1
-registry_status=$?
 set -e
-if [[ $status -eq 0 ]]; then status=$registry_status; fi
 if [[ $status -eq 0 ]]; then
   grep -E '^(✔ Suite|✔ Test run|Test Suite .All tests|[[:space:]]+Executed)' "$log"
 else

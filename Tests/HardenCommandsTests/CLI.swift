@@ -17,10 +17,12 @@ enum CLI {
         return packageRoot.appendingPathComponent(".build/debug/harden").path
     }
 
-    /// Runs harden in `directory` and waits, at most `timeout` seconds.
-    static func run(_ arguments: [String], in directory: URL, environment: [String: String] = [:], timeout: Double = 600) throws
-        -> Result
-    {
+    /// Runs harden in `directory` and waits, at most `timeout` seconds. Waits by sleeping the
+    /// task, not a thread: a blocked thread is one less in Swift's small cooperative pool, and
+    /// with every command test blocking one, other tests' tasks could not resume for minutes.
+    static func run(
+        _ arguments: [String], in directory: URL, environment: [String: String] = [:], timeout: Double = 600
+    ) async throws -> Result {
         let process = try start(arguments, in: directory, environment: environment)
         let deadline = Date().addingTimeInterval(timeout)
         while process.process.isRunning {
@@ -29,7 +31,7 @@ enum CLI {
                 Issue.record("harden \(arguments.joined(separator: " ")) did not finish in \(timeout) s")
                 break
             }
-            usleep(50_000)
+            try? await Task.sleep(for: .milliseconds(20))
         }
         process.process.waitUntilExit()
         return process.result()
@@ -108,7 +110,7 @@ final class Project {
         try text.write(to: url, atomically: true, encoding: .utf8)
     }
 
-    func harden(_ arguments: [String], environment: [String: String] = [:]) throws -> CLI.Result {
-        try CLI.run(arguments, in: root, environment: environment)
+    func harden(_ arguments: [String], environment: [String: String] = [:]) async throws -> CLI.Result {
+        try await CLI.run(arguments, in: root, environment: environment)
     }
 }

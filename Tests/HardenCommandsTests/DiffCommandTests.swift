@@ -24,21 +24,21 @@ import Testing
         return name
     }
 
-    @Test func theSameImageInTwoFormsIsIdentical() throws {
+    @Test func theSameImageInTwoFormsIsIdentical() async throws {
         let layout = try write(layers, as: "layout")
         let archive = try write(layers, as: "image.tar", dockerArchive: true)
-        let result = try project.harden(["diff", layout, archive])
+        let result = try await project.harden(["diff", layout, archive])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("A: layout (oci-layout"))
         #expect(result.stdout.contains("B: image.tar (docker-archive"))
         #expect(result.stdout.hasSuffix("\nidentical\n"))
     }
 
-    @Test func aChangedFileExitsOneAndIsNamed() throws {
+    @Test func aChangedFileExitsOneAndIsNamed() async throws {
         let a = try write(layers, as: "a")
         let b = try write([base, [dir("app/etc"), file("app/etc/config", "two", mode: 0o600)]], as: "b")
 
-        let text = try project.harden(["diff", a, b])
+        let text = try await project.harden(["diff", a, b])
         #expect(text.status == 1, "\(text.stderr)")
         #expect(text.stdout.contains("files changed (1):"))
         let two = Digest.sha256(Data("two".utf8)).hex.prefix(12)
@@ -47,7 +47,7 @@ import Testing
         #expect(text.stdout.contains("layer 2: sha256:"), "layers are counted from 1, as verify does")
         #expect(text.stdout.hasSuffix("\n2 differences\n"))
 
-        let json = try project.harden(["diff", a, b, "--format", "json"])
+        let json = try await project.harden(["diff", a, b, "--format", "json"])
         #expect(json.status == 1)
         let report = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect(report["identical"] as? Bool == false)
@@ -58,23 +58,23 @@ import Testing
         #expect((files.first?["b"] as? [String: Any])?["digest"] as? String == "sha256:" + Digest.sha256(Data("two".utf8)).hex)
     }
 
-    @Test func longSectionsAreCappedInTextOnly() throws {
+    @Test func longSectionsAreCappedInTextOnly() async throws {
         let many = (0..<250).map { file("many/f\($0)", "\($0)") }
         let a = try write([base], as: "a")
         let b = try write([base, [dir("many")] + many], as: "b")
-        let text = try project.harden(["diff", a, b])
+        let text = try await project.harden(["diff", a, b])
         #expect(text.status == 1)
         #expect(text.stdout.contains("files added (251):"))
         #expect(text.stdout.contains("  … and 51 more"))
-        let json = try project.harden(["diff", a, b, "--format", "json"])
+        let json = try await project.harden(["diff", a, b, "--format", "json"])
         let report = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect((report["files"] as? [[String: Any]])?.count == 251)
     }
 
-    @Test func anUnreadableImageExitsTwo() throws {
+    @Test func anUnreadableImageExitsTwo() async throws {
         let a = try write(layers, as: "a")
         try project.write("junk.tar", "not an image")
-        let result = try project.harden(["diff", a, "junk.tar"])
+        let result = try await project.harden(["diff", a, "junk.tar"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("harden: junk.tar:"))
         #expect(result.stdout.isEmpty)

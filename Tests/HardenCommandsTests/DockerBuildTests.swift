@@ -47,7 +47,7 @@ import Testing
 
     @Test func buildsATwoStageRecipeThenSkipsItUntilAnInputChanges() async throws {
         let project = try tinyProject()
-        let first = try project.harden(["build"])
+        let first = try await project.harden(["build"])
         #expect(first.status == 0, "stderr: \(first.stderr)")
         #expect(first.stdout.contains(": built sha256:"))
         #expect(first.stdout.contains("why: new recipe"))
@@ -66,20 +66,20 @@ import Testing
         let user = try CLI.shell("docker image inspect --format '{{.Config.User}}' \(image)")
         #expect(user.output == "65532")
 
-        let second = try project.harden(["build"])
+        let second = try await project.harden(["build"])
         #expect(second.status == 0)
         #expect(second.stdout.contains("skipped, up to date (build #\(record.id ?? 0)"))
 
         try project.write("Recipes/tiny/notes.md", "still ignored\n")
-        #expect(try project.harden(["plan"]).stdout.contains("up to date"))
+        #expect(try await project.harden(["plan"]).stdout.contains("up to date"))
 
         try project.write("Recipes/tiny/input.txt", "changed\n")
-        let plan = try project.harden(["plan", "--format", "json"])
+        let plan = try await project.harden(["plan", "--format", "json"])
         let plans = try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [[String: Any]]
         #expect(plans?.first?["action"] as? String == "build")
         #expect(plans?.first?["reasons"] as? [String] == ["context file input.txt changed"])
 
-        let third = try project.harden(["build", "--format", "json"])
+        let third = try await project.harden(["build", "--format", "json"])
         #expect(third.status == 0)
         let outcomes = try JSONSerialization.jsonObject(with: Data(third.stdout.utf8)) as? [[String: Any]]
         #expect(outcomes?.first?["status"] as? String == "succeeded")
@@ -93,7 +93,7 @@ import Testing
     /// either result brings the work back.
     @Test func anUnchangedBuilderStageIsReusedAndAKeptVerificationServesTheSameImage() async throws {
         let project = try tinyProject()
-        let first = try project.harden(["build"])
+        let first = try await project.harden(["build"])
         #expect(first.status == 0, "stderr: \(first.stderr)")
         #expect(first.stderr.contains("builder: built sha256:"))
         let builder = try #require(try await store(project).builds().first?.builderImage)
@@ -101,7 +101,7 @@ import Testing
             "docker image inspect --format '{{index .Config.Labels \"org.harden.builder-inputs\"}}' \(builder)")
         #expect(label.output.hasPrefix("sha256:"))
 
-        let forced = try project.harden(["build", "--force"])
+        let forced = try await project.harden(["build", "--force"])
         #expect(forced.status == 0, "stderr: \(forced.stderr)")
         #expect(
             forced.stderr.contains("builder: inputs unchanged since build #1, reusing \(builder.prefix(19))"), "\(forced.stderr)")
@@ -116,7 +116,7 @@ import Testing
         // A tag moved elsewhere is put back (a tag already right is left alone).
         let tag = "harden-test/\(reused.recipe):latest"
         _ = try CLI.shell("docker tag \(Self.runtimeBase) \(tag)")
-        #expect(try project.harden(["build", "--force"]).status == 0)
+        #expect(try await project.harden(["build", "--force"]).status == 0)
         let tagged = try CLI.shell("docker image inspect --format '{{.Id}}' \(tag)").output
         #expect(tagged == reused.runtimeImage)
 
@@ -125,7 +125,7 @@ import Testing
         let text = try String(contentsOf: recipe, encoding: .utf8)
         try text.replacingOccurrences(of: "  user: \"65532\"", with: "  user: \"65532\"\n  env: {GREETING: hi}")
             .write(to: recipe, atomically: true, encoding: .utf8)
-        let runtimeOnly = try project.harden(["build"])
+        let runtimeOnly = try await project.harden(["build"])
         #expect(runtimeOnly.status == 0, "stderr: \(runtimeOnly.stderr)")
         #expect(
             runtimeOnly.stderr.contains("builder: inputs unchanged since build #3, reusing \(builder.prefix(19))"),
@@ -134,11 +134,11 @@ import Testing
 
         // The builder copies this file: the builder stage is built again.
         try project.write("Recipes/tiny/input.txt", "changed\n")
-        let changed = try project.harden(["build"])
+        let changed = try await project.harden(["build"])
         #expect(changed.status == 0, "stderr: \(changed.stderr)")
         #expect(changed.stderr.contains("builder: built sha256:"), "\(changed.stderr)")
 
-        let noCache = try project.harden(["build", "--no-cache"])
+        let noCache = try await project.harden(["build", "--no-cache"])
         #expect(noCache.status == 0, "stderr: \(noCache.stderr)")
         #expect(noCache.stderr.contains("builder: built sha256:"), "\(noCache.stderr)")
         builds = try await store(project).builds()
@@ -147,7 +147,7 @@ import Testing
 
     @Test func aFailingStepExitsOneWithTheLogTailAndPath() async throws {
         let project = try tinyProject(run: "echo about to fail && exit 3")
-        let result = try project.harden(["build"])
+        let result = try await project.harden(["build"])
         #expect(result.status == 1)
         #expect(result.stdout.contains("failed"))
         #expect(result.stdout.contains("about to fail"))
@@ -167,7 +167,7 @@ import Testing
             runtime:
               from: \(Self.builderBase)
             """)
-        let result = try project.harden(["build"])
+        let result = try await project.harden(["build"])
         #expect(result.status == 1)
         #expect(result.stdout.contains("failed verification"))
         #expect(result.stdout.contains("[root-user] no USER is set: the image runs as root"))
@@ -182,7 +182,7 @@ import Testing
         let recipe = try String(contentsOf: project.root.appendingPathComponent("Recipes/tiny.yaml"), encoding: .utf8)
         let advisories = ["--advisories", ScanCommandTests.advisories]
         try project.write("Recipes/tiny.yaml", recipe + "\nscan:\n  fail-on: [critical, high, unknown]\n")
-        let failed = try project.harden(["build"] + advisories)
+        let failed = try await project.harden(["build"] + advisories)
         #expect(failed.status == 1)
         #expect(failed.stdout.contains("failed the vulnerability gate (1 finding):"))
         #expect(failed.stdout.contains("CVE-2023-45853 (unknown) in zlib1g"))
@@ -197,7 +197,7 @@ import Testing
                   ignores:
                     - {id: CVE-2023-45853, package: zlib1g, reason: minizip is not built, expires: 2099-12-31}
                 """)
-        let passed = try project.harden(["build"] + advisories)
+        let passed = try await project.harden(["build"] + advisories)
         #expect(passed.status == 0, "\(passed.stdout)\(passed.stderr)")
         let line = try #require(passed.stdout.split(separator: "\n").first { $0.contains("scanned: pass") })
         #expect(line.contains("unknown 1"))
@@ -206,7 +206,7 @@ import Testing
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
         #expect(report["passed"] as? Bool == true)
 
-        let unscanned = try project.harden(["build", "--force"], environment: ["HARDEN_ADVISORIES": ""])
+        let unscanned = try await project.harden(["build", "--force"], environment: ["HARDEN_ADVISORIES": ""])
         #expect(unscanned.status == 0)
         #expect(unscanned.stderr.contains("scan: builtin skipped, no advisories"))
     }
@@ -238,7 +238,7 @@ import Testing
         running.process.waitUntilExit()
         _ = running.result()
 
-        let next = try project.harden(["plan"])
+        let next = try await project.harden(["plan"])
         #expect(next.status == 0)
         #expect(next.stderr.contains("recorded as interrupted"))
         let record = try #require(try await store(project).builds().first)
@@ -274,7 +274,7 @@ import Testing
     @Test func buildsRunsAndAnswersHealth() async throws {
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("harden-flask-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: state) }
-        let result = try CLI.run(
+        let result = try await CLI.run(
             [
                 "build", "flask-distroless", "--image-map", "scripts/local-image-map.yaml", "--state", state.path, "--format",
                 "json",

@@ -70,20 +70,20 @@ import Testing
             try write(project, recipe: onRegistry, base: base)
             try write(project, recipe: onLocal, base: DockerBuildTests.runtimeBase)
 
-            let built = try project.harden(["build"])
+            let built = try await project.harden(["build"])
             #expect(built.status == 0, "\(built.stdout)\n\(built.stderr)")
             let store = try BuildStore(path: project.root.appendingPathComponent(".harden/harden.db").path)
             let first = try #require(try await store.latestSucceeded()[onRegistry])
             #expect(first.baseDigests == [base: firstDigest])
 
-            let quiet = try project.harden(["rebuild", "--due", "--dry-run"])
+            let quiet = try await project.harden(["rebuild", "--due", "--dry-run"])
             #expect(quiet.status == 0, "\(quiet.stderr)")
             #expect(quiet.stdout.contains("\(onRegistry): not due"), "\(quiet.stdout)")
             #expect(quiet.stdout.contains("\(onLocal): not due"), "\(quiet.stdout)")
 
             let newDigest = try moveInRegistry(base)
             #expect(newDigest != firstDigest)
-            let dry = try project.harden(["rebuild", "--due", "--dry-run", "--format", "json"])
+            let dry = try await project.harden(["rebuild", "--due", "--dry-run", "--format", "json"])
             #expect(dry.status == 0, "\(dry.stderr)")
             let decisions = try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [[String: Any]] ?? []
             let due = Dictionary(uniqueKeysWithValues: decisions.compactMap { d in (d["recipe"] as? String).map { ($0, d) } })
@@ -92,7 +92,7 @@ import Testing
             #expect((due[onRegistry]?["reasons"] as? [String])?.contains { $0.contains(newDigest) } == true)
             #expect(due[onLocal]?["due"] as? Bool == false)
 
-            let rebuilt = try project.harden(["rebuild", "--due"])
+            let rebuilt = try await project.harden(["rebuild", "--due"])
             #expect(rebuilt.status == 0, "\(rebuilt.stdout)\n\(rebuilt.stderr)")
             #expect(rebuilt.stdout.contains("\(onRegistry) #"), "\(rebuilt.stdout)")
             #expect(!rebuilt.stdout.contains("\(onLocal) #"), "\(rebuilt.stdout)")
@@ -102,17 +102,17 @@ import Testing
             #expect(second.baseDigests == [base: newDigest])
             #expect(try await store.builds(recipe: onLocal).count == 1)
 
-            let again = try project.harden(["rebuild", "--due"])
+            let again = try await project.harden(["rebuild", "--due"])
             #expect(again.status == 0, "\(again.stderr)")
             #expect(
                 again.stdout.contains("\(onRegistry): not due") && again.stdout.contains("\(onLocal): not due"), "\(again.stdout)"
             )
             #expect(try await store.builds(recipe: onRegistry).count == 2)
 
-            let history = try project.harden(["history", onRegistry])
+            let history = try await project.harden(["history", onRegistry])
             #expect(history.status == 0)
             #expect(history.stdout.contains("base-update") && history.stdout.contains("pass"), "\(history.stdout)")
-            let json = try project.harden(["history", onRegistry, "--format", "json"])
+            let json = try await project.harden(["history", onRegistry, "--format", "json"])
             let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
             let newest = (report?["builds"] as? [[String: Any]])?.first
             #expect(newest?["trigger"] as? String == "base-update")
@@ -136,18 +136,19 @@ import Testing
             let project = try Project()
             let name = unique("private")
             try write(project, recipe: name, base: base)
-            let built = try project.harden(["build"], environment: ["DOCKER_CONFIG": config.path])
+            let built = try await project.harden(["build"], environment: ["DOCKER_CONFIG": config.path])
             #expect(built.status == 0, "\(built.stderr)")
 
             let newDigest = try moveInRegistry(base, config: config)
-            let due = try project.harden(["rebuild", "--due", "--dry-run"], environment: ["DOCKER_CONFIG": config.path])
+            let due = try await project.harden(["rebuild", "--due", "--dry-run"], environment: ["DOCKER_CONFIG": config.path])
             #expect(due.stdout.contains("\(name): due (base-update)"), "\(due.stdout)\n\(due.stderr)")
             #expect(due.stdout.contains(newDigest))
 
             // Without the login the registry is not asked; the decision says why.
             let empty = config.appendingPathComponent("empty")
             try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
-            let anonymous = try project.harden(["rebuild", "--due", "--dry-run"], environment: ["DOCKER_CONFIG": empty.path])
+            let anonymous = try await project.harden(
+                ["rebuild", "--due", "--dry-run"], environment: ["DOCKER_CONFIG": empty.path])
             #expect(anonymous.status == 0)
             #expect(anonymous.stdout.contains("\(name): not due"), "\(anonymous.stdout)")
             #expect(
@@ -157,21 +158,21 @@ import Testing
         }
     }
 
-    @Test func exportWritesAWorkflowAndCronJobsFromTheRecipes() throws {
+    @Test func exportWritesAWorkflowAndCronJobsFromTheRecipes() async throws {
         let project = try Project()
         try write(project, recipe: "nightly", base: DockerBuildTests.runtimeBase, triggers: "[]")
         try project.write(
             "Recipes/nightly.yaml",
             (try String(contentsOf: project.root.appendingPathComponent("Recipes/nightly.yaml"), encoding: .utf8))
                 .replacingOccurrences(of: "  triggers: []", with: "  cron: \"0 3 * * *\"\n  timezone: Europe/Berlin"))
-        let workflow = try project.harden(["export", "github-actions"])
+        let workflow = try await project.harden(["export", "github-actions"])
         #expect(workflow.status == 0, "\(workflow.stderr)")
         #expect(workflow.stdout.contains("harden rebuild --due"))
-        let jobs = try project.harden(["export", "kubernetes", "--image", "example/harden:1", "--output", "cronjobs.yaml"])
+        let jobs = try await project.harden(["export", "kubernetes", "--image", "example/harden:1", "--output", "cronjobs.yaml"])
         #expect(jobs.status == 0, "\(jobs.stderr)")
         let text = try String(contentsOf: project.root.appendingPathComponent("cronjobs.yaml"), encoding: .utf8)
         #expect(text.contains("kind: CronJob") && text.contains("timeZone: \"Europe/Berlin\"") && text.contains("\"0 3 * * *\""))
-        let bad = try project.harden(["export", "kubernetes", "--check-every", "*/61 * * * *"])
+        let bad = try await project.harden(["export", "kubernetes", "--check-every", "*/61 * * * *"])
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("--check-every"))
     }
@@ -180,7 +181,7 @@ import Testing
         let project = try Project()
         let name = unique("watched")
         try write(project, recipe: name, base: DockerBuildTests.runtimeBase)
-        #expect(try project.harden(["build"]).status == 0)
+        #expect(try await project.harden(["build"]).status == 0)
 
         // Idle: nothing due; SIGTERM ends it with status 0.
         let idle = try CLI.start(["watch", "--interval", "1h"], in: project.root)

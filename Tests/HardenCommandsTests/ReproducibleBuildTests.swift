@@ -10,25 +10,26 @@ import Testing
     }
 
     /// Verify's findings as sorted "rule path" lines.
-    func findings(_ image: String) throws -> [String] {
-        let result = try CLI.run(["verify", image, "--format", "json"], in: CLI.packageRoot)
+    func findings(_ image: String) async throws -> [String] {
+        let result = try await CLI.run(["verify", image, "--format", "json"], in: CLI.packageRoot)
         #expect(result.status == 0 || result.status == 1, "stderr: \(result.stderr)")
         let report = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let list = report["findings"] as? [[String: Any]] ?? []
         return list.map { "\($0["rule"] ?? "") \($0["path"] ?? "")" }.sorted()
     }
 
-    @Test func everyBuildableRecipeBuildsTwiceToOneDigest() throws {
+    @Test func everyBuildableRecipeBuildsTwiceToOneDigest() async throws {
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("harden-repro-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: state) }
         let map = ["--image-map", "scripts/local-image-map.yaml", "--state", state.path]
-        let plan = try CLI.run(["plan", "--format", "json"] + map, in: CLI.packageRoot)
+        let plan = try await CLI.run(["plan", "--format", "json"] + map, in: CLI.packageRoot)
         let plans = try #require(JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [[String: Any]])
         let buildable = plans.filter { ($0["missingBases"] as? [String])?.isEmpty == true }.compactMap { $0["recipe"] as? String }
         #expect(buildable.contains("flask-distroless"), "the local bases must be there (scripts/make-local-bases.sh)")
 
         for recipe in buildable {
-            let build = try CLI.run(["build", recipe, "--check-reproducible", "--format", "json"] + map, in: CLI.packageRoot)
+            let build = try await CLI.run(
+                ["build", recipe, "--check-reproducible", "--format", "json"] + map, in: CLI.packageRoot)
             #expect(build.status == 0, "\(recipe): \(build.stdout)\n\(build.stderr)")
             let outcome = try #require(try outcomes(build).first)
             let check = try #require(outcome["reproducibility"] as? [String: Any], "\(recipe): no reproducibility check")
@@ -47,7 +48,7 @@ import Testing
 
             // Normalizing changes no finding.
             let rawImage = try #require(outcome["rawRuntimeImage"] as? String)
-            #expect(try findings(rawImage) == findings(try #require(outcome["imageArchive"] as? String)))
+            #expect(try await findings(rawImage) == findings(try #require(outcome["imageArchive"] as? String)))
 
             // The rendered Dockerfile, built twice by docker alone, gives two different images.
             let buildID = try #require(outcome["buildID"] as? Int)
@@ -66,18 +67,18 @@ import Testing
         }
     }
 
-    @Test func aBuildThatIsNotReproducibleFailsTheCheckAndShowsTheFile() throws {
+    @Test func aBuildThatIsNotReproducibleFailsTheCheckAndShowsTheFile() async throws {
         let project = try DockerBuildTests().tinyProject(run: "mkdir -p /out && date +%s%N > /out/input.txt")
-        let result = try project.harden(["build", "--check-reproducible"])
+        let result = try await project.harden(["build", "--check-reproducible"])
         #expect(result.status == 1, "stdout: \(result.stdout)\nstderr: \(result.stderr)")
         #expect(result.stdout.contains("not reproducible: two builds without cache gave sha256:"))
         #expect(result.stdout.contains("~ /data/input.txt: content"), "\(result.stdout)")
         #expect(result.stdout.contains("second-build/normalized.tar"))
     }
 
-    @Test func aCachedBuildReusesTheNormalizedImageAndLoadsItBackWhenRemoved() throws {
+    @Test func aCachedBuildReusesTheNormalizedImageAndLoadsItBackWhenRemoved() async throws {
         let project = try DockerBuildTests().tinyProject()
-        let first = try outcomes(try project.harden(["build", "--format", "json"])).first
+        let first = try outcomes(try await project.harden(["build", "--format", "json"])).first
         let image = try #require(first?["runtimeImage"] as? String)
         let tag = try #require((first?["tags"] as? [String])?.first)
         #expect(image != first?["rawRuntimeImage"] as? String)
@@ -85,16 +86,16 @@ import Testing
 
         // Without cache, with the context file's mtime moved back years: still the same image.
         _ = try CLI.shell("touch -d 2001-01-01 \(project.root.path)/Recipes/tiny/input.txt")
-        let clean = try project.harden(["build", "--no-cache", "--format", "json"])
+        let clean = try await project.harden(["build", "--no-cache", "--format", "json"])
         #expect(try outcomes(clean).first?["runtimeImage"] as? String == image, "\(clean.stderr)")
 
-        let again = try project.harden(["build", "--force", "--format", "json"])
+        let again = try await project.harden(["build", "--force", "--format", "json"])
         #expect(again.stderr.contains("already done"), "\(again.stderr)")
         #expect(try outcomes(again).first?["runtimeImage"] as? String == image)
 
         // The engine lost the image: the kept archive is loaded back under the same ID.
         _ = try CLI.shell("docker rmi -f \(image)")
-        let restored = try project.harden(["build", "--force", "--format", "json"])
+        let restored = try await project.harden(["build", "--force", "--format", "json"])
         #expect(restored.status == 0, "\(restored.stderr)")
         #expect(try outcomes(restored).first?["runtimeImage"] as? String == image)
         #expect(try CLI.shell("docker image inspect --format '{{.Id}}' \(tag)").output == image)

@@ -39,16 +39,16 @@ import Testing
     }
 
     @Test(arguments: [DockerBuildTests.builderBase, DockerBuildTests.runtimeBase])
-    func sbomsAreValidDeterministicAndMatchDpkg(image: String) throws {
+    func sbomsAreValidDeterministicAndMatchDpkg(image: String) async throws {
         let project = try Project()
         let archive = try saved(image, in: project)
         for format in ["cyclonedx", "spdx"] {
             let output = project.root.appendingPathComponent("sbom.\(format).json").path
-            let result = try project.harden(["sbom", archive, "--format", format, "--output", output])
+            let result = try await project.harden(["sbom", archive, "--format", format, "--output", output])
             #expect(result.status == 0, "\(result.stderr)")
             let validation = try CLI.shell("python3 '\(CLI.packageRoot.path)/scripts/validate-sbom.py' \(format) '\(output)'")
             #expect(validation.status == 0, "\(format): \(validation.output)")
-            let again = try project.harden(["sbom", archive, "--format", format])
+            let again = try await project.harden(["sbom", archive, "--format", format])
             #expect(
                 again.stdout == (try String(contentsOfFile: output, encoding: .utf8)), "\(format) output differs between runs")
         }
@@ -68,11 +68,11 @@ import Testing
 
     /// The (name, version) sets of harden, syft and trivy agree; the README explains each difference.
     @Test(arguments: [DockerBuildTests.builderBase, DockerBuildTests.runtimeBase])
-    func catalogAgreesWithSyftAndTrivy(image: String) throws {
+    func catalogAgreesWithSyftAndTrivy(image: String) async throws {
         let project = try Project()
         let archive = try saved(image, in: project)
         let ours = project.root.appendingPathComponent("harden.json").path
-        #expect(try project.harden(["sbom", archive, "--output", ours]).status == 0)
+        #expect(try await project.harden(["sbom", archive, "--output", ours]).status == 0)
         let syft = project.root.appendingPathComponent("syft.json").path
         let syftRun = try CLI.shell("syft scan 'docker-archive:\(archive)' -q -o 'cyclonedx-json=\(syft)'")
         #expect(syftRun.status == 0, "\(syftRun.output)")
@@ -98,17 +98,17 @@ import Testing
         a.union(b).isEmpty ? 1 : Double(a.intersection(b).count) / Double(a.union(b).count)
     }
 
-    @Test func builtinScanGateAndFormats() throws {
+    @Test func builtinScanGateAndFormats() async throws {
         let project = try Project()
         let archive = try saved(DockerBuildTests.builderBase, in: project)
         // zlib has an advisory with no fix (the fixture DEBIAN-CVE-2023-45853); its severity is unknown.
-        let text = try project.harden(["scan", archive, "--advisories", Self.advisories])
+        let text = try await project.harden(["scan", archive, "--advisories", Self.advisories])
         #expect(text.status == 0, "\(text.stderr)")
         #expect(text.stdout.contains("CVE-2023-45853  zlib1g"))
         #expect(text.stdout.contains("PASS (fails on: critical, high)"))
 
         try project.write("strict.yaml", "fail-on: [critical, high, unknown]\n")
-        let strict = try project.harden([
+        let strict = try await project.harden([
             "scan", archive, "--advisories", Self.advisories, "--policy", "strict.yaml", "--format", "json",
         ])
         #expect(strict.status == 1)
@@ -116,7 +116,8 @@ import Testing
         #expect(report["passed"] as? Bool == false)
 
         try project.write("unfixed.yaml", "fail-on: [unknown]\nignore-unfixed: true\n")
-        #expect(try project.harden(["scan", archive, "--advisories", Self.advisories, "--policy", "unfixed.yaml"]).status == 0)
+        #expect(
+            try await project.harden(["scan", archive, "--advisories", Self.advisories, "--policy", "unfixed.yaml"]).status == 0)
 
         try project.write(
             "accepted.yaml",
@@ -133,14 +134,14 @@ import Testing
                 expires: 2001-01-01
             """)
         try project.write(".trivyignore", "# nothing here applies\nCVE-1999-0001\n")
-        let accepted = try project.harden(["scan", archive, "--advisories", Self.advisories, "--policy", "accepted.yaml"])
+        let accepted = try await project.harden(["scan", archive, "--advisories", Self.advisories, "--policy", "accepted.yaml"])
         #expect(accepted.status == 0, "\(accepted.stdout)\(accepted.stderr)")
         #expect(accepted.stdout.contains("ignored by scan.ignores[0]"))
         #expect(accepted.stdout.contains("expired ignore: CVE-2000-0001"))
         #expect(accepted.stdout.contains("stale ignore: CVE-1999-0001 (.trivyignore:2)"))
 
         let sarifFile = project.root.appendingPathComponent("scan.sarif").path
-        let sarif = try project.harden([
+        let sarif = try await project.harden([
             "scan", archive, "--advisories", Self.advisories, "--format", "sarif", "--output", sarifFile, "--policy",
             "strict.yaml",
         ])
@@ -173,10 +174,10 @@ import Testing
         }
     }
 
-    @Test func compareShowsTheTableUsersMadeByHand() throws {
+    @Test func compareShowsTheTableUsersMadeByHand() async throws {
         let project = try Project()
         let slim = try saved(DockerBuildTests.builderBase, in: project)
-        let json = try project.harden([
+        let json = try await project.harden([
             "compare", slim, DockerBuildTests.runtimeBase, "--advisories", Self.advisories, "--format", "json",
         ])
         #expect(json.status == 0, "\(json.stderr)")
@@ -191,7 +192,7 @@ import Testing
         #expect((rows[0]["packages"] as? Int ?? 0) > (rows[1]["packages"] as? Int ?? 0))
         #expect((rows[1]["vulnerabilities"] as? [String: Int])?["unknown"] == 1)  // zlib's unfixed advisory
 
-        let markdown = try project.harden(["compare", slim, DockerBuildTests.runtimeBase, "--format", "markdown"])
+        let markdown = try await project.harden(["compare", slim, DockerBuildTests.runtimeBase, "--format", "markdown"])
         #expect(markdown.status == 0)
         let lines = markdown.stdout.split(separator: "\n")
         #expect(lines.count == 4)
@@ -199,36 +200,36 @@ import Testing
         #expect(lines[3].contains("| — |"))  // no advisories: no vulnerability counts
         #expect(markdown.stderr.contains("vulnerability columns left empty"))
 
-        #expect(try project.harden(["compare", slim]).status == 2)
+        #expect(try await project.harden(["compare", slim]).status == 2)
     }
 
-    @Test func scannersThatCannotRunExitTwoWithOneLine() throws {
+    @Test func scannersThatCannotRunExitTwoWithOneLine() async throws {
         let project = try Project()
         let archive = try saved(DockerBuildTests.runtimeBase, in: project)
-        let noAdvisories = try project.harden(["scan", archive], environment: ["HARDEN_ADVISORIES": ""])
+        let noAdvisories = try await project.harden(["scan", archive], environment: ["HARDEN_ADVISORIES": ""])
         #expect(noAdvisories.status == 2)
         #expect(noAdvisories.stderr.contains("--advisories"))
 
-        let noDatabase = try project.harden(
+        let noDatabase = try await project.harden(
             ["scan", archive, "--scanner", "trivy"],
             environment: ["TRIVY_CACHE_DIR": project.root.appendingPathComponent("empty-cache").path])
         #expect(noDatabase.status == 2)
         #expect(noDatabase.stderr.contains("trivy: no vulnerability database"))
         #expect(noDatabase.stderr.contains("trivy image --download-db-only"))
 
-        let noBinary = try project.harden(["scan", archive, "--scanner", "grype"], environment: ["PATH": "/usr/bin:/bin"])
+        let noBinary = try await project.harden(["scan", archive, "--scanner", "grype"], environment: ["PATH": "/usr/bin:/bin"])
         #expect(noBinary.status == 2)
         #expect(noBinary.stderr.contains("grype: grype is not installed"))
 
         let broken = project.root.appendingPathComponent("osv")
         try FileManager.default.createDirectory(at: broken, withIntermediateDirectories: true)
         try Data("{\"id\": 3}".utf8).write(to: broken.appendingPathComponent("bad.json"))
-        let badAdvisory = try project.harden(["scan", archive, "--advisories", broken.path])
+        let badAdvisory = try await project.harden(["scan", archive, "--advisories", broken.path])
         #expect(badAdvisory.status == 2)
         #expect(badAdvisory.stderr.contains("bad.json: not an OSV advisory: wrong type at id"))
 
         let output = project.root.appendingPathComponent("never.json").path
-        _ = try project.harden([
+        _ = try await project.harden([
             "scan", project.root.appendingPathComponent("missing.tar").path, "--advisories", Self.advisories, "--output", output,
         ])
         #expect(!FileManager.default.fileExists(atPath: output))

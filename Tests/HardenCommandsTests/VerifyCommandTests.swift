@@ -4,9 +4,9 @@ import Testing
 
 /// `harden verify` as a user runs it, on the local bases (real images in the engine).
 @Suite(.serialized) struct VerifyCommandTests {
-    @Test func aDistrolessImagePassesByReference() throws {
+    @Test func aDistrolessImagePassesByReference() async throws {
         let project = try Project()
-        let result = try project.harden(["verify", DockerBuildTests.runtimeBase])
+        let result = try await project.harden(["verify", DockerBuildTests.runtimeBase])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("pass  shell"))
         #expect(result.stdout.hasSuffix("PASS\n"))
@@ -17,17 +17,17 @@ import Testing
         #expect(leftovers.isEmpty)
     }
 
-    @Test func aDebianImageFailsWithEveryFormat() throws {
+    @Test func aDebianImageFailsWithEveryFormat() async throws {
         let project = try Project()
         let archive = project.root.appendingPathComponent("slim.tar").path
         #expect(try CLI.shell("docker save -o '\(archive)' \(DockerBuildTests.builderBase)").status == 0)
 
-        let text = try project.harden(["verify", archive])
+        let text = try await project.harden(["verify", archive])
         #expect(text.status == 1)
         #expect(text.stdout.contains("FAIL  shell"))
         #expect(text.stdout.contains("/usr/bin/sh links to /usr/bin/dash"))
 
-        let json = try project.harden(["verify", archive, "--format", "json"])
+        let json = try await project.harden(["verify", archive, "--format", "json"])
         #expect(json.status == 1)
         let report = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect(report["passed"] as? Bool == false)
@@ -35,7 +35,7 @@ import Testing
         let rules = Set(findings.compactMap { $0["rule"] as? String })
         #expect(rules.isSuperset(of: ["shell", "package-manager", "root-user", "setuid"]))
 
-        let sarif = try project.harden(["verify", archive, "--format", "sarif"])
+        let sarif = try await project.harden(["verify", archive, "--format", "sarif"])
         let log = try #require(try JSONSerialization.jsonObject(with: Data(sarif.stdout.utf8)) as? [String: Any])
         #expect(log["version"] as? String == "2.1.0")
         let run = try #require((log["runs"] as? [[String: Any]])?.first)
@@ -49,7 +49,7 @@ import Testing
             #expect(["error", "warning", "note"].contains(result["level"] as? String ?? ""))
         }
 
-        let junit = try project.harden(["verify", archive, "--format", "junit"])
+        let junit = try await project.harden(["verify", archive, "--format", "junit"])
         let document = try XMLDocument(data: Data(junit.stdout.utf8))
         let cases = try document.nodes(forXPath: "//testcase")
         #expect(cases.count == 9)
@@ -57,7 +57,7 @@ import Testing
         #expect(failures.count == rules.count)
     }
 
-    @Test func aPolicyFileWaivesWithReasonsAndExpiry() throws {
+    @Test func aPolicyFileWaivesWithReasonsAndExpiry() async throws {
         let project = try Project()
         let archive = project.root.appendingPathComponent("slim.tar").path
         #expect(try CLI.shell("docker save -o '\(archive)' \(DockerBuildTests.builderBase)").status == 0)
@@ -77,7 +77,7 @@ import Testing
                 reason: expired on purpose
                 expires: 2000-01-01
             """)
-        let result = try project.harden(["verify", archive, "--policy", "policy.yaml"])
+        let result = try await project.harden(["verify", archive, "--policy", "policy.yaml"])
         #expect(result.status == 1)
         #expect(result.stdout.contains("FAIL  setuid: 1 finding"))
         #expect(result.stdout.contains("/usr/sbin/unix_chkpwd is setgid"))
@@ -85,29 +85,29 @@ import Testing
         #expect(result.stdout.contains("expired exception: setuid /usr/sbin/unix_chkpwd expired 2000-01-01"))
     }
 
-    @Test func badInputsExitTwoWithAClearMessage() throws {
+    @Test func badInputsExitTwoWithAClearMessage() async throws {
         let project = try Project()
         try project.write("junk.tar", String(repeating: "not a tar ", count: 100))
-        var result = try project.harden(["verify", "junk.tar"])
+        var result = try await project.harden(["verify", "junk.tar"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("junk.tar"))
 
-        result = try project.harden(["verify", "no-such-image-here:latest"])
+        result = try await project.harden(["verify", "no-such-image-here:latest"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("neither a file nor a directory"))
 
         try project.write("policy.yaml", "allow-shel: true\n")
-        result = try project.harden(["verify", "junk.tar", "--policy", "policy.yaml"])
+        result = try await project.harden(["verify", "junk.tar", "--policy", "policy.yaml"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("policy.yaml:1:1"))
         #expect(result.stderr.contains("did you mean 'allow-shell'"))
 
         try project.write("policy.yaml", "exceptions:\n  - rule: setuid\n")
-        result = try project.harden(["verify", "junk.tar", "--policy", "policy.yaml"])
+        result = try await project.harden(["verify", "junk.tar", "--policy", "policy.yaml"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("reason"))
 
-        result = try project.harden(["verify", "junk.tar", "--platform", "amd64"])
+        result = try await project.harden(["verify", "junk.tar", "--platform", "amd64"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("os/arch"))
     }
