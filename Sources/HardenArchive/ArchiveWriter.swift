@@ -12,6 +12,8 @@ public final class ArchiveWriter {
 
     private var handle: OpaquePointer?
     private let sink: DataSink
+    /// For files added from a descriptor; allocated on first use.
+    private lazy var readBuffer = [UInt8](repeating: 0, count: 1 << 20)
 
     /// With `keepsBytes` false the output is only hashed (see `digest()`), not kept; with a
     /// `file` descriptor it is written there as it is made (the caller closes it).
@@ -52,19 +54,26 @@ public final class ArchiveWriter {
     }
 
     /// Adds a regular file of `entry.size` bytes read from `file`, a piece at a time. A file that
-    /// turns out shorter (it shrank meanwhile) is an error, not a padded entry.
+    /// is shorter or longer than that (it changed meanwhile) is an error, not a padded or cut entry.
     public func add(_ entry: ArchiveEntry, contentsOf file: Int32) throws(ArchiveError) {
+        func failure(_ message: String) -> ArchiveError {
+            ArchiveError(source: "archive writer", entry: entry.path, message: message, code: .io)
+        }
         try writeHeader(entry, size: entry.size)
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var left = entry.size
-        while left > 0 {
-            let count = buffer.withUnsafeMutableBytes { read(file, $0.baseAddress, min($0.count, Int(left))) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else {
-                let reason = count < 0 ? String(cString: strerror(errno)) : "the file ended \(left) bytes early"
-                throw ArchiveError(source: "archive writer", entry: entry.path, message: reason, code: .io)
+        while true {
+            // One byte past the size, to see a file that grew.
+            let want = left > 0 ? min(readBuffer.count, Int(left)) : 1
+            let count = readBuffer.withUnsafeMutableBytes { read(file, $0.baseAddress, want) }
+            let code = errno
+            if count < 0 && code == EINTR { continue }
+            if count < 0 { throw failure(String(cString: strerror(code))) }
+            if left == 0 {
+                guard count == 0 else { throw failure("the file grew while it was read") }
+                return
             }
-            let written = buffer.withUnsafeBytes { archive_write_data(handle, $0.baseAddress, count) }
+            guard count > 0 else { throw failure("the file shrank by \(left) bytes while it was read") }
+            let written = readBuffer.withUnsafeBytes { archive_write_data(handle, $0.baseAddress, count) }
             guard written == count else { try fail(entry.path) }
             left -= Int64(count)
         }
@@ -74,8 +83,15 @@ public final class ArchiveWriter {
     /// carry, as the docker client sends them: `security.capability` only.
     public static func imageXattrs(of path: String) -> [String: Data] {
         var value = [UInt8](repeating: 0, count: 256)
-        let count = lgetxattr(path, "security.capability", &value, value.count)
-        return count > 0 ? ["security.capability": Data(value[..<count])] : [:]
+        var count = lgetxattr(path, "security.capability", &value, value.count)
+        guard count > 0 else { return [:] }
+        // Like the client: a revision 3 value (set in a user namespace, with its root ID) goes as
+        // revision 2, whose 20 bytes mean the same outside that namespace.
+        if count == 24 && value[3] == 3 {
+            value[3] = 2
+            count = 20
+        }
+        return ["security.capability": Data(value[..<count])]
     }
 
     private func writeHeader(_ entry: ArchiveEntry, size: Int64) throws(ArchiveError) {

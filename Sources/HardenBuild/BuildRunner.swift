@@ -496,7 +496,7 @@ public struct BuildRunner: Sendable {
             return try await docker.build(
                 dockerfile: dockerfile, context: context, target: target, tags: [],
                 iidFile: directory.appendingPathComponent("\(name).iid").path, logFile: log, noCache: noCache, pull: pull,
-                basesMissing: !plan.missingBases.isEmpty, buildArgs: buildArgs, labels: labels,
+                buildArgs: buildArgs, labels: labels,
                 onLine: progress.stageHandler(recipe: plan.recipe, stage: name))
         } catch {
             switch error.kind {

@@ -205,16 +205,16 @@ public struct DockerClient: Sendable {
         return name
     }
 
-    /// One `docker build`; returns the image ID read from `--iidfile`. `basesMissing`: some base
-    /// is not in the engine, so the build pulls it.
+    /// One `docker build`; returns the image ID read from `--iidfile`.
     public func build(
         dockerfile: String, context: String, target: String?, tags: [String], iidFile: String, logFile: String,
-        noCache: Bool, pull: Bool, basesMissing: Bool = false, buildArgs: [String: String] = [:],
-        labels: [String: String] = [:], onLine: (@Sendable (String) -> Void)?
+        noCache: Bool, pull: Bool, buildArgs: [String: String] = [:], labels: [String: String] = [:],
+        onLine: (@Sendable (String) -> Void)?
     ) async throws(DockerError) -> (imageID: String, seconds: Double) {
         try? FileManager.default.removeItem(atPath: iidFile)
-        if let engine, backend == .classic, !pull, !basesMissing {
-            // Builds that pull stay with the client, which sends the registry credentials.
+        // --pull stays with the client, which sends the registry credentials. Without it a build
+        // never pulls: the planner refuses one whose bases are not in the engine.
+        if let engine, backend == .classic, !pull {
             let started = ContinuousClock.now
             let id = try await viaEngine { () async throws(DockerError) in
                 try await engine.build(

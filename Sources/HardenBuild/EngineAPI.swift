@@ -366,14 +366,20 @@ enum BuildContextTar {
                         }
                         linked[key] = entry.path
                     }
-                    let file = open(entry.fullPath, O_RDONLY | O_CLOEXEC)
+                    // Not followed, never blocking: a file swapped for a symlink or a fifo since it was listed fails.
+                    let file = open(entry.fullPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+                    let code = errno
                     guard file >= 0 else {
                         throw BuildError(
-                            .input, "cannot read \(entry.fullPath): \(String(cString: strerror(errno)))",
+                            .input, "cannot read \(entry.fullPath): \(String(cString: strerror(code)))",
                             hint: "check its permissions, or leave it out with .dockerignore")
                     }
                     defer { close(file) }
-                    item.size = Int64(entry.info.st_size)
+                    var info = stat()
+                    guard fstat(file, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+                        throw BuildError(.input, "\(entry.fullPath) changed while the build context was sent")
+                    }
+                    item.size = Int64(info.st_size)
                     do {
                         try writer.add(item, contentsOf: file)
                     } catch {

@@ -52,6 +52,7 @@ final class EngineConnection: @unchecked Sendable {
 
     /// Connects; an absent socket or one nobody listens on is `.engineUnreachable`.
     func connect() throws(DockerError) {
+        var backoff = 1
         while true {
             if wasAborted { throw DockerError(.interrupted, "interrupted") }
             let connected = withUnsafePointer(to: &address) {
@@ -59,23 +60,25 @@ final class EngineConnection: @unchecked Sendable {
                     Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
                 }
             }
+            let code = errno
             if connected == 0 { return }
-            switch errno {
+            switch code {
             case EINTR:
                 continue
             case EAGAIN:
-                // The engine's listen queue is full: try again until the deadline.
+                // The engine's listen queue is full: try again, less often, until the deadline.
                 guard ContinuousClock.now < deadline else { throw timedOut() }
-                usleep(2000)
+                usleep(UInt32(backoff) * 1000)
+                backoff = min(backoff * 2, 100)
             case EINPROGRESS:
-                try wait(for: Int16(POLLOUT))
+                _ = try wait(for: Int16(POLLOUT))
                 var error: Int32 = 0
                 var length = socklen_t(MemoryLayout<Int32>.size)
                 getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length)
                 if error == 0 { return }
                 throw DockerError(.engineUnreachable, "cannot connect to \(socketPath): \(String(cString: strerror(error)))")
             default:
-                throw DockerError(.engineUnreachable, "cannot connect to \(socketPath): \(String(cString: strerror(errno)))")
+                throw DockerError(.engineUnreachable, "cannot connect to \(socketPath): \(String(cString: strerror(code)))")
             }
         }
     }
@@ -235,12 +238,15 @@ final class EngineConnection: @unchecked Sendable {
             buffer.removeFirst(bufferStart)
             bufferStart = 0
         }
-        try wait(for: Int16(POLLIN))
+        _ = try wait(for: Int16(POLLIN))
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
         let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+        let code = errno
         if count < 0 {
-            if errno == EINTR || errno == EAGAIN { return true }
-            throw failure("reading")
+            if code == EINTR || code == EAGAIN { return true }
+            // An engine that stopped reading closes with our request unread: its answer ends in a reset.
+            if code == ECONNRESET && lock.withLock({ peerStoppedReading }) { return false }
+            throw failure("reading", code)
         }
         if wasAborted { throw DockerError(.interrupted, "interrupted") }
         buffer.append(contentsOf: chunk[..<count])
@@ -250,21 +256,28 @@ final class EngineConnection: @unchecked Sendable {
     private func write(_ data: Data) throws(DockerError) {
         var offset = 0
         while offset < data.count {
-            try wait(for: Int16(POLLOUT))
+            let ready = try wait(for: Int16(POLLOUT) | Int16(POLLIN))
+            if ready & Int16(POLLIN) != 0 && ready & Int16(POLLOUT) == 0 {
+                // Answered, and not reading what is left of the request: hear the answer.
+                lock.withLock { peerStoppedReading = true }
+                throw DockerError(.commandFailed, "the engine at \(socketPath) answered before it read the whole request")
+            }
             let written = data.withUnsafeBytes {
                 Glibc.send(descriptor, $0.baseAddress! + offset, data.count - offset, Int32(MSG_NOSIGNAL))
             }
+            let code = errno
             if written < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                if errno == EPIPE || errno == ECONNRESET { lock.withLock { peerStoppedReading = true } }
-                throw failure("writing")
+                if code == EINTR || code == EAGAIN { continue }
+                if code == EPIPE || code == ECONNRESET { lock.withLock { peerStoppedReading = true } }
+                throw failure("writing", code)
             }
             offset += written
         }
     }
 
-    /// Waits until the socket is ready, the deadline passes (a timeout) or the exchange is aborted.
-    private func wait(for events: Int16) throws(DockerError) {
+    /// Waits until the socket is ready for one of `events` (returned), the deadline passes (a
+    /// timeout) or the exchange is aborted.
+    private func wait(for events: Int16) throws(DockerError) -> Int16 {
         while true {
             if wasAborted { throw DockerError(.interrupted, "interrupted") }
             let left = ContinuousClock.now.duration(to: deadline)
@@ -273,8 +286,9 @@ final class EngineConnection: @unchecked Sendable {
             // Whole milliseconds, rounded up, at most a second between looks at `aborted`.
             let milliseconds = min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1, 1000)
             let ready = poll(&poller, 1, Int32(milliseconds))
-            if ready > 0 { return }
-            if ready < 0, errno != EINTR { throw failure("waiting") }
+            let code = errno
+            if ready > 0 { return poller.revents }
+            if ready < 0, code != EINTR { throw failure("waiting", code) }
         }
     }
 
@@ -284,13 +298,14 @@ final class EngineConnection: @unchecked Sendable {
 
     private static func shown(_ duration: Duration) -> String {
         let seconds = duration.components.seconds
+        if seconds == 0 { return "\(duration.components.attoseconds / 1_000_000_000_000_000) ms" }
         if seconds >= 3600, seconds % 3600 == 0 { return "\(seconds / 3600) h" }
         if seconds >= 60, seconds % 60 == 0 { return "\(seconds / 60) min" }
         return "\(seconds) s"
     }
 
-    private func failure(_ doing: String) -> DockerError {
+    private func failure(_ doing: String, _ code: Int32) -> DockerError {
         if wasAborted { return DockerError(.interrupted, "interrupted") }
-        return DockerError(.commandFailed, "lost the engine at \(socketPath) while \(doing): \(String(cString: strerror(errno)))")
+        return DockerError(.commandFailed, "lost the engine at \(socketPath) while \(doing): \(String(cString: strerror(code)))")
     }
 }

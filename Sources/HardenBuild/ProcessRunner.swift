@@ -83,7 +83,7 @@ public struct ProcessRunner: ProcessRunning {
         let limit = outputLimit
         let (status, output, ended) = await withTaskCancellationHandler {
             await withCheckedContinuation {
-                (continuation: CheckedContinuation<(Int32, String, ContinuousClock.Instant), Never>) in
+                (continuation: CheckedContinuation<(Int32?, String, ContinuousClock.Instant), Never>) in
                 Thread {
                     continuation.resume(
                         returning: process.supervise(limit: limit, deadline: deadline, state: state, onLine: onLine))
@@ -91,6 +91,11 @@ public struct ProcessRunner: ProcessRunning {
             }
         } onCancel: {
             state.stop(.cancelled) { process.signalGroup(SIGTERM) }
+        }
+        guard let status else {
+            throw ProcessError(
+                command: command.executable,
+                message: "its exit status was taken by something else in this process (is SIGCHLD ignored?)")
         }
         let ending: ProcessResult.Ending
         if let forced = state.forced {
@@ -146,7 +151,19 @@ private final class SpawnedProcess: @unchecked Sendable {
     private let readEnd: Int32
     private let log: FileHandle?
 
+    /// Children must stay waitable: with SIGCHLD ignored (inherited across exec) the kernel reaps
+    /// them itself and their exit status is lost.
+    private static let waitableChildren: Void = {
+        var current = sigaction()
+        if sigaction(SIGCHLD, nil, &current) == 0,
+            unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
+        {
+            signal(SIGCHLD, SIG_DFL)
+        }
+    }()
+
     init(command: Command, logFile: String?) throws(ProcessError) {
+        Self.waitableChildren
         func fail(_ message: String) -> ProcessError { ProcessError(command: command.executable, message: message) }
         guard let path = Self.resolve(command.executable) else {
             throw fail("'\(command.executable)' was not found on PATH")
@@ -220,26 +237,51 @@ private final class SpawnedProcess: @unchecked Sendable {
     }
 
     /// Reads the child's output until it closes, then waits for the child to end; returns its wait
-    /// status, the kept output and when it ended. At `deadline` the group gets SIGTERM; 5 s after any stop (deadline
-    /// or cancel), SIGKILL. When a stopped child ends, what is left of its group is killed with it.
+    /// status (nil when something else took it), the kept output and when it ended. At `deadline`
+    /// the group gets SIGTERM; 5 s after any stop (deadline or cancel), SIGKILL, and 2 s after that
+    /// the output is no longer waited for. A stopped child's group is killed when the child ends.
     func supervise(
         limit: Int, deadline: ContinuousClock.Instant?, state: RunState, onLine: (@Sendable (String) -> Void)?
-    ) -> (status: Int32, output: String, ended: ContinuousClock.Instant) {
+    ) -> (status: Int32?, output: String, ended: ContinuousClock.Instant) {
         var output = OutputLines(limit: limit, log: log, onLine: onLine)
         var outputOpen = true
-        var killed = false
+        var killedAt: ContinuousClock.Instant?
         var nap = 1
         while true {
+            if !outputOpen {
+                // Looked at first: a child that ended just before its deadline did not time out.
+                switch leader() {
+                case .running:
+                    break
+                case .ended:
+                    state.finish { stopped in
+                        if stopped && killedAt == nil { signalGroup(SIGKILL) }
+                    }
+                    var status: Int32 = 0
+                    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                    return (status, output.text, .now)
+                case .lost:
+                    state.finish { _ in }
+                    return (nil, output.text, .now)
+                }
+            }
             let now = ContinuousClock.now
             if let deadline, now >= deadline { state.stop(.timedOut) { signalGroup(SIGTERM) } }
             var alarm = state.forced == nil ? deadline : nil
-            if !killed, let stoppedAt = state.stoppedAt {
-                if now >= stoppedAt + .seconds(5) {
+            if let stoppedAt = state.stoppedAt {
+                if killedAt == nil, now >= stoppedAt + .seconds(5) {
                     signalGroup(SIGKILL)
-                    killed = true
-                } else {
-                    alarm = stoppedAt + .seconds(5)
+                    killedAt = now
                 }
+                // Nothing of the group outlives SIGKILL: whoever still holds the output is outside
+                // it (a daemon, a setsid child) and is not waited for.
+                if let killedAt, outputOpen, now >= killedAt + .seconds(2) {
+                    output.finish()
+                    close(readEnd)
+                    outputOpen = false
+                    continue
+                }
+                alarm = killedAt.map { $0 + .seconds(2) } ?? stoppedAt + .seconds(5)
             }
             // At most a second between looks, so a cancel's SIGKILL is never late by more.
             let wait = min(alarm.map { now.duration(to: $0) } ?? .seconds(1), .seconds(1))
@@ -248,35 +290,32 @@ private final class SpawnedProcess: @unchecked Sendable {
             if outputOpen {
                 var poller = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
                 let ready = poll(&poller, 1, Int32(milliseconds))
-                if ready == 0 || (ready < 0 && errno == EINTR) { continue }
+                let pollError = errno
+                if ready == 0 || (ready < 0 && pollError == EINTR) { continue }
                 let read = ready > 0 ? output.read(from: readEnd) : -1
-                if read < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+                let readError = ready > 0 ? errno : pollError
+                if read < 0 && (readError == EINTR || readError == EAGAIN) { continue }
                 if read <= 0 {  // the end of the output, or a pipe that cannot be read
                     output.finish()
                     close(readEnd)
                     outputOpen = false
                 }
-                continue
+            } else {
+                usleep(UInt32(min(nap, milliseconds) * 1000))
+                nap = min(nap * 2, 50)
             }
-            // The output is closed; look at the child without reaping it, so its group ID stays its own.
-            var info = siginfo_t()
-            let looked = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
-            if looked == 0, info.si_signo != 0 {
-                state.finish { stopped in
-                    if stopped && !killed { signalGroup(SIGKILL) }
-                }
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                return (status, output.text, .now)
-            }
-            if looked < 0 && errno == EINTR { continue }
-            if looked < 0 {  // ECHILD: not ours to wait for; nothing more to learn
-                state.finish { _ in }
-                return (0, output.text, .now)
-            }
-            usleep(UInt32(min(nap, milliseconds) * 1000))
-            nap = min(nap * 2, 50)
         }
+    }
+
+    private enum Leader { case running, ended, lost }
+
+    /// Whether the child has ended, seen without reaping it, so its group ID stays its own.
+    private func leader() -> Leader {
+        var info = siginfo_t()
+        if waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 {
+            return info.si_signo != 0 ? .ended : .running
+        }
+        return errno == EINTR ? .running : .lost
     }
 
     func signalGroup(_ signal: Int32) {

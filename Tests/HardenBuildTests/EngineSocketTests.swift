@@ -6,14 +6,15 @@ import Testing
 /// Answers a real engine never gives (no length, cut off, not HTTP, none at all), from a
 /// scripted server on a unix socket: each must end in a clear error or a read, never a hang.
 @Suite struct EngineSocketTests {
-    /// Listens on a fresh socket; for each connection reads one request head and sends `answer`
-    /// (nil: sends nothing and keeps the connection open until the test ends).
+    /// Listens on a fresh socket; for each connection reads one request head and sends `answer`,
+    /// then closes, or with `keepsOpen` keeps the connection without reading more (nil: sends
+    /// nothing and keeps the connection open until the test ends).
     final class ScriptedEngine: @unchecked Sendable {
         let path = "/tmp/harden-scripted-\(UUID().uuidString.prefix(8)).sock"
         private let listener: Int32
         private let held = HeldConnections()
 
-        init(answer: String?) throws {
+        init(answer: String?, keepsOpen: Bool = false) throws {
             listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
             var address = sockaddr_un()
             address.sun_family = sa_family_t(AF_UNIX)
@@ -45,7 +46,7 @@ import Testing
                     }
                     if let answer {
                         _ = answer.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-                        close(client)
+                        if keepsOpen { connections.add(client) } else { close(client) }
                     } else {
                         connections.add(client)
                     }
@@ -131,13 +132,15 @@ import Testing
     }
 
     /// The engine refuses some requests before reading their body (a bad tag on a build):
-    /// its answer is what the caller hears, not the broken pipe.
-    @Test func anAnswerBeforeTheBodyWasReadIsHeard() throws {
+    /// its answer is what the caller hears, not the broken pipe, whether it then closes the
+    /// connection or keeps it without reading.
+    @Test(arguments: [false, true])
+    func anAnswerBeforeTheBodyWasReadIsHeard(keepsOpen: Bool) throws {
         let message = #"{"message":"invalid reference format"}"#
         let engine = try ScriptedEngine(
             answer:
-                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: \(message.utf8.count)\r\n\r\n\(message)"
-        )
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: \(message.utf8.count)\r\n\r\n\(message)",
+            keepsOpen: keepsOpen)
         var body = Data()
         let answer = try connection(to: engine).request(method: "POST", target: "/build", body: Data(count: 32 << 20)) {
             body.append(contentsOf: $0)

@@ -50,6 +50,20 @@ import Testing
         #expect(result.seconds < 20)
     }
 
+    /// A process outside the group (setsid) that keeps the output open does not hold the run
+    /// past its stop: after SIGKILL to the group the output is given up.
+    @Test func outputHeldOutsideTheGroupIsGivenUpAfterAStop() async throws {
+        let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("harden-pid-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: pidFile) }
+        let script =
+            "setsid sh -c 'echo $$ > \"$0\"; exec sleep 600' '\(pidFile.path)' & while [ ! -s '\(pidFile.path)' ]; do sleep 0.05; done"
+        let result = try await ProcessRunner().run(Command("sh", ["-c", script], timeout: .milliseconds(500)))
+        let holder = try pid(in: pidFile)
+        kill(holder, SIGKILL)
+        #expect(result.ending == .timedOut)
+        #expect(result.seconds < 30)
+    }
+
     /// When a timed-out command ends on SIGTERM, a child of its group that ignores SIGTERM and
     /// no longer holds the output goes with it.
     @Test func aStoppedCommandLeavesNoChildBehind() async throws {
