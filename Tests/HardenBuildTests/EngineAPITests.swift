@@ -31,6 +31,23 @@ import Testing
         return path.path
     }
 
+    /// Builds with the docker client, then over the API, logs and ID files in `directory`; the two image IDs.
+    func buildBothWays(
+        dockerfile: String, context: URL, in directory: String, buildArgs: [String: String] = [:],
+        onLine: (@Sendable (String) -> Void)? = nil
+    ) async throws -> (client: String, api: String) {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let viaClient = try await cli.build(
+            dockerfile: dockerfile, context: context.path, target: nil, tags: [], iidFile: "\(directory)/client.iid",
+            logFile: "\(directory)/client.log", noCache: false, pull: false, buildArgs: buildArgs, onLine: nil
+        ).imageID
+        let viaAPI = try await api.build(
+            dockerfile: dockerfile, context: context.path, target: nil, tags: [], iidFile: "\(directory)/api.iid",
+            logFile: "\(directory)/api.log", noCache: false, pull: false, buildArgs: buildArgs, onLine: onLine
+        ).imageID
+        return (viaClient, viaAPI)
+    }
+
     @Test func contextTarHoldsWhatTheClientSends() throws {
         let context = try makeContext()
         defer { try? FileManager.default.removeItem(at: context) }
@@ -100,16 +117,8 @@ import Testing
         #expect(contents[".dockerignore"] == ignore)
 
         let directory = context.path + "-build"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let viaClient = try await cli.build(
-            dockerfile: dockerfile.path, context: context.path, target: nil, tags: [], iidFile: "\(directory)/client.iid",
-            logFile: "\(directory)/client.log", noCache: false, pull: false, onLine: nil
-        ).imageID
-        let viaAPI = try await api.build(
-            dockerfile: dockerfile.path, context: context.path, target: nil, tags: [], iidFile: "\(directory)/api.iid",
-            logFile: "\(directory)/api.log", noCache: false, pull: false, onLine: nil
-        ).imageID
+        let (viaClient, viaAPI) = try await buildBothWays(dockerfile: dockerfile.path, context: context, in: directory)
         #expect(viaAPI == viaClient)
         let listing = try runDocker(["run", "--rm", viaAPI, "cat", "/listing"])
         #expect(listing.contains("main.py"))
@@ -156,16 +165,8 @@ import Testing
         #expect(entries["app/bind-again"]?.hardlinkTarget == "app/bind")
 
         let directory = context.path + "-build"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let viaClient = try await cli.build(
-            dockerfile: dockerfile.path, context: context.path, target: nil, tags: [], iidFile: "\(directory)/client.iid",
-            logFile: "\(directory)/client.log", noCache: false, pull: false, onLine: nil
-        ).imageID
-        let viaAPI = try await api.build(
-            dockerfile: dockerfile.path, context: context.path, target: nil, tags: [], iidFile: "\(directory)/api.iid",
-            logFile: "\(directory)/api.log", noCache: false, pull: false, onLine: nil
-        ).imageID
+        let (viaClient, viaAPI) = try await buildBothWays(dockerfile: dockerfile.path, context: context, in: directory)
         #expect(viaAPI == viaClient)
         let facts = try runDocker(["run", "--rm", viaAPI, "cat", "/facts"])
         // The classic builder's COPY keeps the link but drops the attribute, for either client.
@@ -211,18 +212,10 @@ import Testing
             """)
         defer { unlink(dockerfile) }
         let directory = context.path + "-build"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let viaClient = try await cli.build(
-            dockerfile: dockerfile, context: context.path, target: nil, tags: [], iidFile: "\(directory)/client.iid",
-            logFile: "\(directory)/client.log", noCache: false, pull: false, buildArgs: ["TOKEN": token], onLine: nil
-        ).imageID
         let lines = Lines()
-        let viaAPI = try await api.build(
-            dockerfile: dockerfile, context: context.path, target: nil, tags: [], iidFile: "\(directory)/api.iid",
-            logFile: "\(directory)/api.log", noCache: false, pull: false, buildArgs: ["TOKEN": token],
-            onLine: { lines.append($0) }
-        ).imageID
+        let (viaClient, viaAPI) = try await buildBothWays(
+            dockerfile: dockerfile, context: context, in: directory, buildArgs: ["TOKEN": token], onLine: { lines.append($0) })
         // Every step came from the cache the client's build left: the same files, modes and owners.
         #expect(viaAPI == viaClient)
         let log = try String(contentsOfFile: "\(directory)/api.log", encoding: .utf8)
@@ -252,67 +245,63 @@ import Testing
         _ = try? runDocker(["image", "rm", image])
     }
 
-    @Test func aFailedStepFailsWithItsOutput() async throws {
+    struct FailedBuild {
+        var error: DockerError
+        var logFile: String
+        var log: String
+    }
+
+    /// Builds `dockerfile` over the API in a fresh context (after `prepare`), expecting it to fail.
+    func failingBuild(
+        _ dockerfile: String, tags: [String] = [], prepare: (URL) throws -> Void = { _ in }
+    ) async throws -> FailedBuild? {
         let context = try makeContext()
         defer { try? FileManager.default.removeItem(at: context) }
-        let dockerfile = try writeDockerfile("FROM \(Self.base)\nRUN echo 'about to fail \(UUID().uuidString)' && exit 3\n")
-        defer { unlink(dockerfile) }
+        try prepare(context)
+        let path = try writeDockerfile(dockerfile)
+        defer { unlink(path) }
         let log = context.path + ".log"
         defer { unlink(log) }
         do {
             _ = try await api.build(
-                dockerfile: dockerfile, context: context.path, target: nil, tags: [], iidFile: context.path + ".iid",
+                dockerfile: path, context: context.path, target: nil, tags: tags, iidFile: context.path + ".iid",
                 logFile: log, noCache: false, pull: false, onLine: nil)
             Issue.record("the build did not fail")
+            return nil
         } catch {
-            #expect(error.kind == .commandFailed)
-            #expect(error.message.contains("returned a non-zero code: 3"))
-            #expect(error.message.contains("about to fail"))
-            #expect(error.logPath == log)
+            return FailedBuild(error: error, logFile: log, log: (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
         }
-        let text = try String(contentsOfFile: log, encoding: .utf8)
-        #expect(text.contains("returned a non-zero code: 3"))
+    }
+
+    @Test func aFailedStepFailsWithItsOutput() async throws {
+        let dockerfile = "FROM \(Self.base)\nRUN echo 'about to fail \(UUID().uuidString)' && exit 3\n"
+        guard let failed = try await failingBuild(dockerfile) else { return }
+        #expect(failed.error.kind == .commandFailed)
+        #expect(failed.error.message.contains("returned a non-zero code: 3"))
+        #expect(failed.error.message.contains("about to fail"))
+        #expect(failed.error.logPath == failed.logFile)
+        #expect(failed.log.contains("returned a non-zero code: 3"))
     }
 
     @Test func aBadDockerfileIsTheEnginesMessage() async throws {
-        let context = try makeContext()
-        defer { try? FileManager.default.removeItem(at: context) }
-        let dockerfile = try writeDockerfile("FROM \(Self.base)\nFROBNICATE now\n")
-        defer { unlink(dockerfile) }
-        do {
-            _ = try await api.build(
-                dockerfile: dockerfile, context: context.path, target: nil, tags: [], iidFile: context.path + ".iid",
-                logFile: context.path + ".log", noCache: false, pull: false, onLine: nil)
-            Issue.record("the build did not fail")
-        } catch {
-            #expect(error.kind == .commandFailed)
-            #expect(error.message.lowercased().contains("frobnicate"))
-        }
-        unlink(context.path + ".log")
+        guard let failed = try await failingBuild("FROM \(Self.base)\nFROBNICATE now\n") else { return }
+        #expect(failed.error.kind == .commandFailed)
+        #expect(failed.error.message.lowercased().contains("frobnicate"))
     }
 
     /// The engine refuses a tag with a digest before it reads the context; with a context too
     /// large for the socket's buffers, its answer must still be what the caller hears.
     @Test func aRefusalBeforeTheContextIsReadIsTheEnginesMessage() async throws {
-        let context = try makeContext()
-        defer { try? FileManager.default.removeItem(at: context) }
-        try Data((0..<(16 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) })
-            .write(to: context.appendingPathComponent("app/large.bin"))
-        let dockerfile = try writeDockerfile("FROM \(Self.base)\n")
-        defer { unlink(dockerfile) }
-        let log = context.path + ".log"
-        defer { unlink(log) }
-        do {
-            _ = try await api.build(
-                dockerfile: dockerfile, context: context.path, target: nil,
-                tags: ["harden-test/app@sha256:" + String(repeating: "0", count: 64)], iidFile: context.path + ".iid",
-                logFile: log, noCache: false, pull: false, onLine: nil)
-            Issue.record("a tag with a digest was taken")
-        } catch {
-            #expect(error.kind == .commandFailed)
-            #expect(error.message.contains("cannot contain a digest"), "\(error.message)")
-            #expect(!error.message.contains(String(cString: strerror(EPIPE))))
+        let failed = try await failingBuild(
+            "FROM \(Self.base)\n", tags: ["harden-test/app@sha256:" + String(repeating: "0", count: 64)]
+        ) { context in
+            try Data((0..<(16 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) })
+                .write(to: context.appendingPathComponent("app/large.bin"))
         }
+        guard let failed else { return }
+        #expect(failed.error.kind == .commandFailed)
+        #expect(failed.error.message.contains("cannot contain a digest"), "\(failed.error.message)")
+        #expect(!failed.error.message.contains(String(cString: strerror(EPIPE))))
     }
 
     @Test func cancellingABuildStopsItOnTheEngine() async throws {

@@ -20,26 +20,22 @@ import Testing
         return try #require(pid_t(text))
     }
 
-    @Test func aCommandPastItsTimeoutIsStoppedWithItsChildren() async throws {
+    /// A timed-out command's whole group goes: a background child; a group that ignores SIGTERM
+    /// (SIGKILL 5 s on); a child that ignores SIGTERM and no longer holds the output, whose
+    /// parent ends on SIGTERM (killed with it). PIDFILE gets the child's pid.
+    @Test(arguments: [
+        "sleep 30 & echo $! > PIDFILE; sleep 30",
+        "trap '' TERM; sleep 120 & echo $! > PIDFILE; wait",
+        "(trap '' TERM; exec sleep 120 >/dev/null 2>&1) & echo $! > PIDFILE; wait",
+    ])
+    func aTimedOutCommandLeavesNoChildBehind(script: String) async throws {
         let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("harden-pid-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: pidFile) }
-        let script = "sleep 30 & echo $! > '\(pidFile.path)'; sleep 30"
-        let result = try await ProcessRunner().run(Command("sh", ["-c", script], timeout: .milliseconds(300)))
-        #expect(result.ending == .timedOut)
-        // The background child was in the same process group: it is gone too.
-        let child = try pid(in: pidFile)
-        #expect(try await ends(child), "sleep \(child) outlived the timeout")
-    }
-
-    @Test func aCommandThatIgnoresSIGTERMIsKilledAfterItsGrace() async throws {
-        let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("harden-pid-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: pidFile) }
-        // Ignored signals stay ignored across exec: neither the shell nor its sleep stops on SIGTERM.
-        let script = "trap '' TERM; sleep 120 & echo $! > '\(pidFile.path)'; wait"
-        let result = try await ProcessRunner().run(Command("sh", ["-c", script], timeout: .milliseconds(300)))
+        let command = script.replacingOccurrences(of: "PIDFILE", with: "'\(pidFile.path)'")
+        let result = try await ProcessRunner().run(Command("sh", ["-c", command], timeout: .milliseconds(300)))
         #expect(result.ending == .timedOut)
         let child = try pid(in: pidFile)
-        #expect(try await ends(child), "sleep \(child) survived SIGKILL")
+        #expect(try await ends(child), "sleep \(child) outlived its stopped group")
     }
 
     /// A command that closed its output is still held to its deadline.
@@ -62,18 +58,6 @@ import Testing
         kill(holder, SIGKILL)
         #expect(result.ending == .timedOut)
         #expect(result.seconds < 30)
-    }
-
-    /// When a timed-out command ends on SIGTERM, a child of its group that ignores SIGTERM and
-    /// no longer holds the output goes with it.
-    @Test func aStoppedCommandLeavesNoChildBehind() async throws {
-        let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("harden-pid-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: pidFile) }
-        let script = "(trap '' TERM; exec sleep 120 >/dev/null 2>&1) & echo $! > '\(pidFile.path)'; wait"
-        let result = try await ProcessRunner().run(Command("sh", ["-c", script], timeout: .milliseconds(300)))
-        #expect(result.ending == .timedOut)
-        let child = try pid(in: pidFile)
-        #expect(try await ends(child), "sleep \(child) outlived its stopped group")
     }
 
     /// Cancelling a command that ignores SIGTERM and closed its output still ends it (SIGKILL 5 s on).
