@@ -49,18 +49,30 @@ public struct ImageMap: Sendable, Equatable {
     }
 }
 
-/// The base images an existing Dockerfile builds from (FROM lines that don't name an earlier stage).
+/// The images an existing Dockerfile builds from: FROM lines and `COPY --from=` that don't name
+/// an earlier stage (by name or number). Images named through a build argument are left out.
 enum DockerfileBases {
     static func parse(_ text: String) -> [String] {
         var stages: Set<String> = []
         var bases: [String] = []
+        func add(_ image: String) {
+            let isBase =
+                !stages.contains(image.lowercased()) && image != "scratch" && !image.contains("$") && Int(image) == nil
+            if isBase && !bases.contains(image) { bases.append(image) }
+        }
         for rawLine in text.split(whereSeparator: \.isNewline) {
             let words = rawLine.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            guard let keyword = words.first, keyword.uppercased() == "FROM" else { continue }
+            guard let keyword = words.first?.uppercased() else { continue }
+            if keyword == "COPY" {
+                for word in words.dropFirst() where word.lowercased().hasPrefix("--from=") {
+                    add(String(word.dropFirst("--from=".count)))
+                }
+                continue
+            }
+            guard keyword == "FROM" else { continue }
             let arguments = words.dropFirst().filter { !$0.hasPrefix("--") }
             guard let image = arguments.first else { continue }
-            let isBase = !stages.contains(image.lowercased()) && image != "scratch" && !image.contains("$")
-            if isBase && !bases.contains(image) { bases.append(image) }
+            add(image)
             if arguments.count >= 3, arguments[arguments.startIndex + 1].uppercased() == "AS" {
                 stages.insert(arguments[arguments.startIndex + 2].lowercased())
             }

@@ -172,10 +172,14 @@ import Testing
             """
             FROM --platform=linux/amd64 python:3.11-slim AS build
             FROM build AS test
+            COPY --from=0 /a /a
+            COPY --from=Build /b /b
+            COPY --chown=1:1 --from=busybox:1.36 /bin/busybox /bin/
             FROM gcr.io/distroless/python3-debian12 AS final
+            copy --from=${TOOLS} /t /t
             FROM scratch
             """)
-        #expect(bases == ["python:3.11-slim", "gcr.io/distroless/python3-debian12"])
+        #expect(bases == ["python:3.11-slim", "busybox:1.36", "gcr.io/distroless/python3-debian12"])
     }
 }
 
