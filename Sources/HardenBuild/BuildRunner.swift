@@ -18,11 +18,15 @@ public struct BuildOptions: Sendable {
     public var checkReproducible: Bool
     /// Where `SOURCE_DATE_EPOCH` is looked up.
     public var environment: [String: String]
+    /// Lookups already started; a recipe without one is looked up when its build starts.
+    public var epochs: SourceDateEpochLookups?
 
     public init(
         jobs: Int = 1, noCache: Bool = false, pull: Bool = false, trigger: String = "manual", advisories: AdvisoryMatcher? = nil,
-        checkReproducible: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment
+        checkReproducible: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment,
+        epochs: SourceDateEpochLookups? = nil
     ) {
+        self.epochs = epochs
         self.jobs = jobs
         self.noCache = noCache
         self.pull = pull
@@ -154,8 +158,13 @@ public struct BuildRunner: Sendable {
     }
 
     private func build(_ plan: BuildPlan, recipe: LoadedRecipe, id: Int64?, options: BuildOptions) async -> BuildOutcome {
-        // `git log` for SOURCE_DATE_EPOCH runs while the lock is taken and the record written.
-        async let epoch = Self.epoch(for: recipe, environment: options.environment, runner: docker.runner)
+        // `git log` for SOURCE_DATE_EPOCH runs while the lock is taken and the record written, if
+        // it was not started while planning.
+        let environment = options.environment
+        let runner = docker.runner
+        let lookup =
+            options.epochs?.lookup(of: recipe.name)
+            ?? Task { await Self.epoch(for: recipe, environment: environment, runner: runner) }
         let lock: RecipeLock?
         do {
             try state.createDirectory(state.lockFile(recipe: plan.recipe).deletingLastPathComponent())
@@ -176,7 +185,11 @@ public struct BuildRunner: Sendable {
         if id != nil { try? await store.update(record) }
         var outcome = BuildOutcome(
             recipe: plan.recipe, status: .failed, buildID: id, reasons: plan.reasons, tags: Planner.tags(recipe))
-        let resolvedEpoch = await epoch
+        let resolvedEpoch = await withTaskCancellationHandler {
+            await lookup.value
+        } onCancel: {
+            lookup.cancel()
+        }
         do {
             try await runStages(
                 plan, recipe: recipe, directory: state.buildDirectory(recipe: plan.recipe, build: id ?? 0),

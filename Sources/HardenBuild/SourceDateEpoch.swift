@@ -63,3 +63,41 @@ public struct SourceDateEpoch: Sendable, Equatable, Codable {
         return "\(seconds) (\(origin))"
     }
 }
+
+/// SOURCE_DATE_EPOCH of the recipes of a small build, looked up (`git log`) while the build is
+/// planned rather than after: for one recipe that is most of the git run taken off its latency.
+/// With more recipes nothing is looked up early: many would turn out up to date.
+public final class SourceDateEpochLookups: Sendable {
+    public static let limit = 4
+    private let lookups: [String: Task<Result<SourceDateEpoch, BuildError>, Never>]
+
+    public init(recipes: [LoadedRecipe], environment: [String: String], runner: any ProcessRunning) {
+        guard recipes.count <= Self.limit else {
+            lookups = [:]
+            return
+        }
+        lookups = Dictionary(
+            recipes.map { recipe in
+                (
+                    recipe.name,
+                    Task { () -> Result<SourceDateEpoch, BuildError> in
+                        do throws(BuildError) {
+                            return .success(
+                                try await SourceDateEpoch.resolve(for: recipe, environment: environment, runner: runner))
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                )
+            }, uniquingKeysWith: { first, _ in first })
+    }
+
+    func lookup(of recipe: String) -> Task<Result<SourceDateEpoch, BuildError>, Never>? {
+        lookups[recipe]
+    }
+
+    /// Stops the lookups still running (for recipes that were not built).
+    public func cancel() {
+        lookups.values.forEach { $0.cancel() }
+    }
+}

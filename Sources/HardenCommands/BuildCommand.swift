@@ -48,14 +48,19 @@ struct BuildCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let planning = try await Planning.make(project, force: force || noCache || checkReproducible)
+        var epochs: SourceDateEpochLookups?
+        let planning = try await Planning.make(project, force: force || noCache || checkReproducible) { recipes in
+            epochs = SourceDateEpochLookups(
+                recipes: recipes, environment: ProcessInfo.processInfo.environment, runner: ProcessRunner())
+        }
+        defer { epochs?.cancel() }
         let progress = Progress(verbose: verbose)
         let runner = BuildRunner(
             docker: planning.docker, store: planning.store, state: project.stateDirectory, progress: progress)
         let recipes = Dictionary(uniqueKeysWithValues: planning.recipes.map { ($0.name, $0) })
         let options = BuildOptions(
             jobs: jobs, noCache: noCache || checkReproducible, pull: pull, advisories: try Advisories.load(advisories),
-            checkReproducible: checkReproducible)
+            checkReproducible: checkReproducible, epochs: epochs)
         let plans = planning.plans
         let outcomes = await StopSignals.cancellable { await runner.run(plans, recipes: recipes, options: options) }
 

@@ -15,8 +15,12 @@ struct Planning {
     var engine: [String: EngineImage]
 
     /// `forBuild`: the plans will be built (the engine is also asked about reusable builder images).
-    static func make(_ options: ProjectOptions, force: Bool = false, forBuild: Bool = true) async throws -> Planning {
+    /// `loaded` sees the recipes as soon as they are loaded, before the engine is asked anything.
+    static func make(
+        _ options: ProjectOptions, force: Bool = false, forBuild: Bool = true, loaded: ([LoadedRecipe]) -> Void = { _ in }
+    ) async throws -> Planning {
         let recipes = try options.loadRecipes()
+        loaded(recipes)
         let docker = options.dockerClient()
         let planner: Planner
         do {
