@@ -79,6 +79,16 @@ import Testing
         let recipe = try project.load(yaml)
         let epoch = try await SourceDateEpoch.resolve(for: recipe, environment: [:], runner: ProcessRunner())
         #expect(epoch == SourceDateEpoch(seconds: 1_650_000_000, origin: .git))
+
+        // Looked up early for a small build: the same answer; for a large one, not looked up.
+        let early = SourceDateEpochLookups(recipes: [recipe], environment: [:], runner: ProcessRunner())
+        #expect(try await early.lookup(of: "demo")?.value.get() == epoch)
+        let many = (0...SourceDateEpochLookups.limit).map { index in
+            var copy = recipe
+            copy.recipe.name = "demo\(index)"
+            return copy
+        }
+        #expect(SourceDateEpochLookups(recipes: many, environment: [:], runner: ProcessRunner()).lookup(of: "demo0") == nil)
     }
 
     @Test func theRecipeFieldIsCheckedWithItsPosition() throws {
