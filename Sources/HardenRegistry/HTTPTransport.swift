@@ -1,8 +1,9 @@
+import AsyncHTTPClient
 import Foundation
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
 
 /// A status, headers and body.
 struct HTTPAnswer: Sendable {
@@ -16,52 +17,127 @@ struct HTTPAnswer: Sendable {
     }
 }
 
-/// URLSession, made to return a 401 with a Basic challenge instead of handling it.
-///
-/// swift-corelibs-foundation 6.3.1 leaves such a request hanging, past its timeout, when no delegate supplies
-/// credentials (swift-corelibs-foundation#5456); cancelling the challenge ends it, but without the response.
-/// So challenges are cancelled, and a cancellation the caller did not ask for is answered as that 401.
-final class HTTPTransport: Sendable {
-    private let session: URLSession
+/// One request: method, URL and headers (registry requests carry no body).
+struct HTTPRequest: Sendable {
+    var method: String
+    var url: URL
+    var headers: [(String, String)] = []
 
-    init(timeoutSeconds: Double) {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeoutSeconds
-        configuration.timeoutIntervalForResource = timeoutSeconds
-        session = URLSession(configuration: configuration, delegate: ChallengeDecliner(), delegateQueue: nil)
-    }
-
-    deinit {
-        session.finishTasksAndInvalidate()
-    }
-
-    func send(_ request: URLRequest) async throws(URLError) -> HTTPAnswer {
-        do {
-            let (body, response) = try await session.data(for: request)
-            guard let response = response as? HTTPURLResponse else { throw URLError(.badServerResponse) }
-            var headers: [String: String] = [:]
-            for case (let name as String, let value as String) in response.allHeaderFields {
-                headers[name.lowercased()] = value
-            }
-            return HTTPAnswer(status: response.statusCode, headers: headers, body: body)
-        } catch let error as URLError where error.code == .cancelled && !Task.isCancelled {
-            return HTTPAnswer(status: 401, headers: ["www-authenticate": "Basic"], body: Data())
-        } catch let error as URLError {
-            throw error
-        } catch {
-            throw URLError(.unknown, userInfo: [NSUnderlyingErrorKey: error])
-        }
+    init(_ method: String = "GET", _ url: URL) {
+        self.method = method
+        self.url = url
     }
 }
 
-/// Cancels HTTP authentication challenges (Basic, Digest) so the request ends; lets the session handle the rest (TLS).
-private final class ChallengeDecliner: NSObject, URLSessionTaskDelegate, Sendable {
-    func urlSession(
-        _ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
-        completionHandler: @escaping @Sendable (URLSession.AuthChallengeDisposition, URLCredential?) -> Void
-    ) {
-        let method = challenge.protectionSpace.authenticationMethod
-        let httpAuthentication = method == NSURLAuthenticationMethodHTTPBasic || method == NSURLAuthenticationMethodHTTPDigest
-        completionHandler(httpAuthentication ? .cancelAuthenticationChallenge : .performDefaultHandling, nil)
+/// Why a request got no answer.
+struct TransportError: Error, Sendable {
+    enum Kind: Sendable { case refused, timedOut, hostNotFound, tls, other }
+    var kind: Kind
+    var detail: String
+}
+
+/// AsyncHTTPClient (SwiftNIO, TLS by the BoringSSL built into it) rather than URLSession, whose
+/// libcurl brings some thirty shared libraries that every harden start had to load. Answers
+/// are returned as they are: a 401 is the caller's to handle, redirects are followed.
+final class HTTPTransport: Sendable {
+    private let timeout: TimeAmount
+    /// Answers larger than this are refused (manifests and tokens are kilobytes).
+    private let bodyLimit = 16 << 20
+
+    init(timeoutSeconds: Double) {
+        timeout = .milliseconds(Int64(timeoutSeconds * 1000))
+    }
+
+    func send(_ request: HTTPRequest) async throws(TransportError) -> HTTPAnswer {
+        var outgoing = HTTPClientRequest(url: request.url.absoluteString)
+        outgoing.method = HTTPMethod(rawValue: request.method)
+        for (name, value) in request.headers { outgoing.headers.add(name: name, value: value) }
+        let client = Clients.shared.client(for: request.url)
+        do {
+            let response = try await client.execute(outgoing, timeout: timeout)
+            let body = try await response.body.collect(upTo: bodyLimit)
+            var headers: [String: String] = [:]
+            for (name, value) in response.headers { headers[name.lowercased()] = value }
+            return HTTPAnswer(status: Int(response.status.code), headers: headers, body: Data(body.readableBytesView))
+        } catch {
+            throw Self.classify(error)
+        }
+    }
+
+    private static func classify(_ error: any Error) -> TransportError {
+        let detail = String(describing: error)
+        if let error = error as? HTTPClientError,
+            [.deadlineExceeded, .connectTimeout, .readTimeout, .writeTimeout].contains(error)
+        {
+            return TransportError(kind: .timedOut, detail: detail)
+        }
+        if let error = error as? NIOConnectionError {
+            if error.connectionErrors.isEmpty && (error.dnsAError != nil || error.dnsAAAAError != nil) {
+                return TransportError(kind: .hostNotFound, detail: detail)
+            }
+            if error.connectionErrors.contains(where: { ($0.error as? IOError)?.errnoCode == ECONNREFUSED }) {
+                return TransportError(kind: .refused, detail: detail)
+            }
+        }
+        if let error = error as? IOError, error.errnoCode == ECONNREFUSED {
+            return TransportError(kind: .refused, detail: detail)
+        }
+        if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
+            return TransportError(kind: .tls, detail: detail)
+        }
+        return TransportError(kind: .other, detail: detail)
+    }
+}
+
+/// The process's HTTP clients, made once and never shut down (as AsyncHTTPClient's own shared
+/// client): one direct, one through the proxy that `https_proxy`/`http_proxy` name, if any.
+private final class Clients: Sendable {
+    static let shared = Clients(environment: ProcessInfo.processInfo.environment)
+
+    private let direct: HTTPClient
+    private let proxied: (http: HTTPClient?, https: HTTPClient?)
+    private let noProxy: [String]
+
+    init(environment: [String: String]) {
+        func value(_ name: String) -> String? {
+            (environment[name.lowercased()] ?? environment[name.uppercased()]).flatMap { $0.isEmpty ? nil : $0 }
+        }
+        direct = Self.client(proxy: nil)
+        proxied = (
+            value("http_proxy").flatMap(Self.proxy).map { Self.client(proxy: $0) },
+            value("https_proxy").flatMap(Self.proxy).map { Self.client(proxy: $0) }
+        )
+        noProxy = (value("no_proxy") ?? "").split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
+    }
+
+    func client(for url: URL) -> HTTPClient {
+        let host = (url.host ?? "").lowercased()
+        guard let proxied = url.scheme == "https" ? proxied.https : proxied.http, !bypassesProxy(host) else { return direct }
+        return proxied
+    }
+
+    /// Loopback, and the hosts `no_proxy` names (a host, a domain suffix, or `*`).
+    private func bypassesProxy(_ host: String) -> Bool {
+        if host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]" { return true }
+        return noProxy.contains { entry in
+            let domain = entry.hasPrefix(".") ? String(entry.dropFirst()) : entry
+            return entry == "*" || host == domain || host.hasSuffix("." + domain)
+        }
+    }
+
+    private static func proxy(_ text: String) -> HTTPClient.Configuration.Proxy? {
+        let url = URL(string: text.contains("://") ? text : "http://" + text)
+        guard let host = url?.host, !host.isEmpty else { return nil }
+        return .server(host: host, port: url?.port ?? 80)
+    }
+
+    private static func client(proxy: HTTPClient.Configuration.Proxy?) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.proxy = proxy
+        // A refused connection fails the request at once instead of being retried until its deadline.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
     }
 }

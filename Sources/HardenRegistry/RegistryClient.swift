@@ -1,9 +1,5 @@
 import Foundation
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// Asks registries for the current manifest digest of image tags through the Registry HTTP API v2
 /// (the OCI Distribution Specification), with docker's token and basic authentication.
 /// Tokens and answers are kept for the client's lifetime: make one client per run.
@@ -91,9 +87,8 @@ public actor RegistryClient {
         guard let url = URL(string: address) else {
             throw RegistryError(.invalidReference, "cannot make a URL for \(reference) from \(address)")
         }
-        var request = URLRequest(url: url)
-        request.httpMethod = "HEAD"
-        request.setValue(Self.acceptedMediaTypes.joined(separator: ", "), forHTTPHeaderField: "Accept")
+        var request = HTTPRequest("HEAD", url)
+        request.headers.append(("Accept", Self.acceptedMediaTypes.joined(separator: ", ")))
 
         var authorization: String?
         if let challenge = challenges[host] {
@@ -195,7 +190,7 @@ public actor RegistryClient {
 
         let login = credentials.login(for: registry)
         let answer = try await exchange(
-            URLRequest(url: url), authorization: login.map(Self.basic), about: "a token for \(subject)")
+            HTTPRequest("GET", url), authorization: login.map(Self.basic), about: "a token for \(subject)")
         switch answer.status {
         case 200:
             let decoded = try? JSONDecoder().decode(TokenAnswer.self, from: answer.body)
@@ -224,12 +219,12 @@ public actor RegistryClient {
 
     /// Sends a request; a transport failure becomes a `RegistryError` naming the host and what to check.
     private func exchange(
-        _ request: URLRequest, authorization: String?, about subject: String
+        _ request: HTTPRequest, authorization: String?, about subject: String
     ) async throws(RegistryError) -> HTTPAnswer {
         var request = request
-        request.timeoutInterval = timeoutSeconds
-        request.setValue(authorization, forHTTPHeaderField: "Authorization")
-        let target = request.url.map { "\($0.scheme ?? "")://\($0.host ?? "")\($0.port.map { ":\($0)" } ?? "")" } ?? "?"
+        if let authorization { request.headers.append(("Authorization", authorization)) }
+        let url = request.url
+        let target = "\(url.scheme ?? "")://\(url.host ?? "")\(url.port.map { ":\($0)" } ?? "")"
         do {
             return try await transport.send(request)
         } catch {
@@ -237,9 +232,9 @@ public actor RegistryClient {
         }
     }
 
-    private func transportError(_ error: URLError, target: String, subject: String) -> RegistryError {
-        switch error.code {
-        case .cannotConnectToHost:
+    private func transportError(_ error: TransportError, target: String, subject: String) -> RegistryError {
+        switch error.kind {
+        case .refused:
             return RegistryError(
                 .unreachable, "cannot connect to \(target) for \(subject): connection refused",
                 hint: "check that the registry is running and listening there, and the host and port in the reference")
@@ -247,18 +242,17 @@ public actor RegistryClient {
             return RegistryError(
                 .timedOut, "\(target) did not answer within \(timeoutSeconds) s for \(subject)",
                 hint: "check the network and the registry, or allow a longer timeout")
-        case .cannotFindHost, .dnsLookupFailed:
+        case .hostNotFound:
             return RegistryError(
                 .unreachable, "cannot resolve the host of \(target) for \(subject)",
                 hint: "check the registry name in the reference and the network")
-        case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,
-            .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot, .clientCertificateRejected:
+        case .tls:
             return RegistryError(
-                .unreachable, "TLS with \(target) failed for \(subject): \(error.localizedDescription)",
+                .unreachable, "TLS with \(target) failed for \(subject): \(error.detail)",
                 hint: "if the registry serves plain HTTP, list it as an insecure registry; else check its certificate")
-        default:
+        case .other:
             return RegistryError(
-                .unreachable, "cannot reach \(target) for \(subject): \(error.localizedDescription)",
+                .unreachable, "cannot reach \(target) for \(subject): \(error.detail)",
                 hint: "check the network and that the registry is running")
         }
     }
