@@ -9,8 +9,8 @@
 #
 # Usage: Benchmarks/build.sh [--recipes N] [--runs N]
 # HARDEN=PATH measures that binary instead of a fresh scripts/build-release.sh build.
-# Needs: a running engine and the local bases (scripts/setup.sh), hyperfine
-# (apt-get install hyperfine).
+# Needs: a running engine and the local bases (scripts/setup.sh); installs hyperfine
+# when it is missing (apt-get, as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -25,7 +25,10 @@ while (($#)); do
   esac
 done
 
-command -v hyperfine >/dev/null || { echo "hyperfine is missing: apt-get install -y hyperfine" >&2; exit 2; }
+log() { printf '[build-bench +%ss] %s\n' "$SECONDS" "$*" >&2; }
+die() { printf '[build-bench] ERROR: %s\n' "$*" >&2; exit 2; }
+source "$root/Benchmarks/packages.sh"
+command -v hyperfine >/dev/null || install_debian_packages hyperfine
 harden=${HARDEN:-$("$root/scripts/build-release.sh")}
 map=$root/scripts/local-image-map.yaml
 export DOCKER_BUILDKIT=0
