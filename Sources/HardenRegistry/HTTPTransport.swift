@@ -90,54 +90,72 @@ final class HTTPTransport: Sendable {
 }
 
 /// The process's HTTP clients, made once and never shut down (as AsyncHTTPClient's own shared
-/// client): one direct, one through the proxy that `https_proxy`/`http_proxy` name, if any.
+/// client): one direct, and one through each proxy the environment names.
 private final class Clients: Sendable {
-    static let shared = Clients(environment: ProcessInfo.processInfo.environment)
+    static let shared = Clients(settings: ProxySettings(environment: ProcessInfo.processInfo.environment))
 
+    private let settings: ProxySettings
     private let direct: HTTPClient
-    private let proxied: (http: HTTPClient?, https: HTTPClient?)
-    private let noProxy: [String]
+    private let proxied: [ProxySettings.Server: HTTPClient]
+
+    init(settings: ProxySettings) {
+        self.settings = settings
+        direct = Self.client(proxy: nil)
+        proxied = Dictionary(
+            [settings.http, settings.https].compactMap { $0 }.map { ($0, Self.client(proxy: $0)) },
+            uniquingKeysWith: { first, _ in first })
+    }
+
+    func client(for url: URL) -> HTTPClient {
+        settings.proxy(for: url).flatMap { proxied[$0] } ?? direct
+    }
+
+    private static func client(proxy: ProxySettings.Server?) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.proxy = proxy.map { .server(host: $0.host, port: $0.port) }
+        // A refused connection fails the request at once instead of being retried until its deadline.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+    }
+}
+
+/// The proxies `http_proxy` and `https_proxy` name (either case), and the hosts `no_proxy`
+/// exempts (a host, a domain and its subdomains, or `*`); loopback never goes through one.
+struct ProxySettings: Sendable {
+    struct Server: Hashable, Sendable {
+        var host: String
+        var port: Int
+    }
+
+    let http: Server?
+    let https: Server?
+    private let exempt: [String]
 
     init(environment: [String: String]) {
         func value(_ name: String) -> String? {
-            (environment[name.lowercased()] ?? environment[name.uppercased()]).flatMap { $0.isEmpty ? nil : $0 }
+            (environment[name] ?? environment[name.uppercased()]).flatMap { $0.isEmpty ? nil : $0 }
         }
-        direct = Self.client(proxy: nil)
-        proxied = (
-            value("http_proxy").flatMap(Self.proxy).map { Self.client(proxy: $0) },
-            value("https_proxy").flatMap(Self.proxy).map { Self.client(proxy: $0) }
-        )
-        noProxy = (value("no_proxy") ?? "").split(separator: ",").map {
+        http = value("http_proxy").flatMap(Self.server)
+        https = value("https_proxy").flatMap(Self.server)
+        exempt = (value("no_proxy") ?? "").split(separator: ",").map {
             $0.trimmingCharacters(in: .whitespaces).lowercased()
         }
     }
 
-    func client(for url: URL) -> HTTPClient {
+    func proxy(for url: URL) -> Server? {
+        guard let proxy = url.scheme == "https" ? https : http else { return nil }
         let host = (url.host ?? "").lowercased()
-        guard let proxied = url.scheme == "https" ? proxied.https : proxied.http, !bypassesProxy(host) else { return direct }
-        return proxied
-    }
-
-    /// Loopback, and the hosts `no_proxy` names (a host, a domain suffix, or `*`).
-    private func bypassesProxy(_ host: String) -> Bool {
-        if host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]" { return true }
-        return noProxy.contains { entry in
+        if host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]" { return nil }
+        let isExempt = exempt.contains { entry in
             let domain = entry.hasPrefix(".") ? String(entry.dropFirst()) : entry
             return entry == "*" || host == domain || host.hasSuffix("." + domain)
         }
+        return isExempt ? nil : proxy
     }
 
-    private static func proxy(_ text: String) -> HTTPClient.Configuration.Proxy? {
+    private static func server(_ text: String) -> Server? {
         let url = URL(string: text.contains("://") ? text : "http://" + text)
         guard let host = url?.host, !host.isEmpty else { return nil }
-        return .server(host: host, port: url?.port ?? 80)
-    }
-
-    private static func client(proxy: HTTPClient.Configuration.Proxy?) -> HTTPClient {
-        var configuration = HTTPClient.Configuration()
-        configuration.proxy = proxy
-        // A refused connection fails the request at once instead of being retried until its deadline.
-        configuration.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+        return Server(host: host, port: url?.port ?? 80)
     }
 }
