@@ -8,11 +8,10 @@ cd "$(dirname "$0")/.."
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-# Debian packages: libarchive, libdeflate, ISA-L and SQLite headers for the build (libcurl's for
-# linking Foundation into the release binary, scripts/build-release.sh), the engine and
-# its tools for the tests and the example (busybox-static: a real multi-call
-# binary for the verifier tests).
-packages=(libarchive-dev libdeflate-dev libisal-dev libsqlite3-dev libcurl4-gnutls-dev pkg-config docker.io debootstrap curl busybox-static docker-registry apache2-utils)
+# Debian packages: libarchive, libdeflate, ISA-L and SQLite headers for the build, the engine
+# and its tools for the tests and the example (busybox-static: a real multi-call binary for
+# the verifier tests).
+packages=(libarchive-dev libdeflate-dev libisal-dev libsqlite3-dev pkg-config docker.io debootstrap curl busybox-static docker-registry apache2-utils)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
