@@ -12,8 +12,9 @@ public final class ArchiveWriter {
 
     private var handle: OpaquePointer?
     private let sink: DataSink
-    /// For files added from a descriptor; allocated on first use.
-    private lazy var readBuffer = [UInt8](repeating: 0, count: 1 << 20)
+    /// For files added from a descriptor; allocated on first use, never copied (an array in a
+    /// lazy property was copied whole on every read).
+    private var readBuffer: UnsafeMutableRawBufferPointer?
 
     /// With `keepsBytes` false the output is only hashed (see `digest()`), not kept; with a
     /// `file` descriptor it is written there as it is made (the caller closes it).
@@ -41,6 +42,7 @@ public final class ArchiveWriter {
 
     deinit {
         archive_write_free(handle)
+        readBuffer?.deallocate()
     }
 
     /// Adds one entry; `data` is written for regular files (and for hardlinks, when given).
@@ -60,11 +62,13 @@ public final class ArchiveWriter {
             ArchiveError(source: "archive writer", entry: entry.path, message: message, code: .io)
         }
         try writeHeader(entry, size: entry.size)
+        let buffer = readBuffer ?? UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        readBuffer = buffer
         var left = entry.size
         while true {
             // One byte past the size, to see a file that grew.
-            let want = left > 0 ? min(readBuffer.count, Int(left)) : 1
-            let count = readBuffer.withUnsafeMutableBytes { read(file, $0.baseAddress, want) }
+            let want = left > 0 ? min(buffer.count, Int(left)) : 1
+            let count = read(file, buffer.baseAddress, want)
             let code = errno
             if count < 0 && code == EINTR { continue }
             if count < 0 { throw failure(String(cString: strerror(code))) }
@@ -73,8 +77,7 @@ public final class ArchiveWriter {
                 return
             }
             guard count > 0 else { throw failure("the file shrank by \(left) bytes while it was read") }
-            let written = readBuffer.withUnsafeBytes { archive_write_data(handle, $0.baseAddress, count) }
-            guard written == count else { try fail(entry.path) }
+            guard archive_write_data(handle, buffer.baseAddress, count) == count else { try fail(entry.path) }
             left -= Int64(count)
         }
     }
