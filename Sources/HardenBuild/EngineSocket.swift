@@ -21,6 +21,8 @@ final class EngineConnection: @unchecked Sendable {
     private var peerStoppedReading = false
     private var buffer: [UInt8] = []
     private var bufferStart = 0
+    /// What one recv fills, made at the first read of the connection.
+    private var received: UnsafeMutableRawBufferPointer?
 
     /// Makes the socket; `connect()` reaches the engine. Everything must be done within `timeout`.
     init(socketPath: String, timeout: Duration) throws(DockerError) {
@@ -48,6 +50,7 @@ final class EngineConnection: @unchecked Sendable {
 
     deinit {
         if descriptor >= 0 { Glibc.close(descriptor) }
+        received?.deallocate()
     }
 
     /// Connects; an absent socket or one nobody listens on is `.engineUnreachable`.
@@ -239,8 +242,9 @@ final class EngineConnection: @unchecked Sendable {
             bufferStart = 0
         }
         _ = try wait(for: Int16(POLLIN))
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+        let received = self.received ?? UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+        self.received = received
+        let count = recv(descriptor, received.baseAddress, received.count, 0)
         let code = errno
         if count < 0 {
             if code == EINTR || code == EAGAIN { return true }
@@ -249,7 +253,7 @@ final class EngineConnection: @unchecked Sendable {
             throw failure("reading", code)
         }
         if wasAborted { throw DockerError(.interrupted, "interrupted") }
-        buffer.append(contentsOf: chunk[..<count])
+        buffer.append(contentsOf: received[..<count])
         return count > 0
     }
 
