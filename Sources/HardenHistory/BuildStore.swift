@@ -30,6 +30,7 @@ public actor BuildStore {
 
     private static func migrate(_ db: SQLiteConnection) throws(StoreError) {
         try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON")
+        db.keepWriteAheadLog()
         let version = Int(try db.query("PRAGMA user_version").first?.first?.integer ?? 0)
         if version > schemaVersion {
             throw StoreError(

@@ -3,3 +3,8 @@
 
 // SQLITE_TRANSIENT is a cast macro Swift cannot import.
 static inline void (*harden_sqlite_transient(void))(void *) { return SQLITE_TRANSIENT; }
+
+// sqlite3_db_config is variadic, which Swift cannot call.
+static inline int harden_sqlite_no_checkpoint_on_close(sqlite3 *db) {
+    return sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)0);
+}
