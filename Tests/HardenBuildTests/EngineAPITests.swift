@@ -352,6 +352,12 @@ import Testing
         }
     }
 
+    @Test func referencesAndQueryValuesAreEscapedAsTheClientDoes() {
+        #expect(EngineAPI.escapePath("harden-local/python:3.11-slim") == "harden-local/python:3.11-slim")
+        #expect(EngineAPI.escapePath("app@sha256:ab") == "app@sha256:ab")
+        #expect(EngineAPI.escapeQuery(#"{"A":"b c/é"}"#) == "%7B%22A%22%3A%22b%20c%2F%C3%A9%22%7D")
+    }
+
     @Test func onlyALocalSocketIsUsed() {
         #expect(EngineAPI.local(environment: ["HOME": "/nonexistent"])?.socketPath == "/var/run/docker.sock")
         #expect(
