@@ -53,11 +53,27 @@ final class HTTPTransport: Sendable {
         outgoing.method = HTTPMethod(rawValue: request.method)
         for (name, value) in request.headers { outgoing.headers.add(name: name, value: value) }
         let client = Clients.shared.client(for: request.url)
+        // One deadline for the whole exchange: AsyncHTTPClient's covers the head only.
+        let deadline = NIODeadline.now() + timeout
+        let limit = bodyLimit
         do {
-            let response = try await client.execute(outgoing, timeout: timeout)
-            let body = try await response.body.collect(upTo: bodyLimit)
+            let response = try await client.execute(outgoing, deadline: deadline)
+            let body = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+                group.addTask { try await response.body.collect(upTo: limit) }
+                group.addTask {
+                    let left = deadline - NIODeadline.now()
+                    try await Task.sleep(nanoseconds: UInt64(max(0, left.nanoseconds)))
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let body = first else { throw HTTPClientError.deadlineExceeded }
+                return body
+            }
             var headers: [String: String] = [:]
-            for (name, value) in response.headers { headers[name.lowercased()] = value }
+            // A repeated header is one value, joined by commas (WWW-Authenticate offering two schemes).
+            for name in Set(response.headers.map { $0.name.lowercased() }) {
+                headers[name] = response.headers[name].joined(separator: ", ")
+            }
             return HTTPAnswer(status: Int(response.status.code), headers: headers, body: Data(body.readableBytesView))
         } catch {
             throw Self.classify(error)
@@ -101,9 +117,9 @@ private final class Clients: Sendable {
     init(settings: ProxySettings) {
         self.settings = settings
         direct = Self.client(proxy: nil)
+        // One client per distinct proxy: a client made and dropped unshut traps in AsyncHTTPClient.
         proxied = Dictionary(
-            [settings.http, settings.https].compactMap { $0 }.map { ($0, Self.client(proxy: $0)) },
-            uniquingKeysWith: { first, _ in first })
+            uniqueKeysWithValues: Set([settings.http, settings.https].compactMap { $0 }).map { ($0, Self.client(proxy: $0)) })
     }
 
     func client(for url: URL) -> HTTPClient {
@@ -112,7 +128,13 @@ private final class Clients: Sendable {
 
     private static func client(proxy: ProxySettings.Server?) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
-        configuration.proxy = proxy.map { .server(host: $0.host, port: $0.port) }
+        configuration.proxy = proxy.map { proxy in
+            .server(
+                host: proxy.host, port: proxy.port,
+                authorization: proxy.login.map { .basic(username: $0.user, password: $0.password) })
+        }
+        // Each request's own deadline decides, not the 10 s default.
+        configuration.timeout.connect = .minutes(10)
         // A refused connection fails the request at once instead of being retried until its deadline.
         configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
@@ -121,10 +143,16 @@ private final class Clients: Sendable {
 
 /// The proxies `http_proxy` and `https_proxy` name (either case), and the hosts `no_proxy`
 /// exempts (a host, a domain and its subdomains, or `*`); loopback never goes through one.
+/// AsyncHTTPClient reaches every host through a proxy with CONNECT, plain-HTTP ones too.
 struct ProxySettings: Sendable {
     struct Server: Hashable, Sendable {
+        struct Login: Hashable, Sendable {
+            var user: String
+            var password: String
+        }
         var host: String
         var port: Int
+        var login: Login?
     }
 
     let http: Server?
@@ -153,9 +181,12 @@ struct ProxySettings: Sendable {
         return isExempt ? nil : proxy
     }
 
+    /// An HTTP proxy, `[http://][user:password@]host[:port]`; other kinds (socks, https) are not used.
     private static func server(_ text: String) -> Server? {
-        let url = URL(string: text.contains("://") ? text : "http://" + text)
-        guard let host = url?.host, !host.isEmpty else { return nil }
-        return Server(host: host, port: url?.port ?? 80)
+        guard let components = URLComponents(string: text.contains("://") ? text : "http://" + text),
+            components.scheme?.lowercased() == "http", let host = components.host, !host.isEmpty
+        else { return nil }
+        let login = components.user.map { Server.Login(user: $0, password: components.password ?? "") }
+        return Server(host: host, port: components.port ?? 80, login: login)
     }
 }

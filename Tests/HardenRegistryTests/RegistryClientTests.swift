@@ -70,6 +70,17 @@ import Testing
         }
     }
 
+    /// A body that stops halfway is held to the same deadline as the head.
+    @Test func aStalledAnswerBodyTimesOut() async throws {
+        try await PythonServer.run(script: stallingTokenServerScript) { server in
+            let reference = try ImageReference(parsing: "127.0.0.1:\(server.port)/demo/app:1.0")
+            let error = await #expect(throws: RegistryError.self) {
+                try await RegistryClient(timeout: .seconds(1)).digest(of: reference)
+            }
+            #expect(error?.code == .timedOut, "\(String(describing: error))")
+        }
+    }
+
     @Test func manyReferencesAskOncePerDistinctReference() async throws {
         try await LocalRegistry.run { registry in
             let pusher = ImagePusher(registry: registry.baseURL)

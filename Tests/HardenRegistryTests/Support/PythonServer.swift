@@ -64,3 +64,30 @@ let silentServerScript = """
     while True:
         held.append(server.accept()[0])
     """
+
+/// Asks for a token, then sends the token's head and 5 of its 100 bytes and stalls.
+let stallingTokenServerScript = """
+    import socket, threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    print(f"port {port}", flush=True)
+    held = []
+
+    def answer(client):
+        request = client.recv(65536).decode()
+        if request.startswith("HEAD"):
+            client.sendall((
+                "HTTP/1.1 401 Unauthorized\\r\\n"
+                f'WWW-Authenticate: Bearer realm="http://127.0.0.1:{port}/token",service="demo"\\r\\n'
+                "Content-Length: 0\\r\\n\\r\\n").encode())
+        else:
+            client.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: 100\\r\\n\\r\\n{\\"to")
+        held.append(client)
+
+    while True:
+        client = server.accept()[0]
+        threading.Thread(target=answer, args=(client,), daemon=True).start()
+    """
