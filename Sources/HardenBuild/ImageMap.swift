@@ -56,28 +56,79 @@ enum DockerfileBases {
     static func parse(_ text: String) -> [String] {
         var stages: Set<String> = []
         var bases: [String] = []
-        func add(_ image: String) {
+        func add(_ word: String) {
+            let image = word.trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
             let isBase =
-                !stages.contains(image.lowercased()) && image != "scratch" && !image.contains("$") && Int(image) == nil
+                !image.isEmpty && !stages.contains(image.lowercased()) && image != "scratch" && !image.contains("$")
+                && Int(image) == nil
             if isBase && !bases.contains(image) { bases.append(image) }
         }
-        for rawLine in text.split(whereSeparator: \.isNewline) {
-            let words = rawLine.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            guard let keyword = words.first?.uppercased() else { continue }
-            if keyword == "COPY" {
+        for words in instructions(text) {
+            switch words[0].uppercased() {
+            case "COPY":
                 for word in words.dropFirst() where word.lowercased().hasPrefix("--from=") {
                     add(String(word.dropFirst("--from=".count)))
                 }
+            case "FROM":
+                let arguments = words.dropFirst().filter { !$0.hasPrefix("--") }
+                guard let image = arguments.first else { continue }
+                add(image)
+                if arguments.count >= 3, arguments[arguments.startIndex + 1].uppercased() == "AS" {
+                    stages.insert(arguments[arguments.startIndex + 2].lowercased())
+                }
+            default:
                 continue
-            }
-            guard keyword == "FROM" else { continue }
-            let arguments = words.dropFirst().filter { !$0.hasPrefix("--") }
-            guard let image = arguments.first else { continue }
-            add(image)
-            if arguments.count >= 3, arguments[arguments.startIndex + 1].uppercased() == "AS" {
-                stages.insert(arguments[arguments.startIndex + 2].lowercased())
             }
         }
         return bases
+    }
+
+    /// Each instruction as words: continued lines joined (with the `# escape=` character),
+    /// comments and the bodies of heredocs (`<<EOF` … `EOF`) left out.
+    static func instructions(_ text: String) -> [[String]] {
+        var escape: Character = "\\"
+        var atTop = true
+        var instructions: [[String]] = []
+        var pending = ""
+        var heredocs: [(marker: String, stripsTabs: Bool)] = []
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+            if let heredoc = heredocs.first {
+                let line = heredoc.stripsTabs ? rawLine.drop(while: { $0 == "\t" }) : rawLine
+                if line == heredoc.marker { heredocs.removeFirst() }
+                continue
+            }
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("#") {
+                if atTop, line.replacingOccurrences(of: " ", with: "").lowercased() == "#escape=`" { escape = "`" }
+                continue
+            }
+            atTop = false
+            if line.isEmpty { continue }
+            if line.last == escape {
+                pending += line.dropLast() + " "
+                continue
+            }
+            let words = (pending + line).split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            pending = ""
+            instructions.append(words)
+            heredocs = words.compactMap(heredocMarker)
+        }
+        if !pending.isEmpty {
+            instructions.append(pending.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init))
+        }
+        return instructions
+    }
+
+    /// `<<EOF`, `<<-EOF`, `<<"EOF"` → the marker, and whether its end line may be indented by tabs.
+    private static func heredocMarker(_ word: String) -> (marker: String, stripsTabs: Bool)? {
+        guard let start = word.range(of: "<<") else { return nil }
+        var marker = word[start.upperBound...]
+        let stripsTabs = marker.first == "-"
+        if stripsTabs { marker = marker.dropFirst() }
+        let name = marker.trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+        guard let first = name.first, first.isLetter || first == "_",
+            name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" })
+        else { return nil }
+        return (name, stripsTabs)
     }
 }

@@ -181,6 +181,30 @@ import Testing
             """)
         #expect(bases == ["python:3.11-slim", "busybox:1.36", "gcr.io/distroless/python3-debian12"])
     }
+
+    /// Quotes, continued lines, the escape directive and heredoc bodies, as Docker reads them.
+    @Test func dockerfileBasesSurviveQuotesContinuationsAndHeredocs() {
+        let bases = DockerfileBases.parse(
+            """
+            # syntax=docker/dockerfile:1
+            FROM python:3.11-slim AS builder
+            COPY --from="builder" /a /a
+            RUN <<EOF
+            from flask import Flask
+            FROM not-a-base
+            EOF
+            RUN cat <<-'END' > /x
+            \tCOPY --from=also-not-a-base /b /b
+            \tEND
+            COPY \\
+              --from=ghcr.io/acme/tools:1 \\
+              /bin/tool /bin/tool
+            FROM scratch
+            """)
+        #expect(bases == ["python:3.11-slim", "ghcr.io/acme/tools:1"])
+        let backtick = DockerfileBases.parse("# escape=`\nFROM alpine:3.22.2 AS a\nCOPY `\n  --from=busybox:1.36 /x /x\n")
+        #expect(backtick == ["alpine:3.22.2", "busybox:1.36"])
+    }
 }
 
 @Suite struct EngineImageTests {
