@@ -165,6 +165,7 @@ public struct BuildRunner: Sendable {
         let lookup =
             options.epochs?.lookup(of: recipe.name)
             ?? Task { await Self.epoch(for: recipe, environment: environment, runner: runner) }
+        defer { lookup.cancel() }  // a no-op once it has its answer
         let lock: RecipeLock?
         do {
             try state.createDirectory(state.lockFile(recipe: plan.recipe).deletingLastPathComponent())

@@ -49,11 +49,11 @@ struct BuildCommand: AsyncParsableCommand {
 
     func run() async throws {
         var epochs: SourceDateEpochLookups?
+        defer { epochs?.cancel() }
         let planning = try await Planning.make(project, force: force || noCache || checkReproducible) { recipes in
             epochs = SourceDateEpochLookups(
                 recipes: recipes, environment: ProcessInfo.processInfo.environment, runner: ProcessRunner())
         }
-        defer { epochs?.cancel() }
         let progress = Progress(verbose: verbose)
         let runner = BuildRunner(
             docker: planning.docker, store: planning.store, state: project.stateDirectory, progress: progress)

@@ -29,7 +29,9 @@ public actor BuildStore {
     }
 
     private static func migrate(_ db: SQLiteConnection) throws(StoreError) {
-        try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON")
+        // The log is kept between runs (keepWriteAheadLog); after a checkpoint it shrinks back to 4 MiB.
+        try db.execute(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=4194304")
         db.keepWriteAheadLog()
         let version = Int(try db.query("PRAGMA user_version").first?.first?.integer ?? 0)
         if version > schemaVersion {
