@@ -223,8 +223,7 @@ public struct DockerClient: Sendable {
                     timeout: .seconds(3 * 3600), onLine: onLine)
             }
             try? InPlaceFile.write(Data((id + "\n").utf8), to: iidFile)
-            let elapsed = ContinuousClock.now - started
-            return (id, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            return (id, (ContinuousClock.now - started).inSeconds)
         }
         var arguments = ["build", "--file", dockerfile, "--iidfile", iidFile]
         if let target { arguments += ["--target", target] }

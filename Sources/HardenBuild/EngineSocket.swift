@@ -287,9 +287,8 @@ final class EngineConnection: @unchecked Sendable {
             let left = ContinuousClock.now.duration(to: deadline)
             guard left > .zero else { throw timedOut() }
             var poller = pollfd(fd: descriptor, events: events, revents: 0)
-            // Whole milliseconds, rounded up, at most a second between looks at `aborted`.
-            let milliseconds = min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1, 1000)
-            let ready = poll(&poller, 1, Int32(milliseconds))
+            // At most a second between looks at `aborted`.
+            let ready = poll(&poller, 1, left.pollMilliseconds(atMost: .seconds(1)))
             let code = errno
             if ready > 0 { return poller.revents }
             if ready < 0, code != EINTR { throw failure("waiting", code) }

@@ -106,9 +106,7 @@ public struct ProcessRunner: ProcessRunning {
             ending = .signalled(status & 0x7F)
         }
         // Until the child was reaped, not until this task resumed: a busy pool can add seconds.
-        let elapsed = ended - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return ProcessResult(ending: ending, output: output, seconds: seconds)
+        return ProcessResult(ending: ending, output: output, seconds: (ended - started).inSeconds)
     }
 }
 
@@ -284,12 +282,10 @@ private final class SpawnedProcess: @unchecked Sendable {
                 alarm = killedAt.map { $0 + .seconds(2) } ?? stoppedAt + .seconds(5)
             }
             // At most a second between looks, so a cancel's SIGKILL is never late by more.
-            let wait = min(alarm.map { now.duration(to: $0) } ?? .seconds(1), .seconds(1))
-            let milliseconds = max(
-                0, Int(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000) + 1)
+            let milliseconds = (alarm.map { now.duration(to: $0) } ?? .seconds(1)).pollMilliseconds(atMost: .seconds(1))
             if outputOpen {
                 var poller = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
-                let ready = poll(&poller, 1, Int32(milliseconds))
+                let ready = poll(&poller, 1, milliseconds)
                 let pollError = errno
                 if ready == 0 || (ready < 0 && pollError == EINTR) { continue }
                 let read = ready > 0 ? output.read(from: readEnd) : -1
@@ -301,7 +297,7 @@ private final class SpawnedProcess: @unchecked Sendable {
                     outputOpen = false
                 }
             } else {
-                usleep(UInt32(min(nap, milliseconds) * 1000))
+                usleep(UInt32(min(nap, Int(milliseconds)) * 1000))
                 nap = min(nap * 2, 50)
             }
         }

@@ -85,8 +85,7 @@ public final class Progress: @unchecked Sendable {
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
     static func format(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        return String(format: "%.1fs", seconds)
+        String(format: "%.1fs", duration.inSeconds)
     }
 
     private func clearLive() {

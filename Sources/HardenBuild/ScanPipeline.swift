@@ -76,8 +76,6 @@ public struct ScanPipeline: Sendable {
 
     /// "0.123 s" since `start`.
     public static func seconds(since start: ContinuousClock.Instant) -> String {
-        let elapsed = ContinuousClock.now - start
-        let value = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return String(format: "%.3f s", value)
+        String(format: "%.3f s", (ContinuousClock.now - start).inSeconds)
     }
 }
