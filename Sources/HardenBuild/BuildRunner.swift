@@ -164,7 +164,7 @@ public struct BuildRunner: Sendable {
         let runner = docker.runner
         let lookup =
             options.epochs?.lookup(of: recipe.name)
-            ?? Task { await Self.epoch(for: recipe, environment: environment, runner: runner) }
+            ?? Task { await SourceDateEpoch.lookUp(for: recipe, environment: environment, runner: runner) }
         defer { lookup.cancel() }  // a no-op once it has its answer
         let lock: RecipeLock?
         do {
@@ -201,16 +201,6 @@ public struct BuildRunner: Sendable {
             outcome.error = error.description
         }
         return await finish(plan, id: id, options: options, outcome: outcome)
-    }
-
-    private static func epoch(
-        for recipe: LoadedRecipe, environment: [String: String], runner: any ProcessRunning
-    ) async -> Result<SourceDateEpoch, BuildError> {
-        do {
-            return .success(try await SourceDateEpoch.resolve(for: recipe, environment: environment, runner: runner))
-        } catch {
-            return .failure(error)
-        }
     }
 
     private func runStages(

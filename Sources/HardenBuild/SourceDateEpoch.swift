@@ -42,6 +42,17 @@ public struct SourceDateEpoch: Sendable, Equatable, Codable {
         return SourceDateEpoch(seconds: 0, origin: .none)
     }
 
+    /// `resolve`, its failure kept as a value (for a lookup that runs beside other work).
+    static func lookUp(
+        for recipe: LoadedRecipe, environment: [String: String], runner: any ProcessRunning
+    ) async -> Result<SourceDateEpoch, BuildError> {
+        do {
+            return .success(try await resolve(for: recipe, environment: environment, runner: runner))
+        } catch {
+            return .failure(error)
+        }
+    }
+
     /// `git log -1 --format=%ct` over the recipe's own files; nil outside a repository or without git.
     static func lastCommit(touching recipe: LoadedRecipe, runner: any ProcessRunning) async -> Int64? {
         let paths = [recipe.file, recipe.contextDirectory, recipe.dockerfile].compactMap { $0?.path }
@@ -78,17 +89,7 @@ public final class SourceDateEpochLookups: Sendable {
         }
         lookups = Dictionary(
             recipes.map { recipe in
-                (
-                    recipe.name,
-                    Task { () -> Result<SourceDateEpoch, BuildError> in
-                        do throws(BuildError) {
-                            return .success(
-                                try await SourceDateEpoch.resolve(for: recipe, environment: environment, runner: runner))
-                        } catch {
-                            return .failure(error)
-                        }
-                    }
-                )
+                (recipe.name, Task { await SourceDateEpoch.lookUp(for: recipe, environment: environment, runner: runner) })
             }, uniquingKeysWith: { first, _ in first })
     }
 
