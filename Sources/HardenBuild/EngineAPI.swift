@@ -434,9 +434,10 @@ enum BuildContextTar {
         var inode: ino_t
     }
 
-    private static func add(_ entry: ArchiveEntry, data: Data = Data(), to writer: ArchiveWriter) throws(BuildError) {
+    /// Adds an entry without contents (a directory, a link).
+    private static func add(_ entry: ArchiveEntry, to writer: ArchiveWriter) throws(BuildError) {
         do {
-            try writer.add(entry, data: data)
+            try writer.add(entry)
         } catch {
             throw BuildError(.input, "cannot add \(entry.path) to the build context: \(error)")
         }

@@ -91,6 +91,9 @@ enum DockerfileBases {
         var instructions: [[String]] = []
         var pending = ""
         var heredocs: [(marker: String, stripsTabs: Bool)] = []
+        func words(_ text: String) -> [String] {
+            text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        }
         for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             if let heredoc = heredocs.first {
                 let line = heredoc.stripsTabs ? rawLine.drop(while: { $0 == "\t" }) : rawLine
@@ -108,14 +111,12 @@ enum DockerfileBases {
                 pending += line.dropLast() + " "
                 continue
             }
-            let words = (pending + line).split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            let instruction = words(pending + line)
             pending = ""
-            instructions.append(words)
-            heredocs = words.compactMap(heredocMarker)
+            instructions.append(instruction)
+            heredocs = instruction.compactMap(heredocMarker)
         }
-        if !pending.isEmpty {
-            instructions.append(pending.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init))
-        }
+        if !pending.isEmpty { instructions.append(words(pending)) }
         return instructions
     }
 
