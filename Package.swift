@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         .systemLibrary(
@@ -49,13 +50,14 @@ let package = Package(
             dependencies: ["HardenArchive", "HardenConcurrency", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "HardenConcurrency"),
-        .target(name: "HardenRecipe", dependencies: ["Yams", "HardenConcurrency", "HardenSchedule"]),
+        .target(name: "HardenRecipe", dependencies: ["Yams", "HardenConcurrency", "HardenCron"]),
         .target(name: "HardenHistory", dependencies: ["CSQLite"]),
         .target(name: "HardenVerify", dependencies: ["HardenImage", "HardenRecipe"]),
-        .target(name: "HardenScan", dependencies: ["HardenImage", "HardenConcurrency", "Yams"]),
-        .target(name: "HardenSchedule"),
+        .target(name: "HardenProcess", dependencies: [.product(name: "Subprocess", package: "swift-subprocess")]),
+        .target(name: "HardenScan", dependencies: ["HardenImage", "HardenConcurrency", "HardenProcess", "Yams"]),
+        .target(name: "HardenCron"),
         .target(
-            name: "HardenRegistry",
+            name: "HardenHTTP",
             dependencies: [
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -64,35 +66,54 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        .target(name: "HardenRegistry", dependencies: ["HardenHTTP"]),
+        .target(
+            name: "HardenEngine",
+            dependencies: [
+                "HardenArchive", "HardenHTTP", "HardenProcess",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(name: "HardenPlan", dependencies: ["HardenEngine", "HardenProcess", "HardenRecipe", "HardenImage", "HardenHistory", "Yams"]),
+        .target(name: "HardenSchedule", dependencies: ["HardenCron", "HardenPlan", "HardenRecipe", "HardenHistory"]),
         .target(
             name: "HardenBuild",
             dependencies: [
-                "HardenArchive", "HardenRecipe", "HardenImage", "HardenVerify", "HardenScan", "HardenHistory", "HardenSchedule",
-                "HardenRegistry",
+                "HardenArchive", "HardenEngine", "HardenPlan", "HardenRecipe", "HardenImage", "HardenVerify", "HardenScan",
+                "HardenHistory", "HardenProcess",
             ]
         ),
         .target(
             name: "HardenCommands",
             dependencies: [
-                "HardenBuild", "HardenScan", "HardenHistory", "HardenRegistry", "HardenSchedule", "HardenArchive",
+                "HardenBuild", "HardenPlan", "HardenEngine", "HardenProcess", "HardenScan", "HardenHistory", "HardenRegistry",
+                "HardenSchedule", "HardenCron", "HardenArchive", "HardenRecipe", "HardenImage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "harden", dependencies: ["HardenCommands"]),
         .testTarget(name: "HardenRecipeTests", dependencies: ["HardenRecipe"]),
-        .testTarget(name: "HardenBuildTests", dependencies: ["HardenBuild", "HardenArchive", "HardenTestSupport", "Yams"]),
+        .testTarget(name: "HardenProcessTests", dependencies: ["HardenProcess"]),
+        .testTarget(name: "HardenEngineTests", dependencies: ["HardenEngine", "HardenArchive", "HardenTestSupport"]),
+        .testTarget(name: "HardenPlanTests", dependencies: ["HardenPlan", "HardenEngine", "HardenProcess", "HardenRecipe", "Yams"]),
         .target(name: "HardenTestSupport", dependencies: ["HardenImage", "HardenArchive"], path: "Tests/HardenTestSupport"),
         .testTarget(name: "HardenImageTests", dependencies: ["HardenImage", "HardenArchive", "HardenTestSupport"]),
         .testTarget(
             name: "HardenVerifyTests", dependencies: ["HardenVerify", "HardenImage", "HardenArchive", "HardenTestSupport"]),
-        .testTarget(name: "HardenScanTests", dependencies: ["HardenScan"], exclude: ["Fixtures"]),
+        .testTarget(name: "HardenScanTests", dependencies: ["HardenScan", "HardenProcess"], exclude: ["Fixtures"]),
         .testTarget(name: "HardenHistoryTests", dependencies: ["HardenHistory", "CSQLite"]),
-        .testTarget(name: "HardenScheduleTests", dependencies: ["HardenSchedule"]),
+        .testTarget(name: "HardenCronTests", dependencies: ["HardenCron"]),
+        .testTarget(name: "HardenScheduleTests", dependencies: ["HardenSchedule", "HardenPlan", "HardenHistory", "HardenRecipe"]),
+        .testTarget(name: "HardenHTTPTests", dependencies: ["HardenHTTP"]),
         .testTarget(name: "HardenRegistryTests", dependencies: ["HardenRegistry", "HardenTestSupport"]),
         .testTarget(
             name: "HardenCommandsTests",
             dependencies: [
-                "harden", "HardenCommands", "HardenBuild", "HardenHistory", "HardenImage", "HardenArchive", "HardenTestSupport",
+                "harden", "HardenCommands", "HardenBuild", "HardenPlan", "HardenEngine", "HardenHistory", "HardenImage",
+                "HardenArchive", "HardenScan", "HardenTestSupport",
             ]
         ),
     ],

@@ -5,6 +5,8 @@ import HardenImage
 import HardenRecipe
 import HardenScan
 import HardenVerify
+import HardenPlan
+import HardenEngine
 
 public struct BuildOptions: Sendable {
     public var jobs: Int
@@ -116,9 +118,9 @@ public struct BuildRunner: Sendable {
     public var docker: DockerClient
     public var store: BuildStore
     public var state: StateDirectory
-    public var progress: Progress
+    public var progress: BuildProgress
 
-    public init(docker: DockerClient, store: BuildStore, state: StateDirectory, progress: Progress) {
+    public init(docker: DockerClient, store: BuildStore, state: StateDirectory, progress: BuildProgress) {
         self.docker = docker
         self.store = store
         self.state = state
@@ -237,7 +239,7 @@ public struct BuildRunner: Sendable {
             "\(plan.recipe) normalize: \(Planner.short(release.image)) (SOURCE_DATE_EPOCH \(epoch.seconds)) "
                 + (reused
                     ? "already done for \(Planner.short(rawRuntimeImage))"
-                    : "in \(Progress.format(ContinuousClock.now - normalizing))")
+                    : "in \(BuildProgress.format(ContinuousClock.now - normalizing))")
                 + ", tagged \(outcome.tags.joined(separator: ", "))")
         if options.checkReproducible {
             outcome.reproducibility = try await checkReproducible(
@@ -306,7 +308,7 @@ public struct BuildRunner: Sendable {
                 results.builderImage = image
                 results.builderSeconds = seconds
                 progress.note(
-                    "\(plan.recipe) builder\(label): built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started))"
+                    "\(plan.recipe) builder\(label): built \(Planner.short(image)) in \(BuildProgress.format(ContinuousClock.now - started))"
                 )
             }
         }
@@ -324,7 +326,7 @@ public struct BuildRunner: Sendable {
             target: targets.runtime, directory: directory, log: log, noCache: noCache, pull: pull, buildArgs: arguments)
         results.runtimeSeconds = seconds
         progress.note(
-            "\(plan.recipe) runtime\(label): built \(Planner.short(image)) in \(Progress.format(ContinuousClock.now - started))")
+            "\(plan.recipe) runtime\(label): built \(Planner.short(image)) in \(BuildProgress.format(ContinuousClock.now - started))")
         return image
     }
 
@@ -412,7 +414,7 @@ public struct BuildRunner: Sendable {
             "\(recipe.name) verify: \(verdict) "
                 + (key == nil
                     ? "(kept report: this image was verified under this policy before)"
-                    : "in \(Progress.format(ContinuousClock.now - started))"))
+                    : "in \(BuildProgress.format(ContinuousClock.now - started))"))
         guard report.passed else {
             // Every failed rule, with its first findings.
             var shown: [String] = []
@@ -476,7 +478,7 @@ public struct BuildRunner: Sendable {
         ).sorted()
         let failing = report.findings.filter { $0.verdict == .fails }
         progress.note(
-            "\(recipe.name) scan (\(report.scanners.joined(separator: ", "))): \(report.findings.count) findings, \(failing.count) failing the gate in \(Progress.format(ContinuousClock.now - started))"
+            "\(recipe.name) scan (\(report.scanners.joined(separator: ", "))): \(report.findings.count) findings, \(failing.count) failing the gate in \(BuildProgress.format(ContinuousClock.now - started))"
         )
         guard report.passed else {
             var shown = failing.prefix(5).map {

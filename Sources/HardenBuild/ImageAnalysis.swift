@@ -4,6 +4,8 @@ import HardenImage
 import HardenRecipe
 import HardenScan
 import HardenVerify
+import HardenPlan
+import HardenEngine
 
 /// An image read once for both jobs: the verifier's report and the package catalog.
 public struct ImageAnalysis: Sendable {

@@ -3,6 +3,8 @@ import HardenArchive
 import HardenImage
 import HardenRecipe
 import HardenVerify
+import HardenPlan
+import HardenEngine
 
 /// The verification report kept beside a saved image (`<image>.verify.json`), and a key file
 /// saying what it was made under: the image ID, the policy, this harden executable, and the

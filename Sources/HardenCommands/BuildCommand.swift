@@ -3,6 +3,9 @@ import Foundation
 import HardenBuild
 import HardenRecipe
 import HardenScan
+import HardenPlan
+import HardenEngine
+import HardenProcess
 
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,7 +57,7 @@ struct BuildCommand: AsyncParsableCommand {
             epochs = SourceDateEpochLookups(
                 recipes: recipes, environment: ProcessInfo.processInfo.environment, runner: ProcessRunner())
         }
-        let progress = Progress(verbose: verbose)
+        let progress = BuildProgress(verbose: verbose)
         let runner = BuildRunner(
             docker: planning.docker, store: planning.store, state: project.stateDirectory, progress: progress)
         let recipes = Dictionary(uniqueKeysWithValues: planning.recipes.map { ($0.name, $0) })

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HardenBuild
+import HardenCron
 import HardenSchedule
 
 struct ExportCommand: AsyncParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HardenBuild
 import HardenImage
+import HardenEngine
 
 /// Options every command that reads images shares: which platform, the reading limits,
 /// and how to get an image that is only known to the engine.

@@ -3,6 +3,7 @@ import Foundation
 import HardenArchive
 import HardenBuild
 import HardenImage
+import HardenPlan
 
 /// `harden normalize`: rewrites an image into its reproducible form.
 struct NormalizeCommand: AsyncParsableCommand {

@@ -4,6 +4,8 @@ import HardenArchive
 import HardenBuild
 import HardenHistory
 import HardenRecipe
+import HardenPlan
+import HardenEngine
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json

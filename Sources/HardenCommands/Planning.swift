@@ -4,6 +4,9 @@ import HardenBuild
 import HardenConcurrency
 import HardenHistory
 import HardenRecipe
+import HardenPlan
+import HardenEngine
+import HardenProcess
 
 /// Loads recipes and plans them: the shared first half of `plan` and `build`.
 struct Planning {

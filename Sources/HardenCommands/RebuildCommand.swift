@@ -5,6 +5,9 @@ import HardenHistory
 import HardenRecipe
 import HardenRegistry
 import HardenScan
+import HardenSchedule
+import HardenPlan
+import HardenEngine
 
 struct RebuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -73,7 +76,7 @@ struct RebuildCommand: AsyncParsableCommand {
         let advisories = try Advisories.load(advisories)
         let outcomes = try await DueCheck.rebuild(
             decisions, planning: planning, project: project, jobs: jobs, advisories: advisories,
-            progress: HardenBuild.Progress(verbose: verbose))
+            progress: BuildProgress(verbose: verbose))
         switch format {
         case .json: print(Output.json(RebuildReport(decisions: decisions, outcomes: outcomes)))
         case .text:
@@ -142,7 +145,7 @@ enum DueCheck {
     /// Builds the due recipes, grouped by how they must be built; the trigger is recorded.
     static func rebuild(
         _ decisions: [DueDecision], planning: Planning, project: ProjectOptions, jobs: Int, advisories: AdvisoryMatcher?,
-        progress: HardenBuild.Progress
+        progress: BuildProgress
     ) async throws -> [BuildOutcome] {
         let runner = BuildRunner(
             docker: planning.docker, store: planning.store, state: project.stateDirectory, progress: progress)

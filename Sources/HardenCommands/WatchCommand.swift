@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import HardenBuild
 import HardenScan
+import HardenSchedule
+import HardenEngine
 
 struct WatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -78,7 +80,7 @@ struct WatchCommand: AsyncParsableCommand {
             let outcomes =
                 (try? await DueCheck.rebuild(
                     decisions, planning: planning, project: project, jobs: jobs, advisories: advisories,
-                    progress: HardenBuild.Progress(verbose: verbose))) ?? []
+                    progress: BuildProgress(verbose: verbose))) ?? []
             BuildSummary.print(outcomes)
             if outcomes.contains(where: { $0.status == .interrupted }) {
                 interrupted = true

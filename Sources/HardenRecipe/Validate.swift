@@ -1,5 +1,5 @@
 import Foundation
-import HardenSchedule
+import HardenCron
 
 /// Value checks shared by the loader. Each returns a problem to report, or nil.
 ///

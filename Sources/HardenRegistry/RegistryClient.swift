@@ -1,4 +1,5 @@
 import Foundation
+import HardenHTTP
 
 /// Asks registries for the current manifest digest of image tags through the Registry HTTP API v2
 /// (the OCI Distribution Specification), with docker's token and basic authentication.

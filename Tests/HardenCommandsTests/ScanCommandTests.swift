@@ -1,5 +1,6 @@
 import Foundation
 import HardenBuild
+import HardenScan
 import HardenImage
 import Testing
 

@@ -1,0 +1,193 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// A status, headers and body.
+public struct HTTPAnswer: Sendable {
+    public let status: Int
+    /// Header values by lowercased name.
+    public let headers: [String: String]
+    public let body: Data
+
+    public func header(_ name: String) -> String? {
+        headers[name.lowercased()]
+    }
+}
+
+/// One request: method, URL and headers (registry requests carry no body).
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var url: URL
+    public var headers: [(String, String)] = []
+
+    public init(_ method: String = "GET", _ url: URL) {
+        self.method = method
+        self.url = url
+    }
+}
+
+/// Why a request got no answer.
+public struct TransportError: Error, Sendable {
+    public enum Kind: Sendable { case refused, timedOut, hostNotFound, tls, other }
+    public var kind: Kind
+    public var detail: String
+}
+
+/// AsyncHTTPClient (SwiftNIO, TLS by the BoringSSL built into it) rather than URLSession, whose
+/// libcurl brings some thirty shared libraries that every harden start had to load. Answers
+/// are returned as they are: a 401 is the caller's to handle, redirects are followed.
+public final class HTTPTransport: Sendable {
+    private let timeout: TimeAmount
+    /// Answers larger than this are refused (manifests and tokens are kilobytes).
+    private let bodyLimit = 16 << 20
+
+    public init(timeoutSeconds: Double) {
+        timeout = .milliseconds(Int64(timeoutSeconds * 1000))
+    }
+
+    public func send(_ request: HTTPRequest) async throws(TransportError) -> HTTPAnswer {
+        var outgoing = HTTPClientRequest(url: request.url.absoluteString)
+        outgoing.method = HTTPMethod(rawValue: request.method)
+        for (name, value) in request.headers { outgoing.headers.add(name: name, value: value) }
+        let client = HTTPClients.shared.client(for: request.url)
+        // One deadline for the whole exchange: AsyncHTTPClient's covers the head only.
+        let deadline = NIODeadline.now() + timeout
+        let limit = bodyLimit
+        do {
+            let response = try await client.execute(outgoing, deadline: deadline)
+            let body = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+                group.addTask { try await response.body.collect(upTo: limit) }
+                group.addTask {
+                    let left = deadline - NIODeadline.now()
+                    try await Task.sleep(nanoseconds: UInt64(max(0, left.nanoseconds)))
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let body = first else { throw HTTPClientError.deadlineExceeded }
+                return body
+            }
+            var headers: [String: String] = [:]
+            // A repeated header is one value, joined by commas (WWW-Authenticate offering two schemes).
+            for name in Set(response.headers.map { $0.name.lowercased() }) {
+                headers[name] = response.headers[name].joined(separator: ", ")
+            }
+            return HTTPAnswer(status: Int(response.status.code), headers: headers, body: Data(body.readableBytesView))
+        } catch {
+            throw Self.classify(error)
+        }
+    }
+
+    private static func classify(_ error: any Error) -> TransportError {
+        let detail = String(describing: error)
+        if let error = error as? HTTPClientError,
+            [.deadlineExceeded, .connectTimeout, .readTimeout, .writeTimeout].contains(error)
+        {
+            return TransportError(kind: .timedOut, detail: detail)
+        }
+        if let error = error as? NIOConnectionError {
+            if error.connectionErrors.isEmpty && (error.dnsAError != nil || error.dnsAAAAError != nil) {
+                return TransportError(kind: .hostNotFound, detail: detail)
+            }
+            if error.connectionErrors.contains(where: { ($0.error as? IOError)?.errnoCode == ECONNREFUSED }) {
+                return TransportError(kind: .refused, detail: detail)
+            }
+        }
+        if let error = error as? IOError, error.errnoCode == ECONNREFUSED {
+            return TransportError(kind: .refused, detail: detail)
+        }
+        if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
+            return TransportError(kind: .tls, detail: detail)
+        }
+        return TransportError(kind: .other, detail: detail)
+    }
+}
+
+/// The process's HTTP clients, made once and never shut down (as AsyncHTTPClient's own shared
+/// client), all on NIO's one event loop group: one direct (also for the engine's unix socket),
+/// and one through each proxy the environment names.
+public final class HTTPClients: Sendable {
+    public static let shared = HTTPClients(settings: ProxySettings(environment: ProcessInfo.processInfo.environment))
+
+    private let settings: ProxySettings
+    public let direct: HTTPClient
+    private let proxied: [ProxySettings.Server: HTTPClient]
+
+    init(settings: ProxySettings) {
+        self.settings = settings
+        direct = Self.client(proxy: nil)
+        // One client per distinct proxy: a client made and dropped unshut traps in AsyncHTTPClient.
+        proxied = Dictionary(
+            uniqueKeysWithValues: Set([settings.http, settings.https].compactMap { $0 }).map { ($0, Self.client(proxy: $0)) })
+    }
+
+    public func client(for url: URL) -> HTTPClient {
+        settings.proxy(for: url).flatMap { proxied[$0] } ?? direct
+    }
+
+    private static func client(proxy: ProxySettings.Server?) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.proxy = proxy.map { proxy in
+            .server(
+                host: proxy.host, port: proxy.port,
+                authorization: proxy.login.map { .basic(username: $0.user, password: $0.password) })
+        }
+        // Each request's own deadline decides, not the 10 s default.
+        configuration.timeout.connect = .minutes(10)
+        // A refused connection fails the request at once instead of being retried until its deadline.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+    }
+}
+
+/// The proxies `http_proxy` and `https_proxy` name (either case), and the hosts `no_proxy`
+/// exempts (a host, a domain and its subdomains, or `*`); loopback never goes through one.
+/// AsyncHTTPClient reaches every host through a proxy with CONNECT, plain-HTTP ones too.
+public struct ProxySettings: Sendable {
+    public struct Server: Hashable, Sendable {
+        public struct Login: Hashable, Sendable {
+            public var user: String
+            public var password: String
+        }
+        public var host: String
+        public var port: Int
+        public var login: Login?
+    }
+
+    public let http: Server?
+    public let https: Server?
+    private let exempt: [String]
+
+    public init(environment: [String: String]) {
+        func value(_ name: String) -> String? {
+            (environment[name] ?? environment[name.uppercased()]).flatMap { $0.isEmpty ? nil : $0 }
+        }
+        http = value("http_proxy").flatMap(Self.server)
+        https = value("https_proxy").flatMap(Self.server)
+        exempt = (value("no_proxy") ?? "").split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
+    }
+
+    public func proxy(for url: URL) -> Server? {
+        guard let proxy = url.scheme == "https" ? https : http else { return nil }
+        let host = (url.host ?? "").lowercased()
+        if host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]" { return nil }
+        let isExempt = exempt.contains { entry in
+            let domain = entry.hasPrefix(".") ? String(entry.dropFirst()) : entry
+            return entry == "*" || host == domain || host.hasSuffix("." + domain)
+        }
+        return isExempt ? nil : proxy
+    }
+
+    /// An HTTP proxy, `[http://][user:password@]host[:port]`; other kinds (socks, https) are not used.
+    private static func server(_ text: String) -> Server? {
+        guard let components = URLComponents(string: text.contains("://") ? text : "http://" + text),
+            components.scheme?.lowercased() == "http", let host = components.host, !host.isEmpty
+        else { return nil }
+        let login = components.user.map { Server.Login(user: $0, password: components.password ?? "") }
+        return Server(host: host, port: components.port ?? 80, login: login)
+    }
+}
