@@ -1,10 +1,12 @@
 import Foundation
+import Subprocess
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
+#if canImport(System)
+    import System
+#else
+    import SystemPackage
 #endif
+
 
 /// A command to run: executable (looked up on PATH), arguments, extra environment.
 public struct Command: Sendable, Equatable {
@@ -61,8 +63,8 @@ public struct ProcessError: Error, Sendable, CustomStringConvertible {
     public var description: String { "cannot run \(command): \(message)" }
 }
 
-/// Spawns each command in its own process group, so a timeout or Ctrl-C stops
-/// it and everything it started.
+/// Runs each command through swift-subprocess in its own process group, so a timeout or
+/// Ctrl-C stops it and everything it started: SIGTERM to the group, SIGKILL 5 s on.
 public struct ProcessRunner: ProcessRunning {
     /// How much output is kept in `ProcessResult.output` (the log file keeps everything).
     public var outputLimit: Int
@@ -74,43 +76,101 @@ public struct ProcessRunner: ProcessRunning {
     public func run(
         _ command: Command, logFile: String?, onLine: (@Sendable (String) -> Void)?
     ) async throws(ProcessError) -> ProcessResult {
+        ChildStatus.keepWaitable
+        func fail(_ message: String) -> ProcessError { ProcessError(command: command.executable, message: message) }
+        guard let path = Self.resolve(command.executable) else {
+            throw fail("'\(command.executable)' was not found on PATH")
+        }
+        var log: FileHandle?
+        if let logFile {
+            guard FileManager.default.createFile(atPath: logFile, contents: nil),
+                let handle = FileHandle(forWritingAtPath: logFile)
+            else { throw fail("cannot write the log file \(logFile)") }
+            log = handle
+        }
+        var options = PlatformOptions()
+        options.processGroupID = 0
+        // What the library does when this task is cancelled: SIGTERM to the group, SIGKILL to it 5 s on.
+        options.teardownSequence = [.send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: .seconds(5))]
+        var overrides: [Environment.Key: String?] = [:]
+        for (key, value) in command.environment { overrides[Environment.Key(stringLiteral: key)] = value }
+        let configuration = Configuration(
+            executable: .path(FilePath(path)), arguments: Arguments(command.arguments),
+            environment: .inherit.updating(overrides), platformOptions: options)
         let started = ContinuousClock.now
-        let process = try SpawnedProcess(command: command, logFile: logFile)
-        let state = RunState()
-        // The reader thread keeps the deadline itself: a timer on Dispatch's global queue
-        // fires late, or after the child ended, when busy tasks hold that queue's threads.
         let deadline = command.timeout.map { started + $0 }
+        let state = RunState()
         let limit = outputLimit
-        let (status, output, ended) = await withTaskCancellationHandler {
-            await withCheckedContinuation {
-                (continuation: CheckedContinuation<(Int32?, String, ContinuousClock.Instant), Never>) in
-                Thread {
-                    continuation.resume(
-                        returning: process.supervise(limit: limit, deadline: deadline, state: state, onLine: onLine))
-                }.start()
+        let kept = log
+        do {
+            let outcome = try await Subprocess.run(
+                configuration, input: .none, output: .sequence, error: .combinedWithOutput
+            ) { execution in
+                let leader = execution.processIdentifier
+                // Read in a task of its own, so cancelling this one does not drop the output of a
+                // command that is still being stopped. The library ends the read when the leader
+                // exits, even if something outside the group (a setsid child) holds the pipe.
+                let reading = Task {
+                    var output = OutputLines(limit: limit, log: kept, onLine: onLine)
+                    do {
+                        for try await buffer in execution.standardOutput { output.take(buffer) }
+                    } catch {}
+                    output.finish()
+                    return output.text
+                }
+                let ended = await withTaskCancellationHandler {
+                    await GroupSupervisor.watch(leader: leader, deadline: deadline, state: state)
+                } onCancel: {
+                    state.stop(.cancelled) { kill(-leader.value, SIGTERM) }
+                }
+                return (output: await reading.value, ended: ended)
             }
-        } onCancel: {
-            state.stop(.cancelled) { process.signalGroup(SIGTERM) }
+            let ending: ProcessResult.Ending
+            switch (state.forced, outcome.terminationStatus) {
+            case (let forced?, _): ending = forced
+            case (nil, .exited(let code)): ending = .exited(code)
+            case (nil, .signaled(let signal)): ending = .signalled(signal)
+            }
+            // Until the leader ended, not until this task resumed: a busy pool can add seconds.
+            return ProcessResult(
+                ending: ending, output: outcome.closureResult.output, seconds: (outcome.closureResult.ended - started).inSeconds)
+        } catch let error as SubprocessError {
+            try? log?.close()
+            if state.lostStatus {
+                throw fail("its exit status was taken by something else in this process (is SIGCHLD ignored?)")
+            }
+            throw fail(String(describing: error))
+        } catch {
+            try? log?.close()
+            throw fail(String(describing: error))
         }
-        guard let status else {
-            throw ProcessError(
-                command: command.executable,
-                message: "its exit status was taken by something else in this process (is SIGCHLD ignored?)")
+    }
+
+    private static func resolve(_ executable: String) -> String? {
+        if executable.contains("/") { return access(executable, X_OK) == 0 ? executable : nil }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(executable)"
+            if access(candidate, X_OK) == 0 { return candidate }
         }
-        let ending: ProcessResult.Ending
-        if let forced = state.forced {
-            ending = forced
-        } else if status & 0x7F == 0 {
-            ending = .exited((status >> 8) & 0xFF)
-        } else {
-            ending = .signalled(status & 0x7F)
-        }
-        // Until the child was reaped, not until this task resumed: a busy pool can add seconds.
-        return ProcessResult(ending: ending, output: output, seconds: (ended - started).inSeconds)
+        return nil
     }
 }
 
-/// Why and when a run was stopped from outside, set at most once and only while the child
+/// Children must stay waitable: with SIGCHLD ignored (inherited across exec) the kernel reaps
+/// them itself and their exit status is lost.
+private enum ChildStatus {
+    static let keepWaitable: Void = {
+        var current = sigaction()
+        if sigaction(SIGCHLD, nil, &current) == 0,
+            unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
+        {
+            signal(SIGCHLD, SIG_DFL)
+        }
+    }()
+}
+
+/// Why and when a run was stopped from outside, set at most once and only while the leader
 /// is not yet reaped: a stop that comes after it ended does not turn a finished run into a
 /// timed-out one, and no signal can reach a process group whose ID was handed out again.
 private final class RunState: @unchecked Sendable {
@@ -118,6 +178,7 @@ private final class RunState: @unchecked Sendable {
     private var value: ProcessResult.Ending?
     private var stopTime: ContinuousClock.Instant?
     private var finished = false
+    private var lost = false
 
     /// Records the stop and runs `signal`, unless the run had already ended or been stopped.
     func stop(_ ending: ProcessResult.Ending, _ signal: () -> Void) {
@@ -130,192 +191,80 @@ private final class RunState: @unchecked Sendable {
     }
 
     /// Marks the run ended; `last` (told whether it was stopped) runs before anything else can stop it.
-    func finish(_ last: (Bool) -> Void) {
+    func finish(lostStatus: Bool = false, _ last: (Bool) -> Void) {
         lock.lock()
         defer { lock.unlock() }
         finished = true
+        lost = lostStatus
         last(value != nil)
     }
 
     var forced: ProcessResult.Ending? { lock.withLock { value } }
     var stoppedAt: ContinuousClock.Instant? { lock.withLock { stopTime } }
+    var lostStatus: Bool { lock.withLock { lost } }
 }
 
-/// A spawned child with its output pipe. Used from one reader thread plus signal senders.
-private final class SpawnedProcess: @unchecked Sendable {
-    /// Held from creating a pipe to spawning its child.
-    private static let spawning = NSLock()
-    let pid: pid_t
-    private let readEnd: Int32
-    private let log: FileHandle?
-
-    /// Children must stay waitable: with SIGCHLD ignored (inherited across exec) the kernel reaps
-    /// them itself and their exit status is lost.
-    private static let waitableChildren: Void = {
-        var current = sigaction()
-        if sigaction(SIGCHLD, nil, &current) == 0,
-            unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
-        {
-            signal(SIGCHLD, SIG_DFL)
+/// The part swift-subprocess leaves to its caller, on a thread of its own so a busy task pool
+/// cannot make it late: the deadline (the library has none); SIGKILL to the group 5 s after
+/// any stop; and, once a stopped leader has exited, SIGKILL to the rest of its group before
+/// the library reaps it (the library's teardown ends when the leader exits, and would leave
+/// a child that ignores SIGTERM running).
+private enum GroupSupervisor {
+    static func watch(
+        leader: ProcessIdentifier, deadline: ContinuousClock.Instant?, state: RunState
+    ) async -> ContinuousClock.Instant {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: supervise(leader: leader, deadline: deadline, state: state)) }
+                .start()
         }
-    }()
-
-    init(command: Command, logFile: String?) throws(ProcessError) {
-        Self.waitableChildren
-        func fail(_ message: String) -> ProcessError { ProcessError(command: command.executable, message: message) }
-        guard let path = Self.resolve(command.executable) else {
-            throw fail("'\(command.executable)' was not found on PATH")
-        }
-        if let logFile {
-            guard FileManager.default.createFile(atPath: logFile, contents: nil),
-                let handle = FileHandle(forWritingAtPath: logFile)
-            else { throw fail("cannot write the log file \(logFile)") }
-            log = handle
-        } else {
-            log = nil
-        }
-        // Close-on-exec, set before any other spawn can run: a child spawned meanwhile must not
-        // inherit the write end, or this read would wait for that child to end too.
-        var fds: [Int32] = [0, 0]
-        Self.spawning.lock()
-        defer { Self.spawning.unlock() }
-        guard pipe(&fds) == 0 else { throw fail("pipe failed: \(String(cString: strerror(errno)))") }
-        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
-        posix_spawn_file_actions_addclose(&actions, fds[0])
-        posix_spawn_file_actions_addclose(&actions, fds[1])
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var defaultSignals = sigset_t()
-        sigemptyset(&defaultSignals)
-        sigaddset(&defaultSignals, SIGINT)
-        sigaddset(&defaultSignals, SIGTERM)
-        sigaddset(&defaultSignals, SIGPIPE)
-        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
-        var environment = ProcessInfo.processInfo.environment
-        for (key, value) in command.environment { environment[key] = value }
-        let argv = ([path] + command.arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var child: pid_t = 0
-        let status = posix_spawn(&child, path, &actions, &attributes, argv, envp)
-        close(fds[1])
-        guard status == 0 else {
-            close(fds[0])
-            throw fail("posix_spawn failed: \(String(cString: strerror(status)))")
-        }
-        pid = child
-        readEnd = fds[0]
     }
 
-    private static func resolve(_ executable: String) -> String? {
-        if executable.contains("/") { return access(executable, X_OK) == 0 ? executable : nil }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") {
-            let candidate = "\(directory)/\(executable)"
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        return nil
-    }
-
-    /// Reads the child's output until it closes, then waits for the child to end; returns its wait
-    /// status (nil when something else took it), the kept output and when it ended. At `deadline`
-    /// the group gets SIGTERM; 5 s after any stop (deadline or cancel), SIGKILL, and 2 s after that
-    /// the output is no longer waited for. A stopped child's group is killed when the child ends.
-    func supervise(
-        limit: Int, deadline: ContinuousClock.Instant?, state: RunState, onLine: (@Sendable (String) -> Void)?
-    ) -> (status: Int32?, output: String, ended: ContinuousClock.Instant) {
-        var output = OutputLines(limit: limit, log: log, onLine: onLine)
-        var outputOpen = true
-        var killedAt: ContinuousClock.Instant?
-        var nap = 1
+    private static func supervise(
+        leader: ProcessIdentifier, deadline: ContinuousClock.Instant?, state: RunState
+    ) -> ContinuousClock.Instant {
+        let group = -leader.value
+        var killed = false
         while true {
-            if !outputOpen {
-                // Looked at first: a child that ended just before its deadline did not time out.
-                switch leader() {
-                case .running:
-                    break
-                case .ended:
-                    state.finish { stopped in
-                        if stopped && killedAt == nil { signalGroup(SIGKILL) }
-                    }
-                    var status: Int32 = 0
-                    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                    return (status, output.text, .now)
-                case .lost:
-                    state.finish { _ in }
-                    return (nil, output.text, .now)
+            // Looked at first: a leader that ended just before its deadline did not time out.
+            switch status(of: leader.value) {
+            case .ended:
+                state.finish { stopped in
+                    if stopped { kill(group, SIGKILL) }
                 }
+                return .now
+            case .lost:
+                state.finish(lostStatus: true) { _ in }
+                return .now
+            case .running:
+                break
             }
             let now = ContinuousClock.now
-            if let deadline, now >= deadline { state.stop(.timedOut) { signalGroup(SIGTERM) } }
+            if let deadline, now >= deadline { state.stop(.timedOut) { kill(group, SIGTERM) } }
             var alarm = state.forced == nil ? deadline : nil
             if let stoppedAt = state.stoppedAt {
-                if killedAt == nil, now >= stoppedAt + .seconds(5) {
-                    signalGroup(SIGKILL)
-                    killedAt = now
+                if !killed, now >= stoppedAt + .seconds(5) {
+                    kill(group, SIGKILL)
+                    killed = true
                 }
-                // Nothing of the group outlives SIGKILL: whoever still holds the output is outside
-                // it (a daemon, a setsid child) and is not waited for.
-                if let killedAt, outputOpen, now >= killedAt + .seconds(2) {
-                    output.finish()
-                    close(readEnd)
-                    outputOpen = false
-                    continue
-                }
-                alarm = killedAt.map { $0 + .seconds(2) } ?? stoppedAt + .seconds(5)
+                alarm = killed ? nil : stoppedAt + .seconds(5)
             }
-            // At most a second between looks, so a cancel's SIGKILL is never late by more.
-            let milliseconds = (alarm.map { now.duration(to: $0) } ?? .seconds(1)).pollMilliseconds(atMost: .seconds(1))
-            if outputOpen {
-                var poller = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
-                let ready = poll(&poller, 1, milliseconds)
-                let pollError = errno
-                if ready == 0 || (ready < 0 && pollError == EINTR) { continue }
-                let read = ready > 0 ? output.read(from: readEnd) : -1
-                let readError = ready > 0 ? errno : pollError
-                if read < 0 && (readError == EINTR || readError == EAGAIN) { continue }
-                if read <= 0 {  // the end of the output, or a pipe that cannot be read
-                    output.finish()
-                    close(readEnd)
-                    outputOpen = false
-                }
-            } else {
-                usleep(UInt32(min(nap, Int(milliseconds)) * 1000))
-                nap = min(nap * 2, 50)
-            }
+            // At most a second between looks (50 ms without a process descriptor to wait on).
+            let most: Duration = leader.processDescriptor >= 0 ? .seconds(1) : .milliseconds(50)
+            let milliseconds = (alarm.map { now.duration(to: $0) } ?? most).pollMilliseconds(atMost: most)
+            var exit = pollfd(fd: leader.processDescriptor, events: Int16(POLLIN), revents: 0)
+            _ = poll(&exit, 1, milliseconds)
         }
     }
 
     private enum Leader { case running, ended, lost }
 
-    /// Whether the child has ended, seen without reaping it, so its group ID stays its own.
-    private func leader() -> Leader {
+    /// Whether the leader has ended, seen without reaping it, so its group ID stays its own.
+    private static func status(of pid: pid_t) -> Leader {
         var info = siginfo_t()
         if waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 {
             return info.si_signo != 0 ? .ended : .running
         }
         return errno == EINTR ? .running : .lost
-    }
-
-    func signalGroup(_ signal: Int32) {
-        kill(-pid, signal)
     }
 }
 
@@ -326,7 +275,6 @@ private struct OutputLines {
     let onLine: (@Sendable (String) -> Void)?
     private var kept = Data()
     private var pending = Data()
-    private var buffer = [UInt8](repeating: 0, count: 1 << 16)
 
     init(limit: Int, log: FileHandle?, onLine: (@Sendable (String) -> Void)?) {
         self.limit = limit
@@ -336,11 +284,8 @@ private struct OutputLines {
 
     var text: String { String(decoding: kept, as: UTF8.self) }
 
-    /// One read(2) from `descriptor`; its result.
-    mutating func read(from descriptor: Int32) -> Int {
-        let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-        guard count > 0 else { return count }
-        let chunk = Data(buffer[0..<count])
+    mutating func take(_ buffer: SubprocessOutputSequence.Buffer) {
+        let chunk = buffer.withUnsafeBytes { Data($0) }
         log?.write(chunk)
         if kept.count < limit { kept.append(chunk.prefix(limit - kept.count)) }
         if let onLine {
@@ -351,7 +296,6 @@ private struct OutputLines {
                 if !line.isEmpty { onLine(line) }
             }
         }
-        return count
     }
 
     mutating func finish() {
