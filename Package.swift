@@ -97,7 +97,12 @@ let package = Package(
         .executableTarget(name: "harden", dependencies: ["HardenCommands"]),
         .testTarget(name: "HardenRecipeTests", dependencies: ["HardenRecipe"]),
         .testTarget(name: "HardenProcessTests", dependencies: ["HardenProcess"]),
-        .testTarget(name: "HardenEngineTests", dependencies: ["HardenEngine", "HardenArchive", "HardenTestSupport"]),
+        .testTarget(
+            name: "HardenEngineTests",
+            dependencies: [
+                "HardenEngine", "HardenArchive", "HardenTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "HardenPlanTests", dependencies: ["HardenPlan", "HardenEngine", "HardenProcess", "HardenRecipe", "Yams"]),
         .target(name: "HardenTestSupport", dependencies: ["HardenImage", "HardenArchive"], path: "Tests/HardenTestSupport"),
         .testTarget(name: "HardenImageTests", dependencies: ["HardenImage", "HardenArchive", "HardenTestSupport"]),

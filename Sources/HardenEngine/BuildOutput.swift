@@ -22,7 +22,7 @@ final class BuildOutput: @unchecked Sendable {
 
     var tail: String { lastLines.joined(separator: "\n") }
 
-    func take(_ bytes: ArraySlice<UInt8>) {
+    func take<Bytes: Collection<UInt8>>(_ bytes: Bytes) {
         if raw.count < 64 << 10 { raw.append(contentsOf: bytes.prefix(64 << 10 - raw.count)) }
         pending.append(contentsOf: bytes)
         while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {

@@ -11,6 +11,8 @@ public struct EngineAPI: Sendable {
         self.socketPath = socketPath
     }
 
+    var http: EngineHTTP { EngineHTTP(socketPath: socketPath) }
+
     /// The engine socket the docker client would use when that is a local unix socket; nil for
     /// tcp and ssh hosts and docker contexts, which are left to the client.
     public static func local(environment: [String: String]) -> EngineAPI? {
@@ -38,9 +40,7 @@ public struct EngineAPI: Sendable {
 
     /// Fails with `.engineUnreachable` unless the engine answers.
     func ping() async throws(DockerError) {
-        let status = try await onThread(timeout: .seconds(20)) { (connection) throws(DockerError) in
-            try connection.exchange(method: "GET", target: "/_ping").0
-        }
+        let status = try await http.exchange(method: "GET", path: "/_ping", timeout: .seconds(20)).status
         guard status == 200 else {
             throw DockerError(.engineUnreachable, "the engine at \(socketPath) answered /_ping with status \(status)")
         }
@@ -76,27 +76,25 @@ public struct EngineAPI: Sendable {
     }
 
     private func inspectInOneLane(_ references: [String]) async throws(DockerError) -> [String: EngineImage] {
-        try await onThread(timeout: .seconds(120)) { (connection) throws(DockerError) in
-            var images: [String: EngineImage] = [:]
-            for reference in references {
-                let (status, body) = try connection.exchange(
-                    method: "GET", target: "/images/\(Self.escapePath(reference))/json")
-                switch status {
-                case 200:
-                    guard let answer = try? JSONDecoder().decode(InspectAnswer.self, from: body) else {
-                        throw DockerError(.badOutput, "the engine's inspect answer for \(reference) is not an image")
-                    }
-                    images[reference] = answer.image
-                case 404, 400:
-                    // 400: a reference the engine cannot parse, which the client also reports as absent.
-                    continue
-                default:
-                    throw DockerError(
-                        .commandFailed, "the engine could not inspect \(reference) (\(status)): \(Self.message(in: body))")
+        var images: [String: EngineImage] = [:]
+        for reference in references {
+            let (status, body) = try await http.exchange(
+                method: "GET", path: "/images/\(Self.escapePath(reference))/json", timeout: .seconds(120))
+            switch status {
+            case 200:
+                guard let answer = try? JSONDecoder().decode(InspectAnswer.self, from: body) else {
+                    throw DockerError(.badOutput, "the engine's inspect answer for \(reference) is not an image")
                 }
+                images[reference] = answer.image
+            case 404, 400:
+                // 400: a reference the engine cannot parse, which the client also reports as absent.
+                continue
+            default:
+                throw DockerError(
+                    .commandFailed, "the engine could not inspect \(reference) (\(status)): \(Self.message(in: body))")
             }
-            return images
         }
+        return images
     }
 
     /// A classic-builder build of `context` (what `.dockerignore` leaves, as the client sends it)
@@ -123,55 +121,31 @@ public struct EngineAPI: Sendable {
             throw DockerError(.commandFailed, "cannot write the log file: \(error.localizedDescription)")
         }
         let output = BuildOutput(log: log, onLine: onLine)
-        return try await onThread(timeout: timeout) { (connection) throws(DockerError) in
-            defer { try? log.close() }
-            let answer: EngineConnection.Answer
-            do throws(DockerError) {
-                answer = try connection.request(
-                    method: "POST", target: target, headers: [("Content-Type", "application/x-tar")], bodyFile: scratchTar
-                ) { output.take($0) }
-            } catch {
-                output.finish()
-                var error = error
-                if error.logPath == nil { error.logPath = logFile }
-                throw error
-            }
+        defer { try? log.close() }
+        let status: Int
+        do throws(DockerError) {
+            status = try await http.request(
+                method: "POST", path: target, headers: [("Content-Type", "application/x-tar")], bodyFile: scratchTar,
+                timeout: timeout
+            ) { output.take($0.readableBytesView) }
+        } catch {
             output.finish()
-            if answer.status != 200 {
-                output.record(Self.message(in: Data(output.raw)))
-                throw DockerError(.commandFailed, "docker build failed (\(answer.status)):\n\(output.tail)", logPath: logFile)
-            }
-            if output.failed {
-                throw DockerError(.commandFailed, "docker build failed:\n\(output.tail)", logPath: logFile)
-            }
-            guard let id = output.imageID else {
-                throw DockerError(.badOutput, "the engine ended the build without an image ID", logPath: logFile)
-            }
-            return id
+            var error = error
+            if error.logPath == nil { error.logPath = logFile }
+            throw error
         }
-    }
-
-    /// Runs `work` on a connection of its own, on a thread of its own: a build can stream for
-    /// hours and must not hold a thread of the cooperative pool. Cancelling the task aborts it,
-    /// and the engine stops a build whose connection closes.
-    private func onThread<T: Sendable>(
-        timeout: Duration, _ work: @escaping @Sendable (EngineConnection) throws(DockerError) -> T
-    ) async throws(DockerError) -> T {
-        let connection = try EngineConnection(socketPath: socketPath, timeout: timeout)
-        let result: Result<T, DockerError> = await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                Thread {
-                    continuation.resume(
-                        returning: Result { () throws(DockerError) in
-                            try connection.connect()
-                            return try work(connection)
-                        })
-                }.start()
-            }
-        } onCancel: {
-            connection.abort()
+        output.finish()
+        if status != 200 {
+            output.record(Self.message(in: Data(output.raw)))
+            throw DockerError(.commandFailed, "docker build failed (\(status)):\n\(output.tail)", logPath: logFile)
         }
-        return try result.get()
+        if output.failed {
+            throw DockerError(.commandFailed, "docker build failed:\n\(output.tail)", logPath: logFile)
+        }
+        guard let id = output.imageID else {
+            throw DockerError(.badOutput, "the engine ended the build without an image ID", logPath: logFile)
+        }
+        return id
     }
 
     private static func json(_ values: [String: String]) -> String {

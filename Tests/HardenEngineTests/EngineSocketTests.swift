@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Testing
 
 @testable import HardenEngine
@@ -61,28 +62,30 @@ import Testing
         }
     }
 
-    func connection(to engine: ScriptedEngine, within seconds: Int = 10) throws(DockerError) -> EngineConnection {
-        let connection = try EngineConnection(socketPath: engine.path, timeout: .seconds(seconds))
-        try connection.connect()
-        return connection
-    }
-
-    func exchange(with engine: ScriptedEngine, within seconds: Int = 10) throws(DockerError) -> (Int, String) {
-        let (status, body) = try connection(to: engine, within: seconds).exchange(method: "GET", target: "/_ping")
+    func exchange(with engine: ScriptedEngine, within seconds: Int = 10) async throws(DockerError) -> (Int, String) {
+        let (status, body) = try await EngineHTTP(socketPath: engine.path).exchange(
+            method: "GET", path: "/_ping", timeout: .seconds(seconds))
         return (status, String(decoding: body, as: UTF8.self))
     }
 
-    @Test func aBodyWithoutLengthRunsToTheEnd() throws {
+    /// A 32 MiB request body, more than a socket buffers.
+    func largeBody() throws -> URL {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("harden-body-\(UUID().uuidString)")
+        try Data(count: 32 << 20).write(to: file)
+        return file
+    }
+
+    @Test func aBodyWithoutLengthRunsToTheEnd() async throws {
         let engine = try ScriptedEngine(answer: "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nOK, all of it")
-        let (status, body) = try exchange(with: engine)
+        let (status, body) = try await exchange(with: engine)
         #expect(status == 200)
         #expect(body == "OK, all of it")
     }
 
-    @Test func chunksAreJoined() throws {
+    @Test func chunksAreJoined() async throws {
         let engine = try ScriptedEngine(
             answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7;x=y\r\n, world\r\n0\r\n\r\n")
-        let (status, body) = try exchange(with: engine)
+        let (status, body) = try await exchange(with: engine)
         #expect(status == 200)
         #expect(body == "hello, world")
     }
@@ -94,10 +97,10 @@ import Testing
         ("SSH-2.0-OpenSSH_9.2\r\n", "not HTTP"),
         ("HTTP/1.1 200 OK\r\nContent-Le", "closed the connection in the middle"),
     ])
-    func aBrokenAnswerIsABadOutputError(answer: String, expected: String) throws {
+    func aBrokenAnswerIsABadOutputError(answer: String, expected: String) async throws {
         let engine = try ScriptedEngine(answer: answer)
         do {
-            _ = try exchange(with: engine)
+            _ = try await exchange(with: engine)
             Issue.record("a broken answer was taken")
         } catch {
             #expect(error.kind == .badOutput)
@@ -105,10 +108,10 @@ import Testing
         }
     }
 
-    @Test func anEngineThatNeverAnswersTimesOut() throws {
+    @Test func anEngineThatNeverAnswersTimesOut() async throws {
         let engine = try ScriptedEngine(answer: nil)
         do {
-            _ = try exchange(with: engine, within: 1)
+            _ = try await exchange(with: engine, within: 1)
             Issue.record("a silent engine answered")
         } catch {
             #expect(error.kind == .commandFailed)
@@ -117,12 +120,15 @@ import Testing
     }
 
     /// An engine that stops reading a large request does not leave the sender blocked.
-    @Test func aRequestTheEngineDoesNotReadTimesOut() throws {
+    @Test func aRequestTheEngineDoesNotReadTimesOut() async throws {
         let engine = try ScriptedEngine(answer: nil)
-        let connection = try connection(to: engine, within: 1)
+        let body = try largeBody()
+        defer { try? FileManager.default.removeItem(at: body) }
         let started = ContinuousClock.now
         do {
-            _ = try connection.request(method: "POST", target: "/build", body: Data(count: 32 << 20)) { _ in }
+            _ = try await EngineHTTP(socketPath: engine.path).request(
+                method: "POST", path: "/build", bodyFile: body.path, timeout: .seconds(1)
+            ) { _ in }
             Issue.record("a request nobody read was sent")
         } catch {
             #expect(error.kind == .commandFailed)
@@ -132,27 +138,29 @@ import Testing
     }
 
     /// The engine refuses some requests before reading their body (a bad tag on a build):
-    /// its answer is what the caller hears, not the broken pipe, whether it then closes the
+    /// its answer is what the caller hears, not the broken upload, whether it then closes the
     /// connection or keeps it without reading.
     @Test(arguments: [false, true])
-    func anAnswerBeforeTheBodyWasReadIsHeard(keepsOpen: Bool) throws {
+    func anAnswerBeforeTheBodyWasReadIsHeard(keepsOpen: Bool) async throws {
         let message = #"{"message":"invalid reference format"}"#
         let engine = try ScriptedEngine(
             answer:
                 "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: \(message.utf8.count)\r\n\r\n\(message)",
             keepsOpen: keepsOpen)
-        var body = Data()
-        let answer = try connection(to: engine).request(method: "POST", target: "/build", body: Data(count: 32 << 20)) {
-            body.append(contentsOf: $0)
-        }
-        #expect(answer.status == 400)
-        #expect(EngineAPI.message(in: body) == "invalid reference format")
+        let file = try largeBody()
+        defer { try? FileManager.default.removeItem(at: file) }
+        let body = Received()
+        let status = try await EngineHTTP(socketPath: engine.path).request(
+            method: "POST", path: "/build", bodyFile: file.path, timeout: .seconds(10)
+        ) { body.append(Data($0.readableBytesView)) }
+        #expect(status == 400)
+        #expect(EngineAPI.message(in: body.data) == "invalid reference format")
     }
 
-    @Test func aSocketNobodyListensOnIsUnreachable() throws {
+    @Test func aSocketNobodyListensOnIsUnreachable() async throws {
         let path = "/tmp/harden-absent-\(UUID().uuidString.prefix(8)).sock"
         do {
-            try EngineConnection(socketPath: path, timeout: .seconds(5)).connect()
+            _ = try await EngineHTTP(socketPath: path).exchange(method: "GET", path: "/_ping", timeout: .seconds(5))
             Issue.record("connected to \(path)")
         } catch {
             #expect(error.kind == .engineUnreachable)
@@ -160,23 +168,32 @@ import Testing
         }
     }
 
-    @Test func abortEndsAWaitingRead() async throws {
+    /// Cancelling the task ends a request that waits for an answer, long before its deadline.
+    @Test func cancellingEndsAWaitingRequest() async throws {
         let engine = try ScriptedEngine(answer: nil)
-        let connection = try connection(to: engine, within: 600)
-        let waiting = Task.detached {
-            try connection.exchange(method: "GET", target: "/_ping")
+        let started = ContinuousClock.now
+        let waiting = Task {
+            try await EngineHTTP(socketPath: engine.path).exchange(method: "GET", path: "/_ping", timeout: .seconds(600))
         }
-        // An abort before the read starts is seen when it starts; one during it ends it.
-        connection.abort()
+        try await Task.sleep(for: .milliseconds(200))
+        waiting.cancel()
         let result = await waiting.result
         guard case .failure(let error as DockerError) = result else {
-            Issue.record("the read was not aborted: \(result)")
+            Issue.record("the request was not ended: \(result)")
             return
         }
         #expect(error.kind == .interrupted)
+        #expect(ContinuousClock.now - started < .seconds(30))
     }
 }
 
+/// An answer's bytes, gathered as they come.
+private final class Received: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bytes = Data()
+    func append(_ data: Data) { lock.withLock { bytes.append(data) } }
+    var data: Data { lock.withLock { bytes } }
+}
 /// Connections a silent engine keeps open until the test ends.
 private final class HeldConnections: @unchecked Sendable {
     private let lock = NSLock()
