@@ -22,9 +22,13 @@ struct Planning {
     static func make(
         _ options: ProjectOptions, force: Bool = false, forBuild: Bool = true, loaded: ([LoadedRecipe]) -> Void = { _ in }
     ) async throws -> Planning {
+        let docker = options.dockerClient()
+        // The first engine request sets up the HTTP client and its connection: done while the
+        // recipes, image map and history are read, the inspect below finds them ready.
+        let warming = Task { await docker.warmUp() }
+        defer { warming.cancel() }
         let recipes = try options.loadRecipes()
         loaded(recipes)
-        let docker = options.dockerClient()
         let planner: Planner
         do {
             planner = Planner(

@@ -113,6 +113,13 @@ public struct DockerClient: Sendable {
         return "unix:///var/run/docker.sock"
     }
 
+    /// Opens the connection to a local engine's API ahead of the first real request; nothing
+    /// for the CLI path. Errors are left to that request.
+    public func warmUp() async {
+        guard let engine else { return }
+        try? await engine.ping()
+    }
+
     /// Fails with `.engineUnreachable` unless an engine answers.
     public func ping() async throws(DockerError) {
         if let engine {
