@@ -8,7 +8,9 @@
 #      2×N rounds of one each, interleaved.
 #
 # Usage: Benchmarks/build.sh [--recipes N] [--runs N]
-# HARDEN=PATH measures that binary instead of a fresh scripts/build-release.sh build.
+# HARDEN=PATH measures that binary instead of a fresh scripts/build-release.sh build;
+# BASELINE=PATH also times that binary (an older harden) in the same rounds, for a
+# before/after figure from one run.
 # Needs: a running engine and the local bases (scripts/setup.sh); installs hyperfine
 # when it is missing (apt-get, as root).
 set -euo pipefail
@@ -83,10 +85,24 @@ python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['results'][0]; print
   "$work/plan-bench.json" "$recipes"
 
 echo
+echo "## harden version (process start and exit)"
+if [[ -n ${BASELINE:-} ]]; then
+  hyperfine -N --warmup 5 --runs 50 "'$harden' version" "'$BASELINE' version"
+else
+  hyperfine -N --warmup 5 --runs 50 "'$harden' version"
+fi
+
+echo
 echo "## harden build, flask-distroless up to date"
 state=$work/state
 "$harden" build flask-distroless --image-map "$map" --state "$state" >/dev/null
-hyperfine --warmup 2 --runs "$runs" "'$harden' build flask-distroless --image-map '$map' --state '$state'"
+if [[ -n ${BASELINE:-} ]]; then
+  "$BASELINE" build flask-distroless --image-map "$map" --state "$state.baseline" >/dev/null 2>&1
+  hyperfine --warmup 2 --runs "$runs" "'$harden' build flask-distroless --image-map '$map' --state '$state'" \
+    "'$BASELINE' build flask-distroless --image-map '$map' --state '$state.baseline'"
+else
+  hyperfine --warmup 2 --runs "$runs" "'$harden' build flask-distroless --image-map '$map' --state '$state'"
+fi
 
 echo
 echo "## harden build --force (all layers cached) vs docker build of the same Dockerfile"
@@ -94,15 +110,23 @@ echo "## harden build --force (all layers cached) vs docker build of the same Do
   | python3 -c 'import json,sys; sys.stdout.write(json.load(sys.stdin)[0]["dockerfile"])' >"$work/Dockerfile"
 docker build -q -f "$work/Dockerfile" Recipes/flask-distroless >/dev/null
 "$harden" build flask-distroless --force --image-map "$map" --state "$state" >/dev/null 2>&1
+if [[ -n ${BASELINE:-} ]]; then
+  "$BASELINE" build flask-distroless --force --image-map "$map" --state "$state.baseline" >/dev/null 2>&1
+  "$BASELINE" build flask-distroless --force --image-map "$map" --state "$state.baseline" >/dev/null 2>&1
+fi
 # Interleaved, one of each per round: the host's speed drifts by 10-20% over minutes,
 # and hyperfine would time all of one command before the other.
-python3 - "$((runs * 2))" "$harden" "$map" "$state" "$work/Dockerfile" <<'PY'
+python3 - "$((runs * 2))" "$harden" "$map" "$state" "$work/Dockerfile" "${BASELINE:-}" <<'PY'
 import statistics, subprocess, sys, time
-rounds, harden, image_map, state, dockerfile = int(sys.argv[1]), *sys.argv[2:]
+rounds, harden, image_map, state, dockerfile, baseline = int(sys.argv[1]), *sys.argv[2:]
 commands = {
     "harden build --force": [harden, "build", "flask-distroless", "--force", "--image-map", image_map, "--state", state],
     "docker build": ["docker", "build", "-q", "-f", dockerfile, "Recipes/flask-distroless"],
 }
+if baseline:
+    # Its own state directory: sharing one would make each binary redo what the other recorded.
+    commands["baseline --force"] = [baseline, "build", "flask-distroless", "--force", "--image-map", image_map,
+                                    "--state", state + ".baseline"]
 times = {name: [] for name in commands}
 for _ in range(rounds):
     for name, command in commands.items():
@@ -111,7 +135,9 @@ for _ in range(rounds):
         times[name].append((time.perf_counter() - started) * 1000)
 for name, values in times.items():
     print(f"{name}: median {statistics.median(values):.1f} ms, mean {statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} ms ({rounds} runs)")
-ratios = [h / d for h, d in zip(*times.values())]
-print(f"harden / docker: median of per-round ratios {statistics.median(ratios):.2f}, "
-      f"ratio of medians {statistics.median(times['harden build --force']) / statistics.median(times['docker build']):.2f}")
+docker = times["docker build"]
+for name in [n for n in times if n != "docker build"]:
+    ratios = [h / d for h, d in zip(times[name], docker)]
+    print(f"{name.split()[0]} / docker: median of per-round ratios {statistics.median(ratios):.2f}, "
+          f"ratio of medians {statistics.median(times[name]) / statistics.median(docker):.2f}")
 PY

@@ -1,3 +1,5 @@
+import Foundation
+import HardenProcess
 import Testing
 
 @testable import HardenScan
@@ -67,5 +69,53 @@ import Testing
     @Test(arguments: ["", "1.0-rx", "1.0_foo1", "a.b", "1..0"])
     func invalidAlpine(text: String) {
         #expect(AlpineVersion(text) == nil)
+    }
+
+    /// Numeric components past 64 bits keep their order (they once failed to parse, or wrapped to 0).
+    @Test(arguments: [
+        ("2020.8.19", "1101051031041161081211101051031041161081"), ("1.99999999999999999999", "1.100000000000000000000"),
+        ("1.0.post99999999999999999999", "1.0.post100000000000000000000"), ("99999999999999999999!1.0", "100000000000000000000!0.1"),
+        ("1.0+99999999999999999999", "1.0+100000000000000000000"), ("1.0a99999999999999999999", "1.0a100000000000000000000"),
+    ])
+    func pythonLongNumbers(lower: String, higher: String) throws {
+        let a = try #require(PythonVersion(lower))
+        let b = try #require(PythonVersion(higher))
+        #expect(a < b, "\(lower) < \(higher)")
+        #expect(!(b < a))
+    }
+
+    @Test(arguments: [
+        ("1.0_p99999999999999999999", "1.0_p100000000000000000000"), ("1.0-r99999999999999999999", "1.0-r100000000000000000000"),
+        ("1.99999999999999999999", "1.100000000000000000000"),
+    ])
+    func alpineLongNumbers(lower: String, higher: String) throws {
+        let a = try #require(AlpineVersion(lower))
+        let b = try #require(AlpineVersion(higher))
+        #expect(a < b, "\(lower) < \(higher)")
+        #expect(!(b < a))
+    }
+
+    @Test func debianLongNumbers() throws {
+        let a = try #require(DebianVersion("1.99999999999999999999999-1"))
+        let b = try #require(DebianVersion("1.100000000000000000000000-1"))
+        #expect(a < b)
+    }
+
+    /// The order PyPA's `packaging` gives the same versions, as an independent check.
+    @Test func pythonOrderMatchesPackaging() async throws {
+        let versions = [
+            "1101051031041161081211101051031041161081", "2020.8.19", "1.0", "1.0.post1", "1.0.dev3", "1.0a1", "1.0rc2",
+            "1.0+local.7", "1.0.post1.dev2", "1!0.5", "0.9.99999999999999999999", "0.9.100000000000000000000", "2.2.5",
+            "2.2.10", "1.0b2.post3", "1.0.0.0.1", "3.0.0a10", "3.0.0a9", "18446744073709551616", "18446744073709551615",
+        ]
+        let script = "import json, sys\nfrom packaging.version import Version\n"
+            + "print(json.dumps(sorted(json.loads(sys.argv[1]), key=Version)))"
+        let argument = String(decoding: try JSONEncoder().encode(versions), as: UTF8.self)
+        let result = try await ProcessRunner().run(Command("python3", ["-c", script, argument], timeout: .seconds(60)))
+        try #require(result.succeeded, "python3 with packaging is needed (pip install packaging): \(result.output)")
+        let answer = Data(result.output.utf8)
+        let expected = try JSONDecoder().decode([String].self, from: answer)
+        let parsed = try versions.map { try #require(PythonVersion($0), "\($0)") }
+        #expect(parsed.sorted().map(\.description) == expected)
     }
 }

@@ -7,8 +7,8 @@ import Foundation
 public struct AlpineVersion: Sendable, Comparable, CustomStringConvertible {
     public let numbers: [Substring]
     public let letter: UInt8?
-    public let suffixes: [(rank: Int, number: Int)]
-    public let revision: Int
+    public let suffixes: [(rank: Int, number: VersionNumber)]
+    public let revision: VersionNumber
     public let description: String
 
     static let suffixRanks: [String: Int] = [
@@ -19,9 +19,9 @@ public struct AlpineVersion: Sendable, Comparable, CustomStringConvertible {
     public init?(_ text: String) {
         description = text
         var rest = Substring(text)
-        var revision = 0
+        var revision = VersionNumber.zero
         if let dash = rest.range(of: "-r", options: .backwards) {
-            guard let number = Int(rest[dash.upperBound...]) else { return nil }
+            guard let number = VersionNumber(rest[dash.upperBound...]) else { return nil }
             revision = number
             rest = rest[..<dash.lowerBound]
         }
@@ -37,12 +37,12 @@ public struct AlpineVersion: Sendable, Comparable, CustomStringConvertible {
         }
         numbers = main.split(separator: ".", omittingEmptySubsequences: false)
         guard !numbers.isEmpty, numbers.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) else { return nil }
-        var suffixes: [(Int, Int)] = []
+        var suffixes: [(Int, VersionNumber)] = []
         for part in rest[underscore...].split(separator: "_") {
             let name = part.prefix { $0.isLetter }
             let digits = part.dropFirst(name.count)
-            guard let rank = Self.suffixRanks[String(name)], digits.allSatisfy(\.isNumber) else { return nil }
-            suffixes.append((rank, Int(digits) ?? 0))
+            guard let rank = Self.suffixRanks[String(name)], digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            suffixes.append((rank, VersionNumber(digits) ?? .zero))
         }
         self.suffixes = suffixes
     }
@@ -71,8 +71,8 @@ public struct AlpineVersion: Sendable, Comparable, CustomStringConvertible {
         let letterB = Int(b.letter ?? 0)
         if letterA != letterB { return letterA < letterB ? -1 : 1 }
         for index in 0..<max(a.suffixes.count, b.suffixes.count) {
-            let x = index < a.suffixes.count ? a.suffixes[index] : (noSuffix, 0)
-            let y = index < b.suffixes.count ? b.suffixes[index] : (noSuffix, 0)
+            let x = index < a.suffixes.count ? a.suffixes[index] : (noSuffix, .zero)
+            let y = index < b.suffixes.count ? b.suffixes[index] : (noSuffix, .zero)
             if x.0 != y.0 { return x.0 < y.0 ? -1 : 1 }
             if x.1 != y.1 { return x.1 < y.1 ? -1 : 1 }
         }

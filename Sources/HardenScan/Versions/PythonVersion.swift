@@ -6,11 +6,11 @@ import Foundation
 /// separators `.`, `-`, `_` optional, a leading `v`). Developmental releases sort before
 /// pre-releases, pre-releases before the final release, post-releases after it.
 public struct PythonVersion: Sendable, Comparable, CustomStringConvertible {
-    public let epoch: Int
-    public let release: [Int]
-    public let pre: (kind: Int, number: Int)?
-    public let post: Int?
-    public let dev: Int?
+    public let epoch: VersionNumber
+    public let release: [VersionNumber]
+    public let pre: (kind: Int, number: VersionNumber)?
+    public let post: VersionNumber?
+    public let dev: VersionNumber?
     public let local: [String]
     public let description: String
 
@@ -18,7 +18,7 @@ public struct PythonVersion: Sendable, Comparable, CustomStringConvertible {
         description = text
         var scanner = Scanner(Array(text.trimmingCharacters(in: .whitespaces).lowercased().utf8))
         if scanner.peek == UInt8(ascii: "v") { scanner.index += 1 }
-        var epoch = 0
+        var epoch = VersionNumber.zero
         guard var first = scanner.number() else { return nil }
         if scanner.take("!") {
             epoch = first
@@ -28,23 +28,23 @@ public struct PythonVersion: Sendable, Comparable, CustomStringConvertible {
         var release = [first]
         while scanner.peek == UInt8(ascii: "."), scanner.peekIsDigit(at: 1) {
             scanner.index += 1
-            release.append(scanner.number() ?? 0)
+            release.append(scanner.number() ?? .zero)
         }
         self.epoch = epoch
         self.release = release
 
-        var pre: (Int, Int)?
+        var pre: (Int, VersionNumber)?
         let saved = scanner.index
         scanner.separator()
         if let kind = scanner.word(["alpha": 0, "a": 0, "beta": 1, "b": 1, "preview": 2, "pre": 2, "rc": 2, "c": 2]) {
             scanner.separator()
-            pre = (kind, scanner.number() ?? 0)
+            pre = (kind, scanner.number() ?? .zero)
         } else {
             scanner.index = saved
         }
         self.pre = pre
 
-        var post: Int?
+        var post: VersionNumber?
         let beforePost = scanner.index
         if scanner.take("-"), let number = scanner.number() {
             post = number
@@ -53,19 +53,19 @@ public struct PythonVersion: Sendable, Comparable, CustomStringConvertible {
             scanner.separator()
             if scanner.word(["post": 0, "rev": 0, "r": 0]) != nil {
                 scanner.separator()
-                post = scanner.number() ?? 0
+                post = scanner.number() ?? .zero
             } else {
                 scanner.index = beforePost
             }
         }
         self.post = post
 
-        var dev: Int?
+        var dev: VersionNumber?
         let beforeDev = scanner.index
         scanner.separator()
         if scanner.word(["dev": 0]) != nil {
             scanner.separator()
-            dev = scanner.number() ?? 0
+            dev = scanner.number() ?? .zero
         } else {
             scanner.index = beforeDev
         }
@@ -89,29 +89,38 @@ public struct PythonVersion: Sendable, Comparable, CustomStringConvertible {
         if a.epoch != b.epoch { return a.epoch < b.epoch ? -1 : 1 }
         let length = max(a.release.count, b.release.count)
         for index in 0..<length {
-            let x = index < a.release.count ? a.release[index] : 0
-            let y = index < b.release.count ? b.release[index] : 0
+            let x = index < a.release.count ? a.release[index] : .zero
+            let y = index < b.release.count ? b.release[index] : .zero
             if x != y { return x < y ? -1 : 1 }
         }
         // Pre-release key: a dev-only release sorts before any pre-release; no pre-release after all.
-        func preKey(_ v: PythonVersion) -> (Int, Int) {
+        func preKey(_ v: PythonVersion) -> (Int, VersionNumber) {
             if let pre = v.pre { return (pre.kind, pre.number) }
-            if v.post == nil, v.dev != nil { return (-1, 0) }
-            return (3, 0)
+            if v.post == nil, v.dev != nil { return (-1, .zero) }
+            return (3, .zero)
         }
         let (pa, pb) = (preKey(a), preKey(b))
         if pa != pb { return pa < pb ? -1 : 1 }
-        let (oa, ob) = (a.post ?? -1, b.post ?? -1)
-        if oa != ob { return oa < ob ? -1 : 1 }
-        let (da, db) = (a.dev ?? Int.max, b.dev ?? Int.max)
-        if da != db { return da < db ? -1 : 1 }
+        // No post-release sorts before any; no dev release after any.
+        switch (a.post, b.post) {
+        case let (x?, y?): if x != y { return x < y ? -1 : 1 }
+        case (nil, _?): return -1
+        case (_?, nil): return 1
+        case (nil, nil): break
+        }
+        switch (a.dev, b.dev) {
+        case let (x?, y?): if x != y { return x < y ? -1 : 1 }
+        case (nil, _?): return 1
+        case (_?, nil): return -1
+        case (nil, nil): break
+        }
         // Local: none first; numeric segments after alphanumeric ones; shorter first when a prefix.
         for index in 0..<max(a.local.count, b.local.count) {
             guard index < a.local.count else { return -1 }
             guard index < b.local.count else { return 1 }
             let x = a.local[index]
             let y = b.local[index]
-            switch (Int(x), Int(y)) {
+            switch (VersionNumber(x), VersionNumber(y)) {
             case let (p?, q?): if p != q { return p < q ? -1 : 1 }
             case (_?, nil): return 1
             case (nil, _?): return -1
@@ -129,11 +138,11 @@ public struct PythonVersion: Sendable, Comparable, CustomStringConvertible {
         func peekIsDigit(at offset: Int) -> Bool {
             index + offset < bytes.count && (48...57).contains(bytes[index + offset])
         }
-        mutating func number() -> Int? {
+        mutating func number() -> VersionNumber? {
             let start = index
             while index < bytes.count, (48...57).contains(bytes[index]) { index += 1 }
-            guard index > start, index - start <= 18 else { return nil }
-            return Int(String(decoding: bytes[start..<index], as: UTF8.self))
+            guard index > start else { return nil }
+            return VersionNumber(trimming: bytes[start..<index])
         }
         mutating func take(_ character: Character) -> Bool {
             guard let ascii = character.asciiValue, peek == ascii else { return false }
