@@ -127,6 +127,10 @@ public final class HTTPClients: Sendable {
         settings.proxy(for: url).flatMap { proxied[$0] } ?? direct
     }
 
+    /// One event loop thread for every client: a CLI's few connections need no more, and each
+    /// thread NIO starts is paid on every run that makes a request.
+    private static let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
     private static func client(proxy: ProxySettings.Server?) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.proxy = proxy.map { proxy in
@@ -138,7 +142,7 @@ public final class HTTPClients: Sendable {
         configuration.timeout.connect = .minutes(10)
         // A refused connection fails the request at once instead of being retried until its deadline.
         configuration.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+        return HTTPClient(eventLoopGroup: loops, configuration: configuration)
     }
 }
 
