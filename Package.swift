@@ -103,7 +103,7 @@ let package = Package(
                 "HardenEngine", "HardenArchive", "HardenTestSupport", .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "HardenPlanTests", dependencies: ["HardenPlan", "HardenEngine", "HardenProcess", "HardenRecipe", "Yams"]),
+        .testTarget(name: "HardenPlanTests", dependencies: ["HardenPlan", "HardenEngine", "HardenProcess", "HardenRecipe"]),
         .target(name: "HardenTestSupport", dependencies: ["HardenImage", "HardenArchive"], path: "Tests/HardenTestSupport"),
         .testTarget(name: "HardenImageTests", dependencies: ["HardenImage", "HardenArchive", "HardenTestSupport"]),
         .testTarget(
@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(
             name: "HardenCommandsTests",
             dependencies: [
-                "harden", "HardenCommands", "HardenBuild", "HardenPlan", "HardenEngine", "HardenHistory", "HardenImage",
+                "harden", "HardenCommands", "HardenBuild", "HardenHistory", "HardenImage",
                 "HardenArchive", "HardenScan", "HardenTestSupport",
             ]
         ),
