@@ -97,8 +97,6 @@ public struct ProcessRunner: ProcessRunning {
         let configuration = Configuration(
             executable: .path(FilePath(path)), arguments: Arguments(command.arguments),
             environment: .inherit.updating(overrides), platformOptions: options)
-        let started = ContinuousClock.now
-        let deadline = command.timeout.map { started + $0 }
         let state = RunState()
         let limit = outputLimit
         let kept = log
@@ -106,6 +104,9 @@ public struct ProcessRunner: ProcessRunning {
             let outcome = try await Subprocess.run(
                 configuration, input: .none, output: .sequence, error: .combinedWithOutput
             ) { execution in
+                // Timed from the spawn: a busy task pool can delay it by seconds.
+                let started = ContinuousClock.now
+                let deadline = command.timeout.map { started + $0 }
                 let leader = execution.processIdentifier
                 // Read in a task of its own, so cancelling this one does not drop the output of a
                 // command that is still being stopped. The library ends the read when the leader
@@ -123,7 +124,7 @@ public struct ProcessRunner: ProcessRunning {
                 } onCancel: {
                     state.stop(.cancelled) { kill(-leader.value, SIGTERM) }
                 }
-                return (output: await reading.value, ended: ended)
+                return (output: await reading.value, seconds: (ended - started).inSeconds)
             }
             let ending: ProcessResult.Ending
             switch (state.forced, outcome.terminationStatus) {
@@ -132,8 +133,7 @@ public struct ProcessRunner: ProcessRunning {
             case (nil, .signaled(let signal)): ending = .signalled(signal)
             }
             // Until the leader ended, not until this task resumed: a busy pool can add seconds.
-            return ProcessResult(
-                ending: ending, output: outcome.closureResult.output, seconds: (outcome.closureResult.ended - started).inSeconds)
+            return ProcessResult(ending: ending, output: outcome.closureResult.output, seconds: outcome.closureResult.seconds)
         } catch let error as SubprocessError {
             try? log?.close()
             if state.lostStatus {
