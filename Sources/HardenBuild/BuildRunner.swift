@@ -480,6 +480,15 @@ public struct BuildRunner: Sendable {
         progress.note(
             "\(recipe.name) scan (\(report.scanners.joined(separator: ", "))): \(report.findings.count) findings, \(failing.count) failing the gate in \(BuildProgress.format(ContinuousClock.now - started))"
         )
+        for group in report.unmatched {
+            progress.note("\(recipe.name) scan: not checked: \(group.summary)")
+        }
+        if failing.isEmpty, !report.passed {
+            throw BuildError(
+                .failed,
+                "the runtime image failed the vulnerability gate: \(report.unmatchedCount) packages could not be checked",
+                hint: "full report: \(path); load advisories for the image's release, or drop scan.fail-on-unmatched")
+        }
         guard report.passed else {
             var shown = failing.prefix(5).map {
                 "  - \($0.vulnerability.primaryID) (\($0.vulnerability.severity.rawValue)) in \($0.vulnerability.package) \($0.vulnerability.version)"

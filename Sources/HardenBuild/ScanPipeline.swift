@@ -39,7 +39,7 @@ public struct ScanPipeline: Sendable {
         return ScanGate(
             failOn: Set(settings.failOn.map { Severity(word: $0.rawValue) }), ignoreUnfixed: settings.ignoreUnfixed,
             ignores: ignores,
-            today: today)
+            today: today, failOnUnmatched: settings.failOnUnmatched ?? false)
     }
 
     /// Scans the image at `path` (already analysed as `analysis`).
@@ -51,6 +51,7 @@ public struct ScanPipeline: Sendable {
             throw ScannerError(scanner: "policy", message: error.description)
         }
         var lists: [[Vulnerability]] = []
+        var unmatched: [UnmatchedPackages] = []
         for scanner in settings.scanners {
             switch scanner {
             case .builtin:
@@ -61,6 +62,7 @@ public struct ScanPipeline: Sendable {
                 }
                 let started = ContinuousClock.now
                 let found = advisories.match(analysis.catalog.packages, os: analysis.catalog.os)
+                unmatched = advisories.unmatched(analysis.catalog.packages, os: analysis.catalog.os)
                 note(
                     "builtin: \(analysis.catalog.packages.count) packages matched against \(advisories.count) advisories "
                         + "in \(Self.seconds(since: started)): \(found.count) findings")
@@ -74,7 +76,8 @@ public struct ScanPipeline: Sendable {
                 lists.append(found)
             }
         }
-        return gate.judge(FindingMerger.merge(lists), image: name, scanners: settings.scanners.map(\.rawValue))
+        return gate.judge(
+            FindingMerger.merge(lists), image: name, scanners: settings.scanners.map(\.rawValue), unmatched: unmatched)
     }
 
     /// "0.123 s" since `start`.

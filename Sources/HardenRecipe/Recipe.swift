@@ -241,6 +241,9 @@ public struct ScanSettings: Sendable, Equatable, Codable {
     public var ignoreFile: String?
     /// Accepted vulnerabilities, each with a reason and optionally a last day.
     public var ignores: [ScanIgnore] = []
+    /// `fail-on-unmatched`: packages that could not be checked fail the gate. Nil when not
+    /// given (false), so recipes that do not set it keep their input digest.
+    public var failOnUnmatched: Bool?
 
     public init(
         scanners: [Scanner] = [.builtin], failOn: [Severity] = [.critical, .high], ignoreUnfixed: Bool = false,

@@ -14,7 +14,7 @@ enum RecipeParser {
     static let healthcheckKeys = ["test", "interval", "timeout", "start-period", "retries"]
     static let policyKeys = ["allow-root", "allow-shell", "allow-package-manager", "disable", "forbid-paths", "exceptions"]
     static let exceptionKeys = ["rule", "path", "reason", "expires"]
-    static let scanKeys = ["scanners", "fail-on", "ignore-unfixed", "ignore-file", "ignores"]
+    static let scanKeys = ["scanners", "fail-on", "ignore-unfixed", "fail-on-unmatched", "ignore-file", "ignores"]
     static let ignoreKeys = ["id", "package", "reason", "expires"]
     static let scheduleKeys = ["cron", "timezone", "triggers"]
 
@@ -202,6 +202,7 @@ enum RecipeParser {
             scan.failOn = try enumList(failOn, ScanSettings.Severity.self, lowercase: true)
         }
         scan.ignoreUnfixed = try map["ignore-unfixed"]?.bool() ?? false
+        scan.failOnUnmatched = try map["fail-on-unmatched"]?.bool()
         scan.ignoreFile = try map["ignore-file"]?.string(Validate.path)
         for item in try map["ignores"]?.sequence() ?? [] {
             let entry = try item.mapping(allowed: ignoreKeys)

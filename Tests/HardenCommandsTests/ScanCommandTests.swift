@@ -155,6 +155,36 @@ import Testing
     }
 
     /// The real trivy binary, run the way harden runs it, with the one scanner that works offline.
+    /// An image without os-release: its Debian packages are reported as not checked, never as
+    /// clean, in text and JSON, and `fail-on-unmatched` fails the gate on them.
+    @Test func packagesOfAnImageWithoutOSReleaseAreNotCheckedNotClean() async throws {
+        let project = try Project()
+        let tag = "harden-test/no-os-release:\(UUID().uuidString.prefix(8).lowercased())"
+        let built = try CLI.shell(
+            "printf 'FROM \(DockerBuildTests.builderBase)\\nRUN rm -f /etc/os-release /usr/lib/os-release\\n' "
+                + "| DOCKER_BUILDKIT=0 docker build -q -t \(tag) -")
+        #expect(built.status == 0, "\(built.output)")
+        defer { _ = try? CLI.shell("docker image rm \(tag)") }
+        let archive = try saved(tag, in: project)
+        let text = try await project.harden(["scan", archive, "--advisories", Self.advisories])
+        #expect(text.status == 0, "\(text.stderr)")
+        let line = try #require(
+            text.stdout.split(separator: "\n").first { $0.contains("not checked:") && $0.contains(" deb packages") })
+        #expect(line.contains("the image has no /etc/os-release, so its Debian release is unknown"), "\(line)")
+        #expect(text.stdout.contains("packages not checked, not clean"), "\(text.stdout)")
+
+        try project.write("unmatched.yaml", "fail-on-unmatched: true\n")
+        let strict = try await project.harden([
+            "scan", archive, "--advisories", Self.advisories, "--policy", "unmatched.yaml", "--format", "json",
+        ])
+        #expect(strict.status == 1, "\(strict.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(strict.stdout.utf8)) as? [String: Any])
+        #expect(report["passed"] as? Bool == false)
+        let groups = try #require(report["unmatched"] as? [[String: Any]])
+        let debs = try #require(groups.first { $0["ecosystem"] as? String == "deb" })
+        #expect((debs["count"] as? Int ?? 0) > 5)
+    }
+
     @Test func trivyRunsOnTheSavedImageAndItsReportIsRead() async throws {
         let project = try Project()
         let archive = try saved(DockerBuildTests.runtimeBase, in: project)

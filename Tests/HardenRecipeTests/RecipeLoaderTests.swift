@@ -59,6 +59,16 @@ let minimalRecipe = """
         #expect(loaded.contextDirectory.lastPathComponent == "app")
         #expect(loaded.recipe.policy.allowRoot == false)
         #expect(loaded.recipe.scan.failOn == [.critical, .high])
+        #expect(loaded.recipe.scan.failOnUnmatched == nil)
+    }
+
+    @Test func failOnUnmatchedIsReadAndTyped() throws {
+        let project = try TemporaryProject()
+        let loaded = try project.load(minimalRecipe + "\nscan:\n  fail-on-unmatched: true\n")
+        #expect(loaded.recipe.scan.failOnUnmatched == true)
+        let error = try #require(project.error(minimalRecipe + "\nscan:\n  fail-on-unmatched: sometimes\n"))
+        #expect(error.message.contains("fail-on-unmatched"), "\(error.message)")
+        #expect(error.location.line == 15)
     }
 
     @Test func unknownKeySuggestsTheNearestOneWithItsPosition() throws {

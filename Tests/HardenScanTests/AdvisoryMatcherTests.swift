@@ -102,4 +102,37 @@ import Testing
         #expect(CVSS3.baseScore("CVSS:2.0/AV:N") == nil)
         #expect(CVSS3.baseScore("CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H") == nil)
     }
+
+    /// OS packages harden cannot check are counted with the reason, never taken as clean.
+    @Test func packagesThatCannotBeCheckedAreCountedWithTheReason() throws {
+        let matcher = AdvisoryMatcher([try Self.advisory(Self.openssl)])
+        let debs = ["base-files", "libc6", "libssl3", "zlib1g", "tzdata", "libffi8"].map {
+            Package(kind: .deb, name: $0, version: "1.0-1", location: "/var/lib/dpkg/status")
+        }
+        let flask = Package(kind: .python, name: "Flask", version: "2.2.5", location: "/app/deps")
+        let cases: [(OperatingSystem?, String?)] = [
+            (nil, "the image has no /etc/os-release, so its Debian release is unknown"),
+            (OperatingSystem(id: "debian"), "the image's os-release has no VERSION_ID, so its Debian release is unknown"),
+            (OperatingSystem(id: "ubuntu", versionID: "24.04"), "the image's os-release says ID=ubuntu, which has no Debian advisories to match"),
+            (OperatingSystem(id: "debian", versionID: "11"), "no Debian:11 advisories are loaded"),
+            (OperatingSystem(id: "debian", versionID: "12"), nil),
+        ]
+        for (os, reason) in cases {
+            let groups = matcher.unmatched(debs + [flask], os: os)
+            let debGroups = groups.filter { $0.ecosystem == "deb" }
+            if let reason {
+                #expect(debGroups == [
+                    UnmatchedPackages(
+                        ecosystem: "deb", reason: reason, count: 6,
+                        examples: ["base-files", "libc6", "libssl3", "zlib1g", "tzdata"])
+                ], "\(String(describing: os))")
+                #expect(debGroups.first?.summary == "6 deb packages (base-files, libc6, libssl3, zlib1g, tzdata, …) — \(reason)")
+            } else {
+                #expect(debGroups.isEmpty, "\(String(describing: os))")
+            }
+            // No PyPI advisory is loaded: the Python package is not checked either, whatever the OS.
+            #expect(groups.filter { $0.ecosystem == "python" }.map(\.reason) == ["no PyPI advisories are loaded"])
+        }
+        #expect(AdvisoryMatcher().unmatched([], os: nil).isEmpty)
+    }
 }

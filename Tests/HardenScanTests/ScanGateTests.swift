@@ -1,4 +1,5 @@
 import Foundation
+import HardenProcess
 import Testing
 
 @testable import HardenScan
@@ -207,5 +208,50 @@ func fixture(_ name: String) throws -> Data { try Data(contentsOf: fixtures.appe
             #expect(error.description.contains("missing id"))
         }
         #expect(throws: AdvisoryError.self) { try AdvisoryStore.load(directory: directory.appendingPathComponent("absent").path) }
+    }
+
+    /// Unmatched packages are reported in every format; `fail-on-unmatched` fails the gate on them.
+    @Test(arguments: [false, true])
+    func unmatchedPackagesAreReportedAndCanFailTheGate(failOnUnmatched: Bool) async throws {
+        let unmatched = [
+            UnmatchedPackages(
+                ecosystem: "deb", reason: "the image has no /etc/os-release, so its Debian release is unknown", count: 30,
+                examples: ["base-files", "libc6"])
+        ]
+        let report = ScanGate(failOn: [.critical, .high], failOnUnmatched: failOnUnmatched)
+            .judge([], image: "app", scanners: ["builtin"], unmatched: unmatched)
+        #expect(report.passed == !failOnUnmatched)
+        let text = ScanReportWriter.render(report, as: .text, version: "test")
+        #expect(text.contains("critical 0, high 0, medium 0, low 0, unknown 0; 0 with a fix; 30 packages not checked"))
+        #expect(text.contains("  not checked: 30 deb packages (base-files, libc6, …) — the image has no /etc/os-release"))
+        #expect(
+            text.hasSuffix(
+                failOnUnmatched
+                    ? "FAIL: 30 packages not checked (fail-on-unmatched)"
+                    : "PASS (fails on: critical, high) — 30 packages not checked, not clean"), "\(text)")
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(ScanReportWriter.render(report, as: .json, version: "test").utf8))
+                as? [String: Any])
+        #expect((json["unmatched"] as? [[String: Any]])?.first?["count"] as? Int == 30)
+        let sarif = ScanReportWriter.render(report, as: .sarif, version: "test")
+        let log = try #require(try JSONSerialization.jsonObject(with: Data(sarif.utf8)) as? [String: Any])
+        let run = try #require((log["runs"] as? [[String: Any]])?.first)
+        let notes = try #require((run["invocations"] as? [[String: Any]])?.first?["toolExecutionNotifications"] as? [[String: Any]])
+        #expect(notes.first?["level"] as? String == (failOnUnmatched ? "error" : "warning"))
+        try await SARIFSchema.validate(sarif)
+    }
+}
+
+/// Validates SARIF against the 2.1.0 schema in ../shared/data with check-jsonschema.
+enum SARIFSchema {
+    static func validate(_ sarif: String) async throws {
+        let schema = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../../shared/data/schemas/sarif-schema-2.1.0.json").standardizedFileURL
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("harden-\(UUID().uuidString).sarif")
+        try Data(sarif.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try await ProcessRunner().run(
+            Command("check-jsonschema", ["--schemafile", schema.path, file.path], timeout: .seconds(120)))
+        #expect(result.succeeded, "SARIF does not validate: \(result.output)")
     }
 }

@@ -89,6 +89,8 @@ public enum ParsedVersion: Sendable {
 public struct AdvisoryMatcher: Sendable {
     private var byPackage: [String: [OSVAdvisory]] = [:]
     public private(set) var count = 0
+    /// Every ecosystem the loaded advisories name (`Debian:12`, `Alpine:v3.22`, `PyPI`).
+    public private(set) var ecosystems: Set<String> = []
 
     public init(_ advisories: [OSVAdvisory] = []) {
         for advisory in advisories { add(advisory) }
@@ -100,6 +102,7 @@ public struct AdvisoryMatcher: Sendable {
         var keys = Set<String>()
         for affected in advisory.affected ?? [] {
             guard let package = affected.package, let family = Self.family(package.ecosystem) else { continue }
+            ecosystems.insert(package.ecosystem)
             keys.insert(Self.key(family, family == "PyPI" ? Package.normalizePython(package.name) : package.name))
         }
         for key in keys { byPackage[key, default: []].append(advisory) }
@@ -116,6 +119,44 @@ public struct AdvisoryMatcher: Sendable {
     /// Every advisory affecting a package of the image running `os`, in package order.
     public func match(_ packages: [Package], os: OperatingSystem?) -> [Vulnerability] {
         concurrentMap(packages.count) { index in match(packages[index], os: os) }.flatMap { $0 }
+    }
+
+    /// The packages `match` cannot check on an image running `os`, grouped by kind and reason:
+    /// no os-release, another OS, no VERSION_ID, or no advisories loaded for that release.
+    public func unmatched(_ packages: [Package], os: OperatingSystem?) -> [UnmatchedPackages] {
+        var groups: [UnmatchedPackages] = []
+        for package in packages {
+            guard let reason = whyUnmatched(package.kind, os: os) else { continue }
+            if let index = groups.firstIndex(where: { $0.ecosystem == package.kind.rawValue && $0.reason == reason }) {
+                groups[index].count += 1
+                if groups[index].examples.count < 5 { groups[index].examples.append(package.name) }
+            } else {
+                groups.append(
+                    UnmatchedPackages(ecosystem: package.kind.rawValue, reason: reason, count: 1, examples: [package.name]))
+            }
+        }
+        return groups
+    }
+
+    private func whyUnmatched(_ kind: Package.Kind, os: OperatingSystem?) -> String? {
+        let (id, name) = kind == .deb ? ("debian", "Debian") : ("alpine", "Alpine")
+        switch kind {
+        case .python:
+            return hasAdvisories(for: "PyPI") ? nil : "no PyPI advisories are loaded"
+        case .deb, .apk:
+            guard let os else { return "the image has no /etc/os-release, so its \(name) release is unknown" }
+            guard os.id == id else {
+                return "the image's os-release says ID=\(os.id), which has no \(name) advisories to match"
+            }
+            guard os.versionID != nil, let ecosystem = os.osvEcosystem else {
+                return "the image's os-release has no VERSION_ID, so its \(name) release is unknown"
+            }
+            return hasAdvisories(for: ecosystem) ? nil : "no \(ecosystem) advisories are loaded"
+        }
+    }
+
+    private func hasAdvisories(for image: String) -> Bool {
+        ecosystems.contains { Self.ecosystemApplies($0, to: image) }
     }
 
     private func match(_ package: Package, os: OperatingSystem?) -> [Vulnerability] {

@@ -56,7 +56,13 @@ public struct ScanReport: Sendable, Codable {
     /// Ignores that matched no finding: candidates for removal.
     public var staleIgnores: [VulnerabilityIgnore]
     public var failOn: [Severity]
+    /// Packages no scanner could check (the built-in matcher says which and why).
+    public var unmatched: [UnmatchedPackages] = []
+    /// Whether unmatched packages fail the gate.
+    public var failOnUnmatched = false
     public var passed: Bool
+
+    public var unmatchedCount: Int { unmatched.reduce(0) { $0 + $1.count } }
 
     /// Findings by severity (every verdict), critical first.
     public var counts: [Severity: Int] {
@@ -71,18 +77,23 @@ public struct ScanGate: Sendable {
     public var ignores: [VulnerabilityIgnore]
     /// YYYY-MM-DD (UTC): ignores whose last day is before it have expired.
     public var today: String
+    /// Packages that could not be checked fail the gate.
+    public var failOnUnmatched: Bool
 
     public init(
         failOn: Set<Severity>, ignoreUnfixed: Bool = false, ignores: [VulnerabilityIgnore] = [],
-        today: String = IgnoreFiles.today()
+        today: String = IgnoreFiles.today(), failOnUnmatched: Bool = false
     ) {
         self.failOn = failOn
         self.ignoreUnfixed = ignoreUnfixed
+        self.failOnUnmatched = failOnUnmatched
         self.ignores = ignores
         self.today = today
     }
 
-    public func judge(_ findings: [Vulnerability], image: String, scanners: [String]) -> ScanReport {
+    public func judge(
+        _ findings: [Vulnerability], image: String, scanners: [String], unmatched: [UnmatchedPackages] = []
+    ) -> ScanReport {
         let active = ignores.filter { !$0.isExpired(today: today) }
         var used = Set<Int>()
         var judged: [JudgedFinding] = []
@@ -101,7 +112,8 @@ public struct ScanGate: Sendable {
         let stale = active.enumerated().filter { !used.contains($0.offset) }.map(\.element)
         return ScanReport(
             image: image, scanners: scanners, findings: judged, expiredIgnores: ignores.filter { $0.isExpired(today: today) },
-            staleIgnores: stale, failOn: Severity.allCases.filter(failOn.contains),
-            passed: !judged.contains { $0.verdict == .fails })
+            staleIgnores: stale, failOn: Severity.allCases.filter(failOn.contains), unmatched: unmatched,
+            failOnUnmatched: failOnUnmatched,
+            passed: !judged.contains { $0.verdict == .fails } && !(failOnUnmatched && !unmatched.isEmpty))
     }
 }

@@ -17,7 +17,8 @@ public enum ScanReportWriter {
         var lines = [
             "\(report.image) — scanned by \(report.scanners.joined(separator: ", "))",
             "  " + Severity.allCases.map { "\($0.rawValue) \(counts[$0] ?? 0)" }.joined(separator: ", ")
-                + "; \(report.findings.filter { $0.vulnerability.fixedVersion != nil }.count) with a fix",
+                + "; \(report.findings.filter { $0.vulnerability.fixedVersion != nil }.count) with a fix"
+                + (report.unmatched.isEmpty ? "" : "; \(report.unmatchedCount) packages not checked"),
         ]
         for judged in report.findings {
             let finding = judged.vulnerability
@@ -40,9 +41,23 @@ public enum ScanReportWriter {
         for ignore in report.staleIgnores {
             lines.append("  stale ignore: \(ignore.id) (\(ignore.source)) matched nothing — remove it")
         }
+        for group in report.unmatched {
+            lines.append("  not checked: \(group.summary)")
+        }
         let failing = report.findings.filter { $0.verdict == .fails }.count
         let gate = report.failOn.map(\.rawValue).joined(separator: ", ")
-        lines.append(report.passed ? "PASS (fails on: \(gate))" : "FAIL: \(failing) finding\(failing == 1 ? "" : "s") at \(gate)")
+        if report.passed {
+            lines.append(
+                "PASS (fails on: \(gate))"
+                    + (report.unmatched.isEmpty ? "" : " — \(report.unmatchedCount) packages not checked, not clean"))
+        } else {
+            var reasons: [String] = []
+            if failing > 0 { reasons.append("\(failing) finding\(failing == 1 ? "" : "s") at \(gate)") }
+            if report.failOnUnmatched, !report.unmatched.isEmpty {
+                reasons.append("\(report.unmatchedCount) packages not checked (fail-on-unmatched)")
+            }
+            lines.append("FAIL: " + reasons.joined(separator: "; "))
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -87,18 +102,30 @@ public enum ScanReportWriter {
                 ],
             ])
         }
-        let log: [String: Any] = [
-            "version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "runs": [
-                [
-                    "tool": [
-                        "driver": [
-                            "name": "harden", "version": version, "informationUri": "https://github.com/harden/harden",
-                            "rules": rules,
-                        ]
-                    ], "results": results,
+        var run: [String: Any] = [
+            "tool": [
+                "driver": [
+                    "name": "harden", "version": version, "informationUri": "https://github.com/harden/harden",
+                    "rules": rules,
                 ]
-            ],
+            ], "results": results,
+        ]
+        if !report.unmatched.isEmpty {
+            // Packages that could not be checked are said, not dropped: a CI reads them here.
+            run["invocations"] = [
+                [
+                    "executionSuccessful": true,
+                    "toolExecutionNotifications": report.unmatched.map { group in
+                        [
+                            "level": report.failOnUnmatched ? "error" : "warning",
+                            "message": ["text": "not checked: \(group.summary)"],
+                        ]
+                    },
+                ]
+            ]
+        }
+        let log: [String: Any] = [
+            "version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "runs": [run],
         ]
         let data =
             (try? JSONSerialization.data(withJSONObject: log, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]))
