@@ -51,10 +51,14 @@ let package = Package(
         ),
         .target(name: "HardenConcurrency"),
         .target(name: "HardenRecipe", dependencies: ["Yams", "HardenConcurrency", "HardenCron"]),
-        .target(name: "HardenHistory", dependencies: ["CSQLite"]),
+        .target(name: "HardenSQLite", dependencies: ["CSQLite"]),
+        .target(name: "HardenHistory", dependencies: ["HardenSQLite"]),
         .target(name: "HardenVerify", dependencies: ["HardenImage", "HardenRecipe"]),
         .target(name: "HardenProcess", dependencies: [.product(name: "Subprocess", package: "swift-subprocess")]),
-        .target(name: "HardenScan", dependencies: ["HardenImage", "HardenConcurrency", "HardenProcess", "Yams"]),
+        .target(
+            name: "HardenAdvisories", dependencies: ["HardenArchive", "HardenConcurrency", "HardenHTTP", "HardenSQLite"]),
+        .target(
+            name: "HardenScan", dependencies: ["HardenAdvisories", "HardenImage", "HardenConcurrency", "HardenProcess", "Yams"]),
         .target(name: "HardenCron"),
         .target(
             name: "HardenHTTP",
@@ -83,14 +87,14 @@ let package = Package(
             name: "HardenBuild",
             dependencies: [
                 "HardenArchive", "HardenEngine", "HardenPlan", "HardenRecipe", "HardenImage", "HardenVerify", "HardenScan",
-                "HardenHistory", "HardenProcess",
+                "HardenHistory", "HardenProcess", "HardenAdvisories",
             ]
         ),
         .target(
             name: "HardenCommands",
             dependencies: [
-                "HardenBuild", "HardenPlan", "HardenEngine", "HardenProcess", "HardenScan", "HardenHistory", "HardenRegistry",
-                "HardenSchedule", "HardenCron", "HardenArchive", "HardenRecipe", "HardenImage",
+                "HardenAdvisories", "HardenBuild", "HardenPlan", "HardenEngine", "HardenProcess", "HardenScan", "HardenHistory", "HardenRegistry",
+                "HardenSchedule", "HardenCron", "HardenArchive", "HardenRecipe", "HardenImage", "HardenSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -108,8 +112,10 @@ let package = Package(
         .testTarget(name: "HardenImageTests", dependencies: ["HardenImage", "HardenArchive", "HardenTestSupport"]),
         .testTarget(
             name: "HardenVerifyTests", dependencies: ["HardenVerify", "HardenImage", "HardenArchive", "HardenTestSupport"]),
-        .testTarget(name: "HardenScanTests", dependencies: ["HardenScan", "HardenProcess"], exclude: ["Fixtures"]),
-        .testTarget(name: "HardenHistoryTests", dependencies: ["HardenHistory", "CSQLite"]),
+        .testTarget(
+            name: "HardenScanTests", dependencies: ["HardenScan", "HardenAdvisories", "HardenProcess"], exclude: ["Fixtures"]),
+        .testTarget(name: "HardenAdvisoriesTests", dependencies: ["HardenAdvisories", "HardenArchive", "HardenProcess"]),
+        .testTarget(name: "HardenHistoryTests", dependencies: ["HardenHistory", "HardenSQLite", "CSQLite"]),
         .testTarget(name: "HardenCronTests", dependencies: ["HardenCron"]),
         .testTarget(name: "HardenScheduleTests", dependencies: ["HardenSchedule", "HardenPlan", "HardenHistory", "HardenRecipe"]),
         .testTarget(name: "HardenHTTPTests", dependencies: ["HardenHTTP"]),
@@ -118,7 +124,7 @@ let package = Package(
             name: "HardenCommandsTests",
             dependencies: [
                 "harden", "HardenCommands", "HardenBuild", "HardenHistory", "HardenImage",
-                "HardenArchive", "HardenScan", "HardenTestSupport",
+                "HardenArchive", "HardenScan", "HardenAdvisories", "HardenTestSupport",
             ]
         ),
     ],

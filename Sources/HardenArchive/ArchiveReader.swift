@@ -93,6 +93,8 @@ public final class ArchiveReader {
         case plainTar
         /// No format: the decompressed stream as one entry.
         case decompressOnly
+        /// Zip, read through its central directory (needs a file: a cut-off zip has none).
+        case zip
     }
 
     private var handle: OpaquePointer?
@@ -140,11 +142,14 @@ public final class ArchiveReader {
         guard let handle = archive_read_new() else {
             throw ArchiveError(source: name, message: "libarchive could not allocate a reader", code: .io)
         }
-        var setup = [
-            mode == .decompressOnly ? archive_read_support_format_raw(handle) : archive_read_support_format_tar(handle),
-            archive_read_support_filter_none(handle),
-        ]
-        if mode != .plainTar {
+        var setup: [Int32]
+        switch mode {
+        case .decompressOnly: setup = [archive_read_support_format_raw(handle)]
+        case .zip: setup = [archive_read_support_format_zip_seekable(handle)]
+        case .tar, .plainTar: setup = [archive_read_support_format_tar(handle)]
+        }
+        setup.append(archive_read_support_filter_none(handle))
+        if mode == .tar || mode == .decompressOnly {
             setup += [archive_read_support_filter_gzip(handle), archive_read_support_filter_zstd(handle)]
         }
         if let failed = setup.first(where: { $0 != ARCHIVE_OK }) {

@@ -438,7 +438,8 @@ public struct BuildRunner: Sendable {
         var settings = recipe.recipe.scan
         if settings.scanners.contains(.builtin), options.advisories == nil {
             settings.scanners.removeAll { $0 == .builtin }
-            progress.note("\(recipe.name) scan: builtin skipped, no advisories (pass --advisories DIR or set HARDEN_ADVISORIES)")
+            progress.note(
+                "\(recipe.name) scan: builtin skipped, no advisories (run `harden advisories sync` or `harden advisories import PATH…`, or pass --advisories)")
         }
         return settings
     }

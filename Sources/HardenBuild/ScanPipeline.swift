@@ -1,4 +1,5 @@
 import Foundation
+import HardenAdvisories
 import HardenImage
 import HardenRecipe
 import HardenScan
@@ -58,10 +59,15 @@ public struct ScanPipeline: Sendable {
                 guard let advisories else {
                     throw ScannerError(
                         scanner: "builtin", message: "no advisories to match against",
-                        hint: "pass --advisories DIR (a directory of OSV JSON files) or set HARDEN_ADVISORIES")
+                        hint: "run `harden advisories sync` (or `harden advisories import PATH…`), or pass --advisories")
                 }
                 let started = ContinuousClock.now
-                let found = advisories.match(analysis.catalog.packages, os: analysis.catalog.os)
+                let found: [Vulnerability]
+                do {
+                    found = try advisories.match(analysis.catalog.packages, os: analysis.catalog.os)
+                } catch {
+                    throw ScannerError(scanner: "builtin", message: error.description, hint: error.hint)
+                }
                 unmatched = advisories.unmatched(analysis.catalog.packages, os: analysis.catalog.os)
                 note(
                     "builtin: \(analysis.catalog.packages.count) packages matched against \(advisories.count) advisories "
@@ -76,8 +82,10 @@ public struct ScanPipeline: Sendable {
                 lists.append(found)
             }
         }
-        return gate.judge(
+        var report = gate.judge(
             FindingMerger.merge(lists), image: name, scanners: settings.scanners.map(\.rawValue), unmatched: unmatched)
+        report.ecosystems = analysis.catalog.osvEcosystems
+        return report
     }
 
     /// "0.123 s" since `start`.

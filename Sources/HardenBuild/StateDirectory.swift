@@ -12,6 +12,8 @@ public struct StateDirectory: Sendable {
     }
 
     public var database: URL { root.appendingPathComponent("harden.db") }
+    /// The advisory database `harden advisories sync` and `import` write.
+    public var advisories: URL { root.appendingPathComponent("advisories.db") }
 
     public func buildDirectory(recipe: String, build: Int64) -> URL {
         root.appendingPathComponent("builds/\(recipe)/\(build)")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HardenAdvisories
 import HardenBuild
 import HardenRecipe
 import HardenScan
@@ -43,7 +44,7 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(name: .long, help: "text or json")
     var format: OutputFormat = .text
 
-    @Option(name: .long, help: "A directory of OSV advisories for recipes scanned by builtin (default: $HARDEN_ADVISORIES).")
+    @Option(name: .long, help: Advisories.optionHelp)
     var advisories: String?
 
     func validate() throws {
@@ -62,7 +63,7 @@ struct BuildCommand: AsyncParsableCommand {
             docker: planning.docker, store: planning.store, state: project.stateDirectory, progress: progress)
         let recipes = Dictionary(uniqueKeysWithValues: planning.recipes.map { ($0.name, $0) })
         let options = BuildOptions(
-            jobs: jobs, noCache: noCache || checkReproducible, pull: pull, advisories: try Advisories.load(advisories),
+            jobs: jobs, noCache: noCache || checkReproducible, pull: pull, advisories: try Advisories.load(advisories, state: project.stateDirectory.root.path),
             checkReproducible: checkReproducible, epochs: epochs)
         let plans = planning.plans
         let outcomes = await StopSignals.cancellable { await runner.run(plans, recipes: recipes, options: options) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HardenAdvisories
 import HardenBuild
 import HardenImage
 import HardenRecipe
@@ -35,7 +36,7 @@ struct CompareCommand: AsyncParsableCommand {
     @Option(name: .customLong("scanner"), help: "builtin, trivy or grype; repeat to merge several (default: builtin).")
     var scanners: [ScanSettings.Scanner] = [.builtin]
 
-    @Option(name: .long, help: "A directory of OSV advisories for the builtin scanner (default: $HARDEN_ADVISORIES).")
+    @Option(name: .long, help: Advisories.optionHelp)
     var advisories: String?
 
     @Option(name: .long, help: "text, markdown or json")
@@ -52,17 +53,13 @@ struct CompareCommand: AsyncParsableCommand {
         var settings = ScanSettings(scanners: scanners, failOn: [])
         var matcher: AdvisoryMatcher?
         if scanners.contains(.builtin) {
-            if let directory = advisories ?? ProcessInfo.processInfo.environment["HARDEN_ADVISORIES"], !directory.isEmpty {
-                do {
-                    matcher = try AdvisoryStore.load(directory: directory)
-                } catch {
-                    Output.error(error.description)
-                    throw ExitCode(Exit.badInput)
-                }
-            } else {
+            matcher = try Advisories.load(advisories, state: imageOptions.state)
+            if matcher == nil {
                 settings.scanners.removeAll { $0 == .builtin }
                 FileHandle.standardError.write(
-                    Data("harden: no advisories (--advisories DIR): vulnerability columns left empty\n".utf8))
+                    Data(
+                        "harden: no advisories (run `harden advisories sync` or pass --advisories): vulnerability columns left empty\n"
+                            .utf8))
             }
         }
         var rows: [Row] = []

@@ -16,7 +16,7 @@ public struct Harden: AsyncParsableCommand {
         subcommands: [
             PlanCommand.self, BuildCommand.self, VerifyCommand.self, SbomCommand.self, ScanCommand.self, CompareCommand.self,
             DiffCommand.self, NormalizeCommand.self,
-            RebuildCommand.self, WatchCommand.self, HistoryCommand.self, ExportCommand.self,
+            AdvisoriesCommand.self, RebuildCommand.self, WatchCommand.self, HistoryCommand.self, ExportCommand.self,
             VersionCommand.self,
         ]
     )

@@ -3,6 +3,7 @@ import Foundation
 import HardenBuild
 import HardenConcurrency
 import HardenHistory
+import HardenSQLite
 import HardenRecipe
 import HardenPlan
 import HardenEngine

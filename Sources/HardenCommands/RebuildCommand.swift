@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HardenAdvisories
 import HardenBuild
 import HardenHistory
 import HardenRecipe
@@ -41,7 +42,7 @@ struct RebuildCommand: AsyncParsableCommand {
     @Option(name: .long, help: "text or json")
     var format: OutputFormat = .text
 
-    @Option(name: .long, help: "A directory of OSV advisories for recipes scanned by builtin (default: $HARDEN_ADVISORIES).")
+    @Option(name: .long, help: Advisories.optionHelp)
     var advisories: String?
 
     @Option(name: .long, help: "A registry reached over plain HTTP (besides localhost and 127.0.0.0/8); repeatable.")
@@ -73,7 +74,7 @@ struct RebuildCommand: AsyncParsableCommand {
             }
             return
         }
-        let advisories = try Advisories.load(advisories)
+        let advisories = try Advisories.load(advisories, state: project.stateDirectory.root.path)
         let outcomes = try await DueCheck.rebuild(
             decisions, planning: planning, project: project, jobs: jobs, advisories: advisories,
             progress: BuildProgress(verbose: verbose))
@@ -187,21 +188,6 @@ enum DueCheck {
                 print("\(decision.recipe): not due\(next)")
             }
             for reason in decision.reasons where reason != "nothing to do" { print("  - \(reason)") }
-        }
-    }
-}
-
-/// OSV advisories from an option or $HARDEN_ADVISORIES, when given.
-enum Advisories {
-    static func load(_ option: String?) throws -> AdvisoryMatcher? {
-        guard let directory = option ?? ProcessInfo.processInfo.environment["HARDEN_ADVISORIES"], !directory.isEmpty else {
-            return nil
-        }
-        do {
-            return try AdvisoryStore.load(directory: directory)
-        } catch {
-            Output.error(error.description)
-            throw ExitCode(Exit.badInput)
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HardenAdvisories
 import HardenBuild
 import HardenImage
 import HardenRecipe
@@ -25,7 +26,7 @@ struct ScanCommand: AsyncParsableCommand {
         help: "builtin, trivy or grype; repeat to merge several (default: the policy's, else builtin).")
     var scanners: [ScanSettings.Scanner] = []
 
-    @Option(name: .long, help: "A directory of OSV advisories (JSON) for the builtin scanner (default: $HARDEN_ADVISORIES).")
+    @Option(name: .long, help: Advisories.optionHelp)
     var advisories: String?
 
     @Option(name: .long, help: "A scan policy file (YAML, the keys of a recipe's scan: section).")
@@ -95,16 +96,13 @@ struct ScanCommand: AsyncParsableCommand {
 
     private func loadAdvisories(needed: Bool) throws -> AdvisoryMatcher? {
         guard needed else { return nil }
-        guard let directory = advisories ?? ProcessInfo.processInfo.environment["HARDEN_ADVISORIES"], !directory.isEmpty else {
-            Output.error("the builtin scanner needs advisories: pass --advisories DIR (OSV JSON files) or set HARDEN_ADVISORIES")
+        guard let matcher = try Advisories.load(advisories, state: imageOptions.state) else {
+            Output.error(
+                "the builtin scanner needs advisories: run `harden advisories sync` (or `harden advisories import PATH…`), "
+                    + "or pass --advisories (a database, an OSV zip or a folder of OSV JSON files) or set HARDEN_ADVISORIES")
             throw ExitCode(Exit.badInput)
         }
-        do {
-            return try AdvisoryStore.load(directory: directory)
-        } catch {
-            Output.error(error.description)
-            throw ExitCode(Exit.badInput)
-        }
+        return matcher
     }
 }
 

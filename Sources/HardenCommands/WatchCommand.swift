@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HardenAdvisories
 import HardenBuild
 import HardenScan
 import HardenSchedule
@@ -26,7 +27,7 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "How many recipes to build at once.")
     var jobs: Int = 1
 
-    @Option(name: .long, help: "A directory of OSV advisories for recipes scanned by builtin (default: $HARDEN_ADVISORIES).")
+    @Option(name: .long, help: Advisories.optionHelp)
     var advisories: String?
 
     @Option(name: .long, help: "A registry reached over plain HTTP (besides localhost and 127.0.0.0/8); repeatable.")
@@ -44,7 +45,7 @@ struct WatchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let pause = Self.seconds(interval) ?? 300
-        let matcher = try Advisories.load(advisories)
+        let matcher = try Advisories.load(advisories, state: project.stateDirectory.root.path)
         let interrupted = await StopSignals.cancellable { () -> Bool in
             var interrupted = false
             while !Task.isCancelled {

@@ -80,7 +80,7 @@ public final class HTTPTransport: Sendable {
         }
     }
 
-    private static func classify(_ error: any Error) -> TransportError {
+    static func classify(_ error: any Error) -> TransportError {
         let detail = String(describing: error)
         if let error = error as? HTTPClientError,
             [.deadlineExceeded, .connectTimeout, .readTimeout, .writeTimeout].contains(error)
@@ -193,5 +193,96 @@ public struct ProxySettings: Sendable {
         else { return nil }
         let login = components.user.map { Server.Login(user: $0, password: components.password ?? "") }
         return Server(host: host, port: components.port ?? 80, login: login)
+    }
+}
+
+/// A response whose body went to a file.
+public struct HTTPDownload: Sendable {
+    public let status: Int
+    /// Header values by lowercased name.
+    public let headers: [String: String]
+    /// Body bytes written (none for a status other than 200).
+    public let bytes: Int
+
+    public func header(_ name: String) -> String? { headers[name.lowercased()] }
+}
+
+extension HTTPTransport {
+    /// GETs `request` and streams a 200's body into `file` (created or truncated). The request
+    /// fails when nothing arrives for `stallSeconds` (no head, or no body bytes), when the body
+    /// passes `limit` bytes, or when it ends before its Content-Length.
+    public func download(
+        _ request: HTTPRequest, to file: String, stallSeconds: Double, limit: Int
+    ) async throws(TransportError) -> HTTPDownload {
+        var outgoing = HTTPClientRequest(url: request.url.absoluteString)
+        outgoing.method = HTTPMethod(rawValue: request.method)
+        for (name, value) in request.headers { outgoing.headers.add(name: name, value: value) }
+        let client = HTTPClients.shared.client(for: request.url)
+        let progress = Progress()
+        let prepared = outgoing
+        do {
+            return try await withThrowingTaskGroup(of: HTTPDownload?.self) { group in
+                group.addTask {
+                    let response = try await client.execute(prepared, deadline: .distantFuture)
+                    progress.touch()
+                    var headers: [String: String] = [:]
+                    for name in Set(response.headers.map { $0.name.lowercased() }) {
+                        headers[name] = response.headers[name].joined(separator: ", ")
+                    }
+                    guard response.status == .ok else {
+                        return HTTPDownload(status: Int(response.status.code), headers: headers, bytes: 0)
+                    }
+                    guard let handle = FileHandle(forWritingAtPath: file) ?? Self.create(file) else {
+                        throw TransportError(kind: .other, detail: "cannot write \(file)")
+                    }
+                    defer { try? handle.close() }
+                    try handle.truncate(atOffset: 0)
+                    var written = 0
+                    for try await chunk in response.body {
+                        progress.touch()
+                        written += chunk.readableBytes
+                        guard written <= limit else {
+                            throw TransportError(kind: .other, detail: "the body passed the \(limit >> 20) MiB limit")
+                        }
+                        try handle.write(contentsOf: Data(chunk.readableBytesView))
+                    }
+                    if let length = headers["content-length"].flatMap(Int.init), length != written {
+                        throw TransportError(kind: .other, detail: "the body ended after \(written) of \(length) bytes")
+                    }
+                    return HTTPDownload(status: 200, headers: headers, bytes: written)
+                }
+                group.addTask {
+                    while true {
+                        try await Task.sleep(nanoseconds: 250_000_000)
+                        if progress.idleSeconds > stallSeconds { return nil }
+                    }
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let download = first else {
+                    throw TransportError(kind: .timedOut, detail: "nothing arrived for \(Int(stallSeconds)) s")
+                }
+                return download
+            }
+        } catch let error as TransportError {
+            throw error
+        } catch {
+            throw Self.classify(error)
+        }
+    }
+
+    private static func create(_ file: String) -> FileHandle? {
+        FileManager.default.createFile(atPath: file, contents: nil)
+        return FileHandle(forWritingAtPath: file)
+    }
+
+    /// When bytes last arrived.
+    private final class Progress: @unchecked Sendable {
+        private let lock = NSLock()
+        private var last = ContinuousClock.now
+        func touch() { lock.withLock { last = .now } }
+        var idleSeconds: Double {
+            let elapsed = lock.withLock { ContinuousClock.now - last }
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        }
     }
 }

@@ -1,4 +1,4 @@
-import CSQLite
+import HardenSQLite
 import Foundation
 
 /// The build history: an SQLite file (WAL) in the state directory.
@@ -22,7 +22,8 @@ public actor BuildStore {
         } catch {
             throw StoreError(path: directory, message: "cannot create the state directory: \(error.localizedDescription)")
         }
-        let connection = try SQLiteConnection(path: path)
+        let connection = try SQLiteConnection(
+            path: path, damagedHint: "move it aside (harden keeps no other copy of the history) and run again to start a new one")
         try Self.migrate(connection)
         self.connection = connection
         recovered = try Self.markAbandoned(connection)

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import HardenHistory
+import HardenSQLite
 
 /// The build history against real SQLite files in a temporary directory.
 @Suite struct BuildStoreTests {

@@ -1,4 +1,5 @@
 import Foundation
+import HardenAdvisories
 import Testing
 
 @testable import HardenScan
@@ -34,8 +35,8 @@ import Testing
         ("2.2.4", true), ("Flask", false), ("2.2.5", false), ("2.3.0", true), ("2.3.1", true), ("2.3.2", false), ("0.12", true),
     ])
     func flaskRanges(version: String, affected: Bool) throws {
-        let matcher = AdvisoryMatcher([try Self.advisory(Self.flask)])
-        let found = matcher.match(
+        let matcher = try AdvisoryMatcher([try Self.advisory(Self.flask)])
+        let found = try matcher.match(
             [Package(kind: .python, name: "Flask", version: version, location: "/app/deps/flask-x.dist-info")], os: nil)
         #expect(found.isEmpty == !affected)
         if affected {
@@ -47,23 +48,23 @@ import Testing
     }
 
     @Test func debianAdvisoriesNameSourcePackagesAndOneRelease() throws {
-        let matcher = AdvisoryMatcher([try Self.advisory(Self.openssl)])
+        let matcher = try AdvisoryMatcher([try Self.advisory(Self.openssl)])
         let libssl = Package(
             kind: .deb, name: "libssl3", version: "3.0.11-1~deb12u2", sourceName: "openssl", location: "/var/lib/dpkg/status")
         let bookworm = OperatingSystem(id: "debian", versionID: "12")
-        let found = matcher.match([libssl], os: bookworm)
+        let found = try matcher.match([libssl], os: bookworm)
         #expect(found.map(\.package) == ["libssl3"])
         #expect(found.first?.fixedVersion == "3.0.15-1~deb12u1")
         #expect(found.first?.severity == .low)
-        #expect(matcher.match([libssl], os: OperatingSystem(id: "debian", versionID: "11")).isEmpty)
-        #expect(matcher.match([libssl], os: OperatingSystem(id: "alpine", versionID: "3.22.2")).isEmpty)
+        #expect(try matcher.match([libssl], os: OperatingSystem(id: "debian", versionID: "11")).isEmpty)
+        #expect(try matcher.match([libssl], os: OperatingSystem(id: "alpine", versionID: "3.22.2")).isEmpty)
         var fixed = libssl
         fixed.version = "3.0.15-1~deb12u1"
-        #expect(matcher.match([fixed], os: bookworm).isEmpty)
+        #expect(try matcher.match([fixed], os: bookworm).isEmpty)
     }
 
     @Test func lastAffectedAndExplicitVersions() throws {
-        let matcher = AdvisoryMatcher([
+        let matcher = try AdvisoryMatcher([
             try Self.advisory(Self.busybox),
             try Self.advisory(
                 #"{"id": "X-1", "affected": [{"package": {"ecosystem": "PyPI", "name": "Some_Package"}, "versions": ["1.0", "1.1"]}]}"#
@@ -71,20 +72,20 @@ import Testing
         ])
         let alpine = OperatingSystem(id: "alpine", versionID: "3.22.2")
         #expect(
-            matcher.match([Package(kind: .apk, name: "busybox", version: "1.37.0-r18", location: "")], os: alpine).first?.severity
+            try matcher.match([Package(kind: .apk, name: "busybox", version: "1.37.0-r18", location: "")], os: alpine).first?.severity
                 == .medium)
-        #expect(matcher.match([Package(kind: .apk, name: "busybox", version: "1.37.0-r19", location: "")], os: alpine).isEmpty)
+        #expect(try matcher.match([Package(kind: .apk, name: "busybox", version: "1.37.0-r19", location: "")], os: alpine).isEmpty)
         #expect(
-            matcher.match([Package(kind: .python, name: "some-package", version: "1.1", location: "")], os: nil).first?
+            try matcher.match([Package(kind: .python, name: "some-package", version: "1.1", location: "")], os: nil).first?
                 .fixedVersion == nil)
-        #expect(matcher.match([Package(kind: .python, name: "some.package", version: "1.2", location: "")], os: nil).isEmpty)
+        #expect(try matcher.match([Package(kind: .python, name: "some.package", version: "1.2", location: "")], os: nil).isEmpty)
     }
 
     @Test func withdrawnAdvisoriesAreIgnored() throws {
         var advisory = try Self.advisory(Self.flask)
         advisory.withdrawn = "2024-01-01T00:00:00Z"
         #expect(
-            AdvisoryMatcher([advisory]).match([Package(kind: .python, name: "flask", version: "2.2.4", location: "")], os: nil)
+            try AdvisoryMatcher([advisory]).match([Package(kind: .python, name: "flask", version: "2.2.4", location: "")], os: nil)
                 .isEmpty)
     }
 
@@ -105,7 +106,7 @@ import Testing
 
     /// OS packages harden cannot check are counted with the reason, never taken as clean.
     @Test func packagesThatCannotBeCheckedAreCountedWithTheReason() throws {
-        let matcher = AdvisoryMatcher([try Self.advisory(Self.openssl)])
+        let matcher = try AdvisoryMatcher([try Self.advisory(Self.openssl)])
         let debs = ["base-files", "libc6", "libssl3", "zlib1g", "tzdata", "libffi8"].map {
             Package(kind: .deb, name: $0, version: "1.0-1", location: "/var/lib/dpkg/status")
         }
@@ -133,6 +134,6 @@ import Testing
             // No PyPI advisory is loaded: the Python package is not checked either, whatever the OS.
             #expect(groups.filter { $0.ecosystem == "python" }.map(\.reason) == ["no PyPI advisories are loaded"])
         }
-        #expect(AdvisoryMatcher().unmatched([], os: nil).isEmpty)
+        #expect(try AdvisoryMatcher().unmatched([], os: nil).isEmpty)
     }
 }

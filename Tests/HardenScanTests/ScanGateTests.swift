@@ -1,4 +1,5 @@
 import Foundation
+import HardenAdvisories
 import HardenProcess
 import Testing
 
@@ -177,7 +178,7 @@ func fixture(_ name: String) throws -> Data { try Data(contentsOf: fixtures.appe
 
 @Suite struct AdvisoryStoreTests {
     @Test func loadsADirectoryOfSingleAndListedAdvisories() throws {
-        let matcher = try AdvisoryStore.load(directory: fixtures.appendingPathComponent("osv").path)
+        let matcher = try AdvisoryMatcher(database: AdvisoryDatabase.open(fixtures.appendingPathComponent("osv").path))
         #expect(matcher.count == 4)
         let packages = [
             Package(kind: .python, name: "Flask", version: "2.2.4", location: "/app/deps/Flask-2.2.4.dist-info", layer: 1),
@@ -189,7 +190,7 @@ func fixture(_ name: String) throws -> Data { try Data(contentsOf: fixtures.appe
                 kind: .deb, name: "zlib1g", version: "1:1.2.13.dfsg-1", sourceName: "zlib", location: "/var/lib/dpkg/status",
                 layer: 0),
         ]
-        let found = matcher.match(packages, os: OperatingSystem(id: "debian", versionID: "12"))
+        let found = try matcher.match(packages, os: OperatingSystem(id: "debian", versionID: "12"))
         #expect(Set(found.map(\.id)) == ["GHSA-m2qf-hxjv-5gpq", "DSA-5532-1", "DEBIAN-CVE-2023-45853"])
         #expect(found.first { $0.id == "DSA-5532-1" }?.severity == .high)  // from its CVSS vector (7.5)
         #expect(found.first { $0.id == "DEBIAN-CVE-2023-45853" }?.fixedVersion == nil)
@@ -201,13 +202,13 @@ func fixture(_ name: String) throws -> Data { try Data(contentsOf: fixtures.appe
         defer { try? FileManager.default.removeItem(at: directory) }
         try Data(#"{"summary": "no id"}"#.utf8).write(to: directory.appendingPathComponent("nested/broken.json"))
         do {
-            _ = try AdvisoryStore.load(directory: directory.path)
+            _ = try AdvisoryDatabase.open(directory.path)
             Issue.record("loaded an advisory without an id")
         } catch {
             #expect(error.description.contains("nested/broken.json"))
-            #expect(error.description.contains("missing id"))
+            #expect(error.description.contains("id: is missing"))
         }
-        #expect(throws: AdvisoryError.self) { try AdvisoryStore.load(directory: directory.appendingPathComponent("absent").path) }
+        #expect(throws: AdvisoryError.self) { try AdvisoryDatabase.open(directory.appendingPathComponent("absent").path) }
     }
 
     /// Unmatched packages are reported in every format; `fail-on-unmatched` fails the gate on them.

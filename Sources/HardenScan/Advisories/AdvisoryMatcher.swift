@@ -1,4 +1,5 @@
 import Foundation
+import HardenAdvisories
 import HardenConcurrency
 
 /// A vulnerability found in one package, by one or more scanners.
@@ -12,6 +13,8 @@ public struct Vulnerability: Sendable, Codable, Equatable {
     /// The lowest fixed version above the installed one, when the advisory gives one.
     public var fixedVersion: String?
     public var severity: Severity
+    /// Where the severity came from (`CVSS v3 7.5 of this record`, `Debian urgency low for …`).
+    public var severitySource: String?
     public var summary: String?
     public var location: String?
     public var layer: Int?
@@ -20,7 +23,7 @@ public struct Vulnerability: Sendable, Codable, Equatable {
 
     public init(
         id: String, aliases: [String] = [], package: String, version: String, ecosystem: String, fixedVersion: String? = nil,
-        severity: Severity, summary: String? = nil, location: String? = nil, layer: Int? = nil, purl: String? = nil,
+        severity: Severity, severitySource: String? = nil, summary: String? = nil, location: String? = nil, layer: Int? = nil, purl: String? = nil,
         scanners: [String]
     ) {
         self.id = id
@@ -30,6 +33,7 @@ public struct Vulnerability: Sendable, Codable, Equatable {
         self.ecosystem = ecosystem
         self.fixedVersion = fixedVersion
         self.severity = severity
+        self.severitySource = severitySource
         self.summary = summary
         self.location = location
         self.layer = layer
@@ -85,40 +89,106 @@ public enum ParsedVersion: Sendable {
     }
 }
 
-/// OSV advisories indexed by ecosystem and package name, matched against a catalog.
+/// OSV advisories from an advisory database, matched against a catalog.
 public struct AdvisoryMatcher: Sendable {
-    private var byPackage: [String: [OSVAdvisory]] = [:]
-    public private(set) var count = 0
+    public let database: AdvisoryDatabase
+    /// Records in the database.
+    public let count: Int
     /// Every ecosystem the loaded advisories name (`Debian:12`, `Alpine:v3.22`, `PyPI`).
-    public private(set) var ecosystems: Set<String> = []
+    public let ecosystems: Set<String>
 
-    public init(_ advisories: [OSVAdvisory] = []) {
-        for advisory in advisories { add(advisory) }
+    public init(database: AdvisoryDatabase) throws(AdvisoryError) {
+        self.database = database
+        count = database.recordCount
+        ecosystems = Set(try database.recordsByEcosystem().keys)
     }
 
-    public mutating func add(_ advisory: OSVAdvisory) {
-        guard advisory.withdrawn == nil else { return }
-        count += 1
-        var keys = Set<String>()
-        for affected in advisory.affected ?? [] {
-            guard let package = affected.package, let family = Self.family(package.ecosystem) else { continue }
-            ecosystems.insert(package.ecosystem)
-            keys.insert(Self.key(family, family == "PyPI" ? Package.normalizePython(package.name) : package.name))
+    /// Advisories held in memory (tests, and records given one by one).
+    public init(_ advisories: [OSVAdvisory] = []) throws(AdvisoryError) {
+        let writer = try AdvisoryDatabaseWriter.inMemory()
+        for advisory in advisories { try writer.add(advisory, source: "memory") }
+        try self.init(database: try writer.commit())
+    }
+
+    /// Every advisory affecting a package of the image running `os`, in package order. The
+    /// database is read first, one lookup per package; ranges are then evaluated on all cores.
+    public func match(_ packages: [Package], os: OperatingSystem?) throws(AdvisoryError) -> [Vulnerability] {
+        var candidates: [[AdvisoryCandidate]] = []
+        candidates.reserveCapacity(packages.count)
+        var byKey: [String: [AdvisoryCandidate]] = [:]
+        for package in packages {
+            let (family, name) = Self.lookupKey(package)
+            let key = family + "\u{0}" + name
+            if let known = byKey[key] {
+                candidates.append(known)
+            } else {
+                let found = try database.candidates(family: family, name: name)
+                byKey[key] = found
+                candidates.append(found)
+            }
         }
-        for key in keys { byPackage[key, default: []].append(advisory) }
+        let looked = candidates
+        let hits = concurrentMap(packages.count) { index in
+            Self.evaluate(packages[index], looked[index], os: os)
+        }
+        var found: [Vulnerability] = []
+        var details: [Int64: AdvisoryDetails] = [:]
+        for (index, packageHits) in hits.enumerated() {
+            let package = packages[index]
+            let purl = package.purl(os: os)
+            for (candidate, fixed) in packageHits {
+                let detail: AdvisoryDetails
+                if let known = details[candidate.record] {
+                    detail = known
+                } else {
+                    detail = try database.details(of: candidate.record)
+                    details[candidate.record] = detail
+                }
+                found.append(
+                    Vulnerability(
+                        id: candidate.id, aliases: detail.aliases, package: package.name, version: package.version,
+                        ecosystem: package.kind.rawValue, fixedVersion: fixed.isEmpty ? nil : fixed,
+                        severity: candidate.severity.severity, severitySource: candidate.severity.source,
+                        summary: detail.summary, location: package.location, layer: package.layer, purl: purl,
+                        scanners: ["builtin"]))
+            }
+        }
+        return found
     }
 
-    /// `Debian:12` → `Debian`; only the ecosystems harden orders.
-    static func family(_ ecosystem: String) -> String? {
-        let name = ecosystem.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ecosystem
-        return ["Debian", "Alpine", "PyPI"].contains(name) ? name : nil
+    /// Debian and Alpine advisories name source packages; PyPI ones PEP 503 names.
+    private static func lookupKey(_ package: Package) -> (family: String, name: String) {
+        switch package.kind {
+        case .python: ("PyPI", package.normalizedName)
+        case .deb: ("Debian", package.sourceName ?? package.name)
+        case .apk: ("Alpine", package.sourceName ?? package.name)
+        }
     }
 
-    static func key(_ family: String, _ name: String) -> String { family + "\u{0}" + name }
-
-    /// Every advisory affecting a package of the image running `os`, in package order.
-    public func match(_ packages: [Package], os: OperatingSystem?) -> [Vulnerability] {
-        concurrentMap(packages.count) { index in match(packages[index], os: os) }.flatMap { $0 }
+    /// The candidates that affect the package's version on `os`, each once, with the fixed version.
+    private static func evaluate(
+        _ package: Package, _ candidates: [AdvisoryCandidate], os: OperatingSystem?
+    ) -> [(AdvisoryCandidate, String)] {
+        guard !candidates.isEmpty else { return [] }
+        let ecosystem: String? =
+            switch package.kind {
+            case .python: "PyPI"
+            case .deb: os?.id == "debian" ? os?.osvEcosystem : nil
+            case .apk: os?.id == "alpine" ? os?.osvEcosystem : nil
+            }
+        let version = package.kind == .python ? package.version : (package.sourceVersion ?? package.version)
+        let scheme = VersionScheme(package.kind)
+        let parsed = scheme.parse(version)
+        var seen: Set<Int64> = []
+        var hits: [(AdvisoryCandidate, String)] = []
+        for candidate in candidates where !seen.contains(candidate.record) {
+            guard AdvisoryKey.applies(candidate.ecosystem, to: ecosystem),
+                let fixed = affects(candidate.affected, version: version, parsed: parsed, scheme: scheme)
+            else { continue }
+            seen.insert(candidate.record)
+            hits.append((candidate, fixed))
+        }
+        return hits
     }
 
     /// The packages `match` cannot check on an image running `os`, grouped by kind and reason:
@@ -156,56 +226,7 @@ public struct AdvisoryMatcher: Sendable {
     }
 
     private func hasAdvisories(for image: String) -> Bool {
-        ecosystems.contains { Self.ecosystemApplies($0, to: image) }
-    }
-
-    private func match(_ package: Package, os: OperatingSystem?) -> [Vulnerability] {
-        let family: String
-        let ecosystem: String?
-        switch package.kind {
-        case .python:
-            family = "PyPI"
-            ecosystem = "PyPI"
-        case .deb:
-            family = "Debian"
-            ecosystem = os?.id == "debian" ? os?.osvEcosystem : nil
-        case .apk:
-            family = "Alpine"
-            ecosystem = os?.id == "alpine" ? os?.osvEcosystem : nil
-        }
-        // Debian and Alpine advisories name source packages.
-        let name = package.kind == .python ? package.normalizedName : (package.sourceName ?? package.name)
-        let version = package.kind == .python ? package.version : (package.sourceVersion ?? package.version)
-        guard let candidates = byPackage[Self.key(family, name)] else { return [] }
-        let scheme = VersionScheme(package.kind)
-        let parsed = scheme.parse(version)
-        let purl = package.purl(os: os)
-        var found: [Vulnerability] = []
-        for advisory in candidates {
-            for affected in advisory.affected ?? [] {
-                guard let target = affected.package, Self.family(target.ecosystem) == family,
-                    (family == "PyPI" ? Package.normalizePython(target.name) : target.name) == name,
-                    Self.ecosystemApplies(target.ecosystem, to: ecosystem)
-                else { continue }
-                guard let fixed = Self.affects(affected, version: version, parsed: parsed, scheme: scheme) else { continue }
-                found.append(
-                    Vulnerability(
-                        id: advisory.id, aliases: advisory.aliases ?? [], package: package.name, version: package.version,
-                        ecosystem: package.kind.rawValue, fixedVersion: fixed.isEmpty ? nil : fixed,
-                        severity: Self.severity(advisory, affected), summary: advisory.summary, location: package.location,
-                        layer: package.layer, purl: purl, scanners: ["builtin"]))
-                break
-            }
-        }
-        return found
-    }
-
-    /// `Debian` applies to every release; `Debian:12` only to 12.
-    static func ecosystemApplies(_ advisory: String, to image: String?) -> Bool {
-        if advisory == "PyPI" { return image == "PyPI" }
-        guard let image else { return false }
-        if !advisory.contains(":") { return image.hasPrefix(advisory) }
-        return advisory == image
+        ecosystems.contains { AdvisoryKey.applies($0, to: image) }
     }
 
     /// Whether `version` is affected; returns the fixed version ("" when none is known), or nil.
@@ -287,18 +308,5 @@ public struct AdvisoryMatcher: Sendable {
             }
         }
         return best?.text
-    }
-
-    /// The advisory's own severity: a CVSS v3 vector, else a severity word the database gives.
-    static func severity(_ advisory: OSVAdvisory, _ affected: OSVAffected) -> Severity {
-        for entry in (affected.severity ?? []) + (advisory.severity ?? []) where entry.type.hasPrefix("CVSS_V3") {
-            if let score = CVSS3.baseScore(entry.score) { return Severity(score: score) }
-        }
-        for word in [
-            affected.ecosystemSpecific?.severity, affected.databaseSpecific?.severity, advisory.databaseSpecific?.severity,
-        ] {
-            if let word, Severity(word: word) != .unknown { return Severity(word: word) }
-        }
-        return .unknown
     }
 }

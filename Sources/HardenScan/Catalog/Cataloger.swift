@@ -5,6 +5,19 @@ import HardenImage
 public struct Catalog: Sendable, Codable {
     public var os: OperatingSystem?
     public var packages: [Package]
+
+    /// The OSV ecosystems the packages belong to (`Debian:12`, `PyPI`), sorted.
+    public var osvEcosystems: [String] {
+        var ecosystems = Set<String>()
+        for package in packages {
+            switch package.kind {
+            case .python: ecosystems.insert("PyPI")
+            case .deb: if os?.id == "debian", let ecosystem = os?.osvEcosystem, ecosystem.contains(":") { ecosystems.insert(ecosystem) }
+            case .apk: if os?.id == "alpine", let ecosystem = os?.osvEcosystem, ecosystem.contains(":") { ecosystems.insert(ecosystem) }
+            }
+        }
+        return ecosystems.sorted()
+    }
 }
 
 /// Builds the catalog from the records the image reader captured (see `PackageDatabases.wanted`).

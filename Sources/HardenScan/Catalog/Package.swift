@@ -1,4 +1,5 @@
 import Foundation
+import HardenAdvisories
 
 /// The operating system an image says it is (`/etc/os-release`).
 public struct OperatingSystem: Sendable, Codable, Equatable {
@@ -62,18 +63,7 @@ public struct Package: Sendable, Codable, Hashable {
     }
 
     public static func normalizePython(_ name: String) -> String {
-        var out = ""
-        var pendingSeparator = false
-        for character in name.lowercased() {
-            if character == "-" || character == "_" || character == "." {
-                pendingSeparator = true
-            } else {
-                if pendingSeparator, !out.isEmpty { out.append("-") }
-                pendingSeparator = false
-                out.append(character)
-            }
-        }
-        return out
+        AdvisoryKey.pep503(name)
     }
 
     /// The package URL (purl spec): `pkg:deb/debian/openssl@3.0.11-1?arch=amd64&distro=debian-12`.

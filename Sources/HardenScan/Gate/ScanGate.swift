@@ -1,4 +1,5 @@
 import Foundation
+import HardenAdvisories
 
 /// Findings of several scanners as one list: the same vulnerability in the same package
 /// version counts once, with every scanner that saw it.
@@ -60,6 +61,8 @@ public struct ScanReport: Sendable, Codable {
     public var unmatched: [UnmatchedPackages] = []
     /// Whether unmatched packages fail the gate.
     public var failOnUnmatched = false
+    /// The OSV ecosystems of the image's packages (`Debian:12`, `PyPI`): what a sync must fetch.
+    public var ecosystems: [String] = []
     public var passed: Bool
 
     public var unmatchedCount: Int { unmatched.reduce(0) { $0 + $1.count } }

@@ -1,4 +1,5 @@
 import Foundation
+import HardenAdvisories
 
 /// Renders a scan report as text, JSON or SARIF 2.1.0.
 public enum ScanReportWriter {
@@ -32,6 +33,9 @@ public enum ScanReportWriter {
             }
             var line =
                 "  \(mark) \(finding.severity.rawValue.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0)) \(finding.primaryID)  \(finding.package) \(finding.version) (\(fix)) [\(finding.scanners.joined(separator: ","))]"
+            if let source = finding.severitySource, !source.hasSuffix("of this record") {
+                line += " — severity: \(source)"
+            }
             if let by = judged.ignoredBy { line += " — ignored by \(by)" }
             lines.append(line)
         }
@@ -86,7 +90,7 @@ public enum ScanReportWriter {
             }
             let level = judged.verdict == .fails ? "error" : (finding.severity >= .medium ? "warning" : "note")
             let fix = finding.fixedVersion.map { "; fixed in \($0)" } ?? "; no fix yet"
-            results.append([
+            var result: [String: Any] = [
                 "ruleId": id, "ruleIndex": ruleIndex[id]!, "level": level,
                 "message": [
                     "text": "\(finding.package) \(finding.version) is affected by \(id) (\(finding.severity.rawValue))\(fix)"
@@ -100,7 +104,9 @@ public enum ScanReportWriter {
                         ]
                     ]
                 ],
-            ])
+            ]
+            if let source = finding.severitySource { result["properties"] = ["severitySource": source] }
+            results.append(result)
         }
         var run: [String: Any] = [
             "tool": [

@@ -1,4 +1,5 @@
 import Foundation
+import HardenAdvisories
 
 /// A scanner's report that could not be understood.
 public struct ScannerError: Error, Sendable, CustomStringConvertible {
@@ -61,7 +62,7 @@ public enum TrivyReport {
                         id: item.VulnerabilityID, aliases: item.VendorIDs ?? [], package: item.PkgName,
                         version: item.InstalledVersion,
                         ecosystem: ecosystem, fixedVersion: item.FixedVersion.flatMap { $0.isEmpty ? nil : $0 },
-                        severity: HardenScan.Severity(word: item.Severity ?? ""), summary: item.Title,
+                        severity: HardenAdvisories.Severity(word: item.Severity ?? ""), summary: item.Title,
                         location: item.PkgPath ?? result.Target, layer: item.Layer?.DiffID.flatMap { diffIDs.firstIndex(of: $0) },
                         purl: item.PkgIdentifier?.PURL, scanners: ["trivy"]))
             }
