@@ -114,7 +114,9 @@ let package = Package(
             name: "HardenVerifyTests", dependencies: ["HardenVerify", "HardenImage", "HardenArchive", "HardenTestSupport"]),
         .testTarget(
             name: "HardenScanTests", dependencies: ["HardenScan", "HardenAdvisories", "HardenProcess"], exclude: ["Fixtures"]),
-        .testTarget(name: "HardenAdvisoriesTests", dependencies: ["HardenAdvisories", "HardenArchive", "HardenProcess"]),
+        .testTarget(
+            name: "HardenAdvisoriesTests", dependencies: ["HardenAdvisories", "HardenArchive", "HardenTestSupport"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "HardenHistoryTests", dependencies: ["HardenHistory", "HardenSQLite", "CSQLite"]),
         .testTarget(name: "HardenCronTests", dependencies: ["HardenCron"]),
         .testTarget(name: "HardenScheduleTests", dependencies: ["HardenSchedule", "HardenPlan", "HardenHistory", "HardenRecipe"]),

@@ -38,7 +38,8 @@ public struct AdvisorySync: Sendable {
     public var incrementalLimit = 2000
     public var limits = AdvisoryImporter.Limits()
     public var progress: @Sendable (String) -> Void = { _ in }
-    private let transport = HTTPTransport(timeoutSeconds: 120)
+    /// For the change list and single records: small answers, each held to the stall limit.
+    private var transport: HTTPTransport { HTTPTransport(timeoutSeconds: stallSeconds) }
 
     public init(base: URL, database: String) {
         self.base = base
