@@ -229,7 +229,12 @@ public final class ArchiveReader {
         var buffer: UnsafeRawPointer?
         var size = 0
         var offset: la_int64_t = 0
-        let status = archive_read_data_block(handle, &buffer, &size, &offset)
+        var status = archive_read_data_block(handle, &buffer, &size, &offset)
+        // An empty block that is not the end (zip's reader gives one where its read buffer
+        // ends exactly at an entry's data): read on, or the entry would look empty.
+        while status == ARCHIVE_OK, size == 0, offset <= position {
+            status = archive_read_data_block(handle, &buffer, &size, &offset)
+        }
         if status == ARCHIVE_EOF {
             if offset > position {  // a hole at the end
                 pendingGap = offset - position
