@@ -53,6 +53,8 @@ public struct ScanPipeline: Sendable {
         }
         var lists: [[Vulnerability]] = []
         var unmatched: [UnmatchedPackages] = []
+        let (os, inferred) = InferredRelease.resolve(analysis.catalog)
+        if let inferred { note("release: \(inferred.os.osvEcosystem ?? inferred.os.id) inferred from \(inferred.evidence)") }
         for scanner in settings.scanners {
             switch scanner {
             case .builtin:
@@ -64,11 +66,11 @@ public struct ScanPipeline: Sendable {
                 let started = ContinuousClock.now
                 let found: [Vulnerability]
                 do {
-                    found = try advisories.match(analysis.catalog.packages, os: analysis.catalog.os)
+                    found = try advisories.match(analysis.catalog.packages, os: os)
                 } catch {
                     throw ScannerError(scanner: "builtin", message: error.description, hint: error.hint)
                 }
-                unmatched = advisories.unmatched(analysis.catalog.packages, os: analysis.catalog.os)
+                unmatched = advisories.unmatched(analysis.catalog.packages, os: os)
                 note(
                     "builtin: \(analysis.catalog.packages.count) packages matched against \(advisories.count) advisories "
                         + "in \(Self.seconds(since: started)): \(found.count) findings")
@@ -84,7 +86,10 @@ public struct ScanPipeline: Sendable {
         }
         var report = gate.judge(
             FindingMerger.merge(lists), image: name, scanners: settings.scanners.map(\.rawValue), unmatched: unmatched)
-        report.ecosystems = analysis.catalog.osvEcosystems
+        report.ecosystems = Catalog(os: os, packages: analysis.catalog.packages).osvEcosystems
+        report.inferredRelease = inferred.map {
+            "\($0.os.osvEcosystem ?? $0.os.id), inferred from \($0.evidence) (the image's os-release does not say)"
+        }
         return report
     }
 

@@ -157,20 +157,29 @@ import Testing
     /// The real trivy binary, run the way harden runs it, with the one scanner that works offline.
     /// An image without os-release: its Debian packages are reported as not checked, never as
     /// clean, in text and JSON, and `fail-on-unmatched` fails the gate on them.
-    @Test func packagesOfAnImageWithoutOSReleaseAreNotCheckedNotClean() async throws {
+    /// An image whose os-release is gone: the Debian release is inferred from base-files, and
+    /// the report says so.
+    @Test func theReleaseOfAnImageWithoutOSReleaseIsInferredAndSaid() async throws {
         let project = try Project()
-        let tag = "harden-test/no-os-release:\(UUID().uuidString.prefix(8).lowercased())"
-        let built = try CLI.shell(
-            "printf 'FROM \(DockerBuildTests.builderBase)\\nRUN rm -f /etc/os-release /usr/lib/os-release\\n' "
-                + "| DOCKER_BUILDKIT=0 docker build -q -t \(tag) -")
-        #expect(built.status == 0, "\(built.output)")
-        defer { _ = try? CLI.shell("docker image rm \(tag)") }
-        let archive = try saved(tag, in: project)
+        let archive = try image(project, "RUN rm -f /etc/os-release /usr/lib/os-release")
+        let text = try await project.harden(["scan", archive, "--advisories", Self.advisories])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("  release: Debian:12, inferred from base-files 12."), "\(text.stdout)")
+        #expect(!text.stdout.contains("not checked:"), "\(text.stdout)")
+        #expect(text.stdout.contains("CVE-2023-45853"), "\(text.stdout)")
+    }
+
+    /// An os-release naming another system: the deb packages are not checked, the report says
+    /// how many and why, and `fail-on-unmatched` fails the gate on them.
+    @Test func packagesThatCannotBeCheckedAreSaidAndCanFailTheGate() async throws {
+        let project = try Project()
+        let archive = try image(
+            project, #"RUN printf 'ID=ubuntu\nVERSION_ID=\"24.04\"\n' > /usr/lib/os-release && rm -f /etc/os-release"#)
         let text = try await project.harden(["scan", archive, "--advisories", Self.advisories])
         #expect(text.status == 0, "\(text.stderr)")
         let line = try #require(
             text.stdout.split(separator: "\n").first { $0.contains("not checked:") && $0.contains(" deb packages") })
-        #expect(line.contains("the image has no /etc/os-release, so its Debian release is unknown"), "\(line)")
+        #expect(line.contains("ID=ubuntu, which has no Debian advisories to match"), "\(line)")
         #expect(text.stdout.contains("packages not checked, not clean"), "\(text.stdout)")
 
         try project.write("unmatched.yaml", "fail-on-unmatched: true\n")
@@ -183,6 +192,17 @@ import Testing
         let groups = try #require(report["unmatched"] as? [[String: Any]])
         let debs = try #require(groups.first { $0["ecosystem"] as? String == "deb" })
         #expect((debs["count"] as? Int ?? 0) > 5)
+    }
+
+    /// The builder base with one more Dockerfile line, saved as a docker-archive.
+    func image(_ project: Project, _ line: String) throws -> String {
+        let tag = "harden-test/os-release:\(UUID().uuidString.prefix(8).lowercased())"
+        try project.write("Dockerfile.test", "FROM \(DockerBuildTests.builderBase)\n\(line)\n")
+        let built = try CLI.shell(
+            "DOCKER_BUILDKIT=0 docker build -q -t \(tag) -f '\(project.root.path)/Dockerfile.test' '\(project.root.path)'")
+        #expect(built.status == 0, "\(built.output)")
+        defer { _ = try? CLI.shell("docker image rm \(tag)") }
+        return try saved(tag, in: project)
     }
 
     @Test func trivyRunsOnTheSavedImageAndItsReportIsRead() async throws {

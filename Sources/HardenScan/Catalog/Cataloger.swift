@@ -6,6 +6,11 @@ public struct Catalog: Sendable, Codable {
     public var os: OperatingSystem?
     public var packages: [Package]
 
+    public init(os: OperatingSystem?, packages: [Package]) {
+        self.os = os
+        self.packages = packages
+    }
+
     /// The OSV ecosystems the packages belong to (`Debian:12`, `PyPI`), sorted.
     public var osvEcosystems: [String] {
         var ecosystems = Set<String>()

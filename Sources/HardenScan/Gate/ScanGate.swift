@@ -63,6 +63,8 @@ public struct ScanReport: Sendable, Codable {
     public var failOnUnmatched = false
     /// The OSV ecosystems of the image's packages (`Debian:12`, `PyPI`): what a sync must fetch.
     public var ecosystems: [String] = []
+    /// The OS release matching used when the image's os-release does not give one, and why.
+    public var inferredRelease: String?
     public var passed: Bool
 
     public var unmatchedCount: Int { unmatched.reduce(0) { $0 + $1.count } }

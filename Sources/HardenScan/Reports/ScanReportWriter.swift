@@ -45,6 +45,7 @@ public enum ScanReportWriter {
         for ignore in report.staleIgnores {
             lines.append("  stale ignore: \(ignore.id) (\(ignore.source)) matched nothing — remove it")
         }
+        if let inferred = report.inferredRelease { lines.append("  release: \(inferred)") }
         for group in report.unmatched {
             lines.append("  not checked: \(group.summary)")
         }
@@ -116,19 +117,13 @@ public enum ScanReportWriter {
                 ]
             ], "results": results,
         ]
-        if !report.unmatched.isEmpty {
-            // Packages that could not be checked are said, not dropped: a CI reads them here.
-            run["invocations"] = [
-                [
-                    "executionSuccessful": true,
-                    "toolExecutionNotifications": report.unmatched.map { group in
-                        [
-                            "level": report.failOnUnmatched ? "error" : "warning",
-                            "message": ["text": "not checked: \(group.summary)"],
-                        ]
-                    },
-                ]
-            ]
+        var notifications: [[String: Any]] = report.inferredRelease.map { [["level": "note", "message": ["text": "release: \($0)"]]] } ?? []
+        // Packages that could not be checked are said, not dropped: a CI reads them here.
+        notifications += report.unmatched.map { group in
+            ["level": report.failOnUnmatched ? "error" : "warning", "message": ["text": "not checked: \(group.summary)"]]
+        }
+        if !notifications.isEmpty {
+            run["invocations"] = [["executionSuccessful": true, "toolExecutionNotifications": notifications]]
         }
         let log: [String: Any] = [
             "version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "runs": [run],
