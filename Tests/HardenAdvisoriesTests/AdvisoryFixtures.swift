@@ -82,3 +82,19 @@ enum Records {
         "[" + list.map { "\"\($0)\"" }.joined(separator: ", ") + "]"
     }
 }
+
+/// An entry as a test looks at it: what matching reads and what a report shows.
+struct Entry {
+    var id: String
+    var severity: SeverityVerdict
+    var affected: OSVAffected
+}
+
+extension AdvisoryDatabase {
+    func entries(family: String, name: String) throws -> [Entry] {
+        try candidates(family: family, name: name).map { candidate in
+            let details = try details(of: candidate)
+            return Entry(id: details.id, severity: details.severity, affected: candidate.affected)
+        }
+    }
+}

@@ -37,7 +37,7 @@ import Testing
         #expect(try fromZip.recordsByEcosystem() == ["PyPI": 49])
         #expect(try fromFolder.recordsByEcosystem() == fromZip.recordsByEcosystem())
         // PEP 503 names: records say "Flask", "Werkzeug"; lookups use the normalized name.
-        let flask = try fromZip.candidates(family: "PyPI", name: "flask")
+        let flask = try fromZip.entries(family: "PyPI", name: "flask")
         #expect(Set(flask.map(\.id)) == ["PYSEC-2018-66", "PYSEC-2019-179", "PYSEC-2023-62"])
         #expect(fromZip.integrityCheck() == "ok")
     }
@@ -55,7 +55,7 @@ import Testing
         #expect(summaries.first?.records == 6000)
         #expect(database.recordCount == 6000)
         // Two in three take their severity from the record with the shared CVE's vector.
-        let candidates = try database.candidates(family: "PyPI", name: "pkg00005") + database.candidates(family: "Debian", name: "pkg00005")
+        let candidates = try database.entries(family: "PyPI", name: "pkg00005") + database.entries(family: "Debian", name: "pkg00005")
         #expect(candidates.allSatisfy { $0.severity.severity != .unknown })
     }
 
@@ -97,13 +97,13 @@ import Testing
         #expect(summaries.first?.otherEcosystems == 1)
         #expect(try database.otherEcosystems() == ["npm": 1])
 
-        let tiff = try #require(try database.candidates(family: "Debian", name: "tiff").first)
+        let tiff = try #require(try database.entries(family: "Debian", name: "tiff").first)
         #expect(tiff.severity.severity == .low)
         #expect(tiff.severity.source == "Debian urgency unimportant for tiff in Debian:12")
-        let openssl = try #require(try database.candidates(family: "Debian", name: "openssl").first)
+        let openssl = try #require(try database.entries(family: "Debian", name: "openssl").first)
         #expect(openssl.severity.severity == .critical)
         #expect(openssl.severity.source == "CVSS v3 9.8 of GHSA-aaaa-bbbb-cccc, which shares an alias")
-        let zlib = try database.candidates(family: "Debian", name: "zlib")
+        let zlib = try database.entries(family: "Debian", name: "zlib")
         #expect(zlib.first { $0.id == "DSA-9999-1" }?.severity.severity == .low)
         #expect(zlib.first { $0.id == "DSA-9999-1" }?.severity.source == "CVSS v3 2.6 of this record")
         #expect(zlib.first { $0.id == "DEBIAN-CVE-2099-0002" }?.severity.severity == .unknown)
@@ -128,7 +128,7 @@ import Testing
         let (updated, summaries) = try Self.importInto(database, [second], keepCurrent: true)
         #expect(summaries.first?.records == 1)
         #expect(summaries.first?.withdrawn == 1)
-        let zlib = try updated.candidates(family: "Debian", name: "zlib")
+        let zlib = try updated.entries(family: "Debian", name: "zlib")
         #expect(zlib.map(\.id) == ["DEBIAN-CVE-2099-0010"])
         #expect(zlib.first?.affected.ranges?.first?.events.last?.fixed == "2.0")
     }

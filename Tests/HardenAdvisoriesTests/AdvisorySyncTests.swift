@@ -114,7 +114,7 @@ final class OSVServer {
         #expect(third.first?.records == 50)
         #expect(server.requests() == ["GET /PyPI/modified_id.csv 200", "GET /PyPI/PYSEC-2099-1.json 200"])
         let updated = try AdvisoryDatabase(path: database)
-        #expect(try updated.candidates(family: "PyPI", name: "flask").contains { $0.id == "PYSEC-2099-1" })
+        #expect(try updated.entries(family: "PyPI", name: "flask").contains { $0.id == "PYSEC-2099-1" })
         // Debian:12 stays as the first sync left it.
         #expect(try updated.recordsByEcosystem()["Debian:12"] == 2)
     }

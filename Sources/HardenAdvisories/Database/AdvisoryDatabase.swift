@@ -1,4 +1,5 @@
 import Foundation
+import HardenConcurrency
 import HardenSQLite
 
 /// A failure to read, import or fetch advisories: what (a file, an archive entry, a URL), what
@@ -21,22 +22,30 @@ public struct AdvisoryError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// One package entry of one advisory, as matching reads it from the database.
+/// One package entry of one advisory, as matching reads it from the database: only what
+/// deciding a match needs; `details` gives the rest for the entries that match.
 public struct AdvisoryCandidate: Sendable {
-    /// The database's key for the record, to fetch its details for a match.
+    /// The database's key for the record and the entry's place in its `affected` list.
     public var record: Int64
-    public var id: String
+    var entry: Int64
+    var family: String
+    var name: String
     /// `Debian:12`, `Debian`, `Alpine:v3.22`, `PyPI`.
     public var ecosystem: String
-    /// Ranges and listed versions only.
-    public var affected: OSVAffected
-    public var severity: SeverityVerdict
+    /// The ranges and listed versions in the database's compact form.
+    let ranges: String
+    let versions: String
+
+    /// Ranges and listed versions (decoded on each access: matching reads them once).
+    public var affected: OSVAffected { AffectedRanges.decode(ranges: ranges, versions: versions) }
 }
 
-/// What a report shows of a matched record.
+/// What a report shows of a matched entry.
 public struct AdvisoryDetails: Sendable {
+    public var id: String
     public var aliases: [String]
     public var summary: String?
+    public var severity: SeverityVerdict
 }
 
 /// One source of the database (a synced URL or an imported file) as `advisories status` shows it.
@@ -62,12 +71,13 @@ public final class AdvisoryDatabase: @unchecked Sendable {
     let connection: SQLiteConnection
     public let path: String
     private let lock = NSLock()
-    private lazy var lookup = try? connection.prepare(
+    private lazy var lookup = try? Self.prepareLookup(connection)
+    private lazy var detailsLookup = try? connection.prepare(
         """
-        SELECT a.record, r.id, a.ecosystem, a.ranges, a.versions, a.severity, a.severity_source, r.alias_score, r.alias_of
-        FROM affected a JOIN records r ON r.rowid = a.record WHERE a.family = ? AND a.name = ?
+        SELECT r.id, r.aliases, r.summary, a.severity, a.severity_source, a.alias_score, a.alias_of
+        FROM affected a JOIN records r ON r.rowid = a.record
+        WHERE a.family = ? AND a.name = ? AND a.record = ? AND a.entry = ?
         """)
-    private lazy var details = try? connection.prepare("SELECT aliases, summary FROM records WHERE rowid = ?")
 
     /// Opens a database file read-only, refusing one that is not a harden advisory database or
     /// has a newer schema.
@@ -110,27 +120,64 @@ public final class AdvisoryDatabase: @unchecked Sendable {
         }
     }
 
+    private static func prepareLookup(_ connection: SQLiteConnection) throws(StoreError) -> SQLiteStatement {
+        // Pages read in place from the file's mapping instead of copied into SQLite's cache.
+        try connection.execute("PRAGMA mmap_size = 1073741824")
+        return try connection.prepare("SELECT record, entry, ecosystem, ranges, versions FROM affected WHERE family = ? AND name = ?")
+    }
+
     /// Every advisory entry naming `name` in `family` (`Debian`, `Alpine`, `PyPI`).
     public func candidates(family: String, name: String) throws(AdvisoryError) -> [AdvisoryCandidate] {
         lock.lock()
         defer { lock.unlock() }
         guard let lookup else { throw AdvisoryError(file: path, message: "cannot be queried (damaged?)") }
+        return try Self.read(lookup, family: family, name: name, path: path)
+    }
+
+    /// The entries for each key, read over several connections at once when the database is a
+    /// file (a scan looks up a hundred or more packages).
+    public func candidates(_ keys: [(family: String, name: String)]) throws(AdvisoryError) -> [[AdvisoryCandidate]] {
+        let lanes = path == ":memory:" || keys.count < 32 ? 1 : min(ProcessInfo.processInfo.activeProcessorCount, 4)
+        guard lanes > 1 else {
+            var found: [[AdvisoryCandidate]] = []
+            for key in keys { found.append(try candidates(family: key.family, name: key.name)) }
+            return found
+        }
+        let path = self.path
+        let lanesRead = concurrentMap(lanes) { lane -> Result<[[AdvisoryCandidate]], AdvisoryError> in
+            Result { () throws(AdvisoryError) in
+                let mine = stride(from: lane, to: keys.count, by: lanes).map { keys[$0] }
+                let connection: SQLiteConnection
+                let statement: SQLiteStatement
+                do throws(StoreError) {
+                    connection = try SQLiteConnection(path: path, readOnly: true, damagedHint: Self.damagedHint)
+                    statement = try Self.prepareLookup(connection)
+                } catch {
+                    throw AdvisoryError(error)
+                }
+                var found: [[AdvisoryCandidate]] = []
+                for key in mine { found.append(try Self.read(statement, family: key.family, name: key.name, path: path)) }
+                _ = connection
+                return found
+            }
+        }
+        var found = [[AdvisoryCandidate]](repeating: [], count: keys.count)
+        for (lane, result) in lanesRead.enumerated() {
+            for (offset, entries) in try result.get().enumerated() { found[lane + offset * lanes] = entries }
+        }
+        return found
+    }
+
+    private static func read(
+        _ statement: SQLiteStatement, family: String, name: String, path: String
+    ) throws(AdvisoryError) -> [AdvisoryCandidate] {
         var found: [AdvisoryCandidate] = []
         do {
-            try lookup.each([.text(family), .text(name)]) { row throws(StoreError) in
-                let severity: SeverityVerdict
-                if let word = row.text(5), let stored = Severity(rawValue: word) {
-                    severity = SeverityVerdict(stored, source: row.text(6) ?? "")
-                } else if let score = row.real(7), let from = row.text(8) {
-                    severity = RecordSeverity.fromAlias(score: score, of: from)
-                } else {
-                    severity = SeverityVerdict(.unknown, source: "none: no CVSS v3 or severity in this record or its aliases")
-                }
+            try statement.each([.text(family), .text(name)]) { row throws(StoreError) in
                 found.append(
                     AdvisoryCandidate(
-                        record: row.integer(0), id: row.text(1) ?? "", ecosystem: row.text(2) ?? "",
-                        affected: AffectedRanges.decode(ranges: row.text(3) ?? "", versions: row.text(4) ?? ""),
-                        severity: severity))
+                        record: row.integer(0), entry: row.integer(1), family: family, name: name,
+                        ecosystem: row.text(2) ?? "", ranges: row.text(3) ?? "", versions: row.text(4) ?? ""))
             }
         } catch {
             throw AdvisoryError(error)
@@ -138,15 +185,28 @@ public final class AdvisoryDatabase: @unchecked Sendable {
         return found
     }
 
-    /// Aliases and summary of a record `candidates` returned.
-    public func details(of record: Int64) throws(AdvisoryError) -> AdvisoryDetails {
+    /// ID, aliases, summary and severity (with its source) of an entry `candidates` returned.
+    public func details(of candidate: AdvisoryCandidate) throws(AdvisoryError) -> AdvisoryDetails {
         lock.lock()
         defer { lock.unlock() }
-        guard let details else { throw AdvisoryError(file: path, message: "cannot be queried (damaged?)") }
-        do {
-            guard let row = try details.rows([.integer(record)]).first else { return AdvisoryDetails(aliases: []) }
+        guard let detailsLookup else { throw AdvisoryError(file: path, message: "cannot be queried (damaged?)") }
+        do throws(StoreError) {
+            guard
+                let row = try detailsLookup.rows([
+                    .text(candidate.family), .text(candidate.name), .integer(candidate.record), .integer(candidate.entry),
+                ]).first
+            else { throw StoreError(path: path, message: "lost record \(candidate.record) while reading it") }
+            let severity: SeverityVerdict
+            if let word = row[3].text, let stored = Severity(rawValue: word) {
+                severity = SeverityVerdict(stored, source: row[4].text ?? "")
+            } else if let score = row[5].real, let of = row[6].text {
+                severity = RecordSeverity.fromAlias(score: score, of: of)
+            } else {
+                severity = SeverityVerdict(.unknown, source: "none: no CVSS v3 or severity in this record or its aliases")
+            }
             return AdvisoryDetails(
-                aliases: (row[0].text ?? "").split(separator: " ").map(String.init), summary: row[1].text)
+                id: row[0].text ?? "", aliases: (row[1].text ?? "").split(separator: " ").map(String.init),
+                summary: row[2].text, severity: severity)
         } catch {
             throw AdvisoryError(error)
         }
@@ -154,7 +214,7 @@ public final class AdvisoryDatabase: @unchecked Sendable {
 
     /// Records per ecosystem (`Debian:12` → 3,120), each record counted once per ecosystem.
     public func recordsByEcosystem() throws(AdvisoryError) -> [String: Int] {
-        try counted("SELECT ecosystem, COUNT(DISTINCT record) FROM affected GROUP BY ecosystem")
+        try counted("SELECT ecosystem, records FROM ecosystem_counts")
     }
 
     /// Records of ecosystems harden does not match, counted at import.
@@ -163,7 +223,9 @@ public final class AdvisoryDatabase: @unchecked Sendable {
     }
 
     public var recordCount: Int {
-        lock.withLock { Int((try? connection.query("SELECT COUNT(*) FROM records").first?.first?.integer) ?? 0) }
+        lock.withLock {
+            Int((try? connection.query("SELECT value FROM meta WHERE key = 'records'").first?.first?.text).flatMap { Int($0) } ?? 0)
+        }
     }
 
     public func sources() throws(AdvisoryError) -> [AdvisorySourceStatus] {

@@ -104,8 +104,8 @@ public final class AdvisoryDatabaseWriter {
             insertKey = try connection.prepare("INSERT INTO record_keys (key, record) VALUES (?, ?)")
             insertAffected = try connection.prepare(
                 """
-                INSERT INTO affected (record, family, name, ecosystem, ranges, versions, severity, severity_source)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO affected (family, name, record, entry, id, ecosystem, ranges, versions, severity, severity_source)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         } catch {
             throw AdvisoryError(error)
@@ -141,10 +141,12 @@ public final class AdvisoryDatabaseWriter {
             CREATE INDEX record_keys_by_key ON record_keys (key);
             CREATE INDEX record_keys_by_record ON record_keys (record);
             CREATE TABLE affected (
-                record INTEGER NOT NULL, family TEXT NOT NULL, name TEXT NOT NULL, ecosystem TEXT NOT NULL,
-                ranges TEXT NOT NULL, versions TEXT NOT NULL, severity TEXT, severity_source TEXT);
-            CREATE INDEX affected_by_package ON affected (family, name);
+                family TEXT NOT NULL, name TEXT NOT NULL, record INTEGER NOT NULL, entry INTEGER NOT NULL,
+                id TEXT NOT NULL, ecosystem TEXT NOT NULL, ranges TEXT NOT NULL, versions TEXT NOT NULL,
+                severity TEXT, severity_source TEXT, alias_score REAL, alias_of TEXT,
+                PRIMARY KEY (family, name, record, entry)) WITHOUT ROWID;
             CREATE INDEX affected_by_record ON affected (record);
+            CREATE TABLE ecosystem_counts (ecosystem TEXT PRIMARY KEY, records INTEGER NOT NULL);
             CREATE TABLE other_ecosystems (
                 source TEXT NOT NULL, ecosystem TEXT NOT NULL, records INTEGER NOT NULL, PRIMARY KEY (source, ecosystem));
             PRAGMA user_version = \(AdvisoryDatabase.schemaVersion);
@@ -196,11 +198,11 @@ public final class AdvisoryDatabaseWriter {
         for key in Set([record.id] + (record.aliases ?? []) + (record.upstream ?? [])) {
             try insertKey.run([.text(key), .integer(rowid)])
         }
-        for entry in entries {
+        for (number, entry) in entries.enumerated() {
             try insertAffected.run([
-                .integer(rowid), .text(entry.family), .text(entry.name), .text(entry.ecosystem), .text(entry.ranges),
-                .text(entry.versions), entry.5.map { .text($0.severity.rawValue) } ?? .null,
-                entry.5.map { .text($0.source) } ?? .null,
+                .text(entry.family), .text(entry.name), .integer(rowid), .integer(Int64(number)), .text(record.id),
+                .text(entry.ecosystem), .text(entry.ranges), .text(entry.versions),
+                entry.5.map { .text($0.severity.rawValue) } ?? .null, entry.5.map { .text($0.source) } ?? .null,
             ])
         }
         if entries.isEmpty {
@@ -297,6 +299,13 @@ public final class AdvisoryDatabaseWriter {
             }
             others = [:]
             try Self.shareAliasSeverity(connection)
+            // Counted once here, so opening the database for a scan reads two small rows.
+            try connection.execute(
+                """
+                DELETE FROM ecosystem_counts;
+                INSERT INTO ecosystem_counts SELECT ecosystem, COUNT(DISTINCT record) FROM affected GROUP BY ecosystem;
+                INSERT OR REPLACE INTO meta VALUES ('records', (SELECT COUNT(*) FROM records));
+                """)
             try connection.execute("COMMIT")
         } catch {
             abandon()
@@ -337,7 +346,8 @@ public final class AdvisoryDatabaseWriter {
     }
 
     /// For each record, the highest CVSS v3 score among the other records sharing an ID or
-    /// alias with it, and which record that is (SQLite takes the bare column from the MAX row).
+    /// alias with it, and which record that is (SQLite takes the bare column from the MAX row);
+    /// copied to its package rows, so a lookup reads one table.
     private static func shareAliasSeverity(_ connection: SQLiteConnection) throws(StoreError) {
         try connection.execute(
             """
@@ -352,6 +362,9 @@ public final class AdvisoryDatabaseWriter {
                 GROUP BY mine.record
             ) AS best
             WHERE records.rowid = best.record;
+            UPDATE affected SET alias_score = records.alias_score, alias_of = records.alias_of
+            FROM records WHERE records.rowid = affected.record
+                AND (affected.alias_of IS NOT records.alias_of OR affected.alias_score IS NOT records.alias_score);
             """)
     }
 

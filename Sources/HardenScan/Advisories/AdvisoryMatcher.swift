@@ -113,47 +113,71 @@ public struct AdvisoryMatcher: Sendable {
     /// Every advisory affecting a package of the image running `os`, in package order. The
     /// database is read first, one lookup per package; ranges are then evaluated on all cores.
     public func match(_ packages: [Package], os: OperatingSystem?) throws(AdvisoryError) -> [Vulnerability] {
-        var candidates: [[AdvisoryCandidate]] = []
-        candidates.reserveCapacity(packages.count)
-        var byKey: [String: [AdvisoryCandidate]] = [:]
+        var keys: [(family: String, name: String)] = []
+        var keyIndex: [String: Int] = [:]
+        var keyOf: [Int] = []
         for package in packages {
             let (family, name) = Self.lookupKey(package)
             let key = family + "\u{0}" + name
-            if let known = byKey[key] {
-                candidates.append(known)
+            if let known = keyIndex[key] {
+                keyOf.append(known)
             } else {
-                let found = try database.candidates(family: family, name: name)
-                byKey[key] = found
-                candidates.append(found)
+                keyIndex[key] = keys.count
+                keyOf.append(keys.count)
+                keys.append((family, name))
             }
         }
-        let looked = candidates
-        let hits = concurrentMap(packages.count) { index in
-            Self.evaluate(packages[index], looked[index], os: os)
+        let looked = try database.candidates(keys)
+        let candidates = keyOf.map { looked[$0] }
+        // Binary packages of one source at one version give the same matches: evaluated once.
+        var unique: [String: Int] = [:]
+        var work: [(package: Package, candidates: [AdvisoryCandidate])] = []
+        var slot: [Int] = []
+        for (index, package) in packages.enumerated() {
+            let (family, name) = Self.lookupKey(package)
+            let key = family + "\u{0}" + name + "\u{0}" + Self.matchedVersion(package)
+            if let known = unique[key] {
+                slot.append(known)
+            } else {
+                unique[key] = work.count
+                slot.append(work.count)
+                work.append((package, candidates[index]))
+            }
+        }
+        let distinct = work
+        let evaluated = concurrentMap(distinct.count) { index in
+            Self.evaluate(distinct[index].package, distinct[index].candidates, os: os)
         }
         var found: [Vulnerability] = []
-        var details: [Int64: AdvisoryDetails] = [:]
-        for (index, packageHits) in hits.enumerated() {
-            let package = packages[index]
+        var details: [String: AdvisoryDetails] = [:]
+        for (index, package) in packages.enumerated() {
+            let packageHits = evaluated[slot[index]]
+            guard !packageHits.isEmpty else { continue }
             let purl = package.purl(os: os)
             for (candidate, fixed) in packageHits {
                 let detail: AdvisoryDetails
-                if let known = details[candidate.record] {
+                let key = "\(candidate.record) \(slot[index])"
+                if let known = details[key] {
                     detail = known
                 } else {
-                    detail = try database.details(of: candidate.record)
-                    details[candidate.record] = detail
+                    detail = try database.details(of: candidate)
+                    details[key] = detail
                 }
                 found.append(
                     Vulnerability(
-                        id: candidate.id, aliases: detail.aliases, package: package.name, version: package.version,
+                        id: detail.id, aliases: detail.aliases, package: package.name, version: package.version,
                         ecosystem: package.kind.rawValue, fixedVersion: fixed.isEmpty ? nil : fixed,
-                        severity: candidate.severity.severity, severitySource: candidate.severity.source,
+                        severity: detail.severity.severity, severitySource: detail.severity.source,
                         summary: detail.summary, location: package.location, layer: package.layer, purl: purl,
                         scanners: ["builtin"]))
             }
         }
         return found
+    }
+
+    /// The version advisories speak of: the source package's for Debian and Alpine.
+    private static func matchedVersion(_ package: Package) -> String {
+        package.kind == .python ? package.version : (package.sourceVersion ?? package.version)
     }
 
     /// Debian and Alpine advisories name source packages; PyPI ones PEP 503 names.
@@ -176,14 +200,15 @@ public struct AdvisoryMatcher: Sendable {
             case .deb: os?.id == "debian" ? os?.osvEcosystem : nil
             case .apk: os?.id == "alpine" ? os?.osvEcosystem : nil
             }
-        let version = package.kind == .python ? package.version : (package.sourceVersion ?? package.version)
+        let version = matchedVersion(package)
         let scheme = VersionScheme(package.kind)
         let parsed = scheme.parse(version)
+        let versions = VersionCache(scheme)
         var seen: Set<Int64> = []
         var hits: [(AdvisoryCandidate, String)] = []
         for candidate in candidates where !seen.contains(candidate.record) {
             guard AdvisoryKey.applies(candidate.ecosystem, to: ecosystem),
-                let fixed = affects(candidate.affected, version: version, parsed: parsed, scheme: scheme)
+                let fixed = affects(candidate.affected, version: version, parsed: parsed, versions: versions)
             else { continue }
             seen.insert(candidate.record)
             hits.append((candidate, fixed))
@@ -231,18 +256,18 @@ public struct AdvisoryMatcher: Sendable {
 
     /// Whether `version` is affected; returns the fixed version ("" when none is known), or nil.
     static func affects(_ affected: OSVAffected, version: String, scheme: VersionScheme) -> String? {
-        affects(affected, version: version, parsed: scheme.parse(version), scheme: scheme)
+        affects(affected, version: version, parsed: scheme.parse(version), versions: VersionCache(scheme))
     }
 
-    static func affects(_ affected: OSVAffected, version: String, parsed: ParsedVersion?, scheme: VersionScheme) -> String? {
+    static func affects(_ affected: OSVAffected, version: String, parsed: ParsedVersion?, versions: VersionCache) -> String? {
         if affected.versions?.contains(version) == true {
-            return parsed.flatMap { fixedAbove(affected, version: $0, scheme: scheme) } ?? ""
+            return parsed.flatMap { fixedAbove(affected, version: $0, versions: versions) } ?? ""
         }
         // A version the ecosystem can't order can't be placed in a range.
         guard let parsed else { return nil }
         for range in affected.ranges ?? [] where range.type == "ECOSYSTEM" || range.type == "SEMVER" {
-            if inRange(range, version: parsed, scheme: scheme) {
-                return fixedAbove(affected, version: parsed, scheme: scheme) ?? ""
+            if inRange(range, version: parsed, versions: versions) {
+                return fixedAbove(affected, version: parsed, versions: versions) ?? ""
             }
         }
         return nil
@@ -255,7 +280,7 @@ public struct AdvisoryMatcher: Sendable {
         var text: String
         var version: ParsedVersion?
 
-        init?(_ event: OSVEvent, scheme: VersionScheme) {
+        init?(_ event: OSVEvent, versions: VersionCache) {
             if let text = event.introduced {
                 (kind, self.text) = (.introduced, text)
             } else if let text = event.fixed {
@@ -267,17 +292,21 @@ public struct AdvisoryMatcher: Sendable {
             } else {
                 return nil
             }
-            version = text == "0" || text == "*" ? nil : scheme.parse(text)
+            version = text == "0" || text == "*" ? nil : versions.parse(text)
         }
     }
 
     /// The OSV evaluation: walk the events in version order; `introduced` opens, `fixed` and
     /// `limit` close at that version, `last_affected` closes just after it.
     static func inRange(_ range: OSVRange, version: ParsedVersion, scheme: VersionScheme) -> Bool {
+        inRange(range, version: version, versions: VersionCache(scheme))
+    }
+
+    static func inRange(_ range: OSVRange, version: ParsedVersion, versions: VersionCache) -> Bool {
         var points: [Point] = []
         points.reserveCapacity(range.events.count)
         for event in range.events {
-            if let point = Point(event, scheme: scheme) { points.append(point) }
+            if let point = Point(event, versions: versions) { points.append(point) }
         }
         points.sort { a, b in
             if a.text == "0" { return b.text != "0" }
@@ -298,15 +327,31 @@ public struct AdvisoryMatcher: Sendable {
         return affected
     }
 
-    static func fixedAbove(_ affected: OSVAffected, version: ParsedVersion, scheme: VersionScheme) -> String? {
+    static func fixedAbove(_ affected: OSVAffected, version: ParsedVersion, versions: VersionCache) -> String? {
         var best: (text: String, version: ParsedVersion)?
         for range in affected.ranges ?? [] {
             for event in range.events {
-                guard let text = event.fixed, let fixed = scheme.parse(text), (fixed.compare(version) ?? -1) > 0 else { continue }
+                guard let text = event.fixed, let fixed = versions.parse(text), (fixed.compare(version) ?? -1) > 0 else { continue }
                 if let current = best, (fixed.compare(current.version) ?? 0) >= 0 { continue }
                 best = (text, fixed)
             }
         }
         return best?.text
+    }
+}
+
+/// Versions parsed once per evaluation: a package's advisories name the same fixed versions
+/// again and again (one security update fixes many CVEs).
+final class VersionCache {
+    let scheme: VersionScheme
+    private var parsed: [String: ParsedVersion?] = [:]
+
+    init(_ scheme: VersionScheme) { self.scheme = scheme }
+
+    func parse(_ text: String) -> ParsedVersion? {
+        if let known = parsed[text] { return known }
+        let version = scheme.parse(text)
+        parsed[text] = version
+        return version
     }
 }
