@@ -103,6 +103,8 @@ public struct BuildOutcome: Sendable, Codable {
     /// The scan report kept beside the saved image, and its findings by severity.
     public var scanReport: String?
     public var vulnerabilities: [String: Int]?
+    /// Packages no scanner could check (never counted as clean).
+    public var unchecked: Int?
     /// "ID package" of each finding that has a fixed version.
     public var fixable: [String]?
     /// Base → the registry manifest digest the engine had for it, for bases pulled from a registry.
@@ -470,6 +472,7 @@ public struct BuildRunner: Sendable {
         }
         outcome.scanReport = path
         outcome.vulnerabilities = Dictionary(uniqueKeysWithValues: report.counts.map { ($0.key.rawValue, $0.value) })
+        outcome.unchecked = report.unmatchedCount
         outcome.fixable = Set(
             report.findings.compactMap { finding in
                 finding.vulnerability.fixedVersion.map { _ in

@@ -105,7 +105,8 @@ enum BuildSummary {
                     let counts = ["critical", "high", "medium", "low", "unknown"].map {
                         "\($0) \(outcome.vulnerabilities?[$0] ?? 0)"
                     }
-                    Swift.print("  scanned: pass, \(counts.joined(separator: ", ")) (\(report))")
+                    let unchecked = outcome.unchecked.flatMap { $0 > 0 ? "; \($0) packages not checked" : nil } ?? ""
+                    Swift.print("  scanned: pass, \(counts.joined(separator: ", "))\(unchecked) (\(report))")
                 }
             case .skipped:
                 Swift.print(
