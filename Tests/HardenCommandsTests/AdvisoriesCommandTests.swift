@@ -1,4 +1,5 @@
 import Foundation
+import HardenTestSupport
 import Testing
 
 /// `harden advisories import|status` and the database the scanning commands then use, as a
@@ -93,5 +94,45 @@ import Testing
         let scan = try await project.harden(["advisories", "status"])
         #expect(scan.status == 2)
         #expect(scan.stderr.contains("advisories.db"), "\(scan.stderr)")
+    }
+
+    /// `harden advisories sync` against a real HTTP server on 127.0.0.1 serving an OSV-like
+    /// export, then again (nothing changed), then from a server that fails.
+    @Test func syncFetchesThenFindsNothingChangedThenFailsCleanly() async throws {
+        let project = try Project()
+        let export = project.root.appendingPathComponent("export")
+        try FileManager.default.createDirectory(at: export.appendingPathComponent("PyPI"), withIntermediateDirectories: true)
+        let zip = export.appendingPathComponent("PyPI/all.zip").path
+        let made = try CLI.shell("cd '\(Self.realRecords)' && python3 -m zipfile -c '\(zip)' *.json")
+        #expect(made.status == 0, "\(made.output)")
+        let portFile = project.root.appendingPathComponent("port").path
+        let server = try TestProcess(
+            "python3",
+            [
+                CLI.packageRoot.appendingPathComponent("Tests/HardenAdvisoriesTests/Fixtures/osv_server.py").path, export.path,
+                portFile, project.root.appendingPathComponent("requests.log").path,
+            ], logFile: project.root.appendingPathComponent("server.log"))
+        defer { server.stop() }
+        var port: String?
+        for _ in 0..<200 where port == nil {
+            port = try? String(contentsOfFile: portFile, encoding: .utf8)
+            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let base = "http://127.0.0.1:\(try #require(port))"
+
+        let first = try await project.harden(["advisories", "sync", "--from", base, "--ecosystem", "PyPI"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("PyPI: downloaded"), "\(first.stdout)")
+        #expect(first.stdout.contains("49 records"))
+        let again = try await project.harden(["advisories", "sync", "--from", base, "--ecosystem", "PyPI", "--format", "json"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("\"action\" : \"unchanged\""), "\(again.stdout)")
+
+        let database = project.root.appendingPathComponent(".harden/advisories.db").path
+        let before = try Data(contentsOf: URL(fileURLWithPath: database))
+        let failed = try await project.harden(["advisories", "sync", "--from", base + "/fail", "--ecosystem", "PyPI"])
+        #expect(failed.status == 2)
+        #expect(failed.stderr.contains("/fail/PyPI/all.zip: answered HTTP 500"), "\(failed.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: database)) == before)
     }
 }

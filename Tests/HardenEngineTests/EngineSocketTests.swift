@@ -183,7 +183,9 @@ import Testing
             return
         }
         #expect(error.kind == .interrupted)
-        #expect(ContinuousClock.now - started < .seconds(30))
+        // Far below the 600 s deadline; the margin is for a full test run, whose other suites
+        // can keep the task pool's threads busy for tens of seconds.
+        #expect(ContinuousClock.now - started < .seconds(120))
     }
 }
 
