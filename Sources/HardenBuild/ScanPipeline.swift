@@ -52,7 +52,9 @@ public struct ScanPipeline: Sendable {
             throw ScannerError(scanner: "policy", message: error.description)
         }
         var lists: [[Vulnerability]] = []
-        var unmatched: [UnmatchedPackages] = []
+        // What each scanner that ran could not check; a package counts as unchecked only when
+        // no scanner checked it.
+        var uncheckedBy: [[UnmatchedPackages]] = []
         let (os, inferred) = InferredRelease.resolve(analysis.catalog)
         if let inferred { note("release: \(inferred.os.osvEcosystem ?? inferred.os.id) inferred from \(inferred.evidence)") }
         for scanner in settings.scanners {
@@ -70,7 +72,7 @@ public struct ScanPipeline: Sendable {
                 } catch {
                     throw ScannerError(scanner: "builtin", message: error.description, hint: error.hint)
                 }
-                unmatched = advisories.unmatched(analysis.catalog.packages, os: os)
+                uncheckedBy.append(advisories.unmatched(analysis.catalog.packages, os: os))
                 note(
                     "builtin: \(analysis.catalog.packages.count) packages matched against \(advisories.count) advisories "
                         + "in \(Self.seconds(since: started)): \(found.count) findings")
@@ -78,12 +80,18 @@ public struct ScanPipeline: Sendable {
             case .trivy, .grype:
                 let started = ContinuousClock.now
                 let external = ExternalScanner(tool: scanner == .trivy ? .trivy : .grype, timeout: externalTimeout)
-                let found = try await external.scan(
+                let outcome = try await external.run(
                     image: path, format: analysis.contents.image.format, diffIDs: analysis.diffIDs, scratch: scratch)
-                note("\(scanner.rawValue): ran in \(Self.seconds(since: started)): \(found.count) findings")
-                lists.append(found)
+                note("\(scanner.rawValue): ran in \(Self.seconds(since: started)): \(outcome.findings.count) findings")
+                lists.append(outcome.findings)
+                uncheckedBy.append(
+                    outcome.osDetected == false
+                        ? UnmatchedPackages.osPackages(
+                            analysis.catalog.packages, reason: "\(scanner.rawValue) did not recognise the image's OS release")
+                        : [])
             }
         }
+        let unmatched = UnmatchedPackages.uncheckedByAll(uncheckedBy)
         var report = gate.judge(
             FindingMerger.merge(lists), image: name, scanners: settings.scanners.map(\.rawValue), unmatched: unmatched)
         report.ecosystems = Catalog(os: os, packages: analysis.catalog.packages).osvEcosystems

@@ -20,10 +20,22 @@ public struct ExternalScanner: Sendable {
         self.timeout = timeout
     }
 
+    /// What a run found, and whether it could check the OS packages (nil: the report does not say).
+    public struct Outcome: Sendable {
+        public var findings: [Vulnerability]
+        public var osDetected: Bool?
+    }
+
     /// Scans the image at `image` (a docker-archive or an OCI layout; `format` says which).
     /// `scratch` is a directory of harden's own for the report file.
     public func scan(image: String, format: LocatedImage.Format, diffIDs: [String], scratch: URL) async throws(ScannerError)
         -> [Vulnerability]
+    {
+        try await run(image: image, format: format, diffIDs: diffIDs, scratch: scratch).findings
+    }
+
+    public func run(image: String, format: LocatedImage.Format, diffIDs: [String], scratch: URL) async throws(ScannerError)
+        -> Outcome
     {
         guard let binary = Self.findExecutable(executable, path: environment["PATH"] ?? "") else {
             throw ScannerError(
@@ -76,8 +88,12 @@ public struct ExternalScanner: Sendable {
             throw ScannerError(scanner: tool.rawValue, message: "wrote no report to \(report.path)")
         }
         switch tool {
-        case .trivy: return try TrivyReport.parse(data, diffIDs: diffIDs)
-        case .grype: return try GrypeReport.parse(data, diffIDs: diffIDs)
+        case .trivy:
+            return Outcome(
+                findings: try TrivyReport.parse(data, diffIDs: diffIDs),
+                osDetected: trivyScanners.contains("vuln") ? TrivyReport.osDetected(data) : nil)
+        case .grype:
+            return Outcome(findings: try GrypeReport.parse(data, diffIDs: diffIDs), osDetected: GrypeReport.osDetected(data))
         }
     }
 

@@ -21,6 +21,16 @@ public struct ScannerError: Error, Sendable, CustomStringConvertible {
 public enum TrivyReport {
     struct Report: Decodable {
         var Results: [Result]?
+        var Metadata: Metadata?
+    }
+    struct Metadata: Decodable { var OS: OS? }
+    struct OS: Decodable { var Family: String? }
+
+    /// Whether trivy recognised the image's OS (it then checked its OS packages); nil when the
+    /// report does not say. Trivy only logs "OS is not detected" at debug level and goes on.
+    public static func osDetected(_ data: Data) -> Bool? {
+        guard let report = try? JSONDecoder().decode(Report.self, from: data), let metadata = report.Metadata else { return nil }
+        return !(metadata.OS?.Family ?? "").isEmpty
     }
     struct Result: Decodable {
         var Target: String?
@@ -85,6 +95,18 @@ public enum TrivyReport {
 public enum GrypeReport {
     struct Report: Decodable {
         var matches: [Match]?
+        var distro: Distro?
+    }
+    struct Distro: Decodable {
+        var name: String?
+        var version: String?
+    }
+
+    /// Whether grype recognised the image's distribution and release; nil when the report has
+    /// no `distro`. Grype gives no OS matches without them (anchore/grype#1446).
+    public static func osDetected(_ data: Data) -> Bool? {
+        guard let report = try? JSONDecoder().decode(Report.self, from: data), let distro = report.distro else { return nil }
+        return !(distro.name ?? "").isEmpty && !(distro.version ?? "").isEmpty
     }
     struct Match: Decodable {
         var vulnerability: Vuln
