@@ -213,11 +213,5 @@ public final class SQLiteStatement {
         public func real(_ column: Int) -> Double? {
             sqlite3_column_type(statement, Int32(column)) == SQLITE_NULL ? nil : sqlite3_column_double(statement, Int32(column))
         }
-
-        /// The column's UTF-8 bytes, valid until the next step.
-        public func bytes(_ column: Int) -> UnsafeRawBufferPointer {
-            let count = Int(sqlite3_column_bytes(statement, Int32(column)))
-            return UnsafeRawBufferPointer(start: sqlite3_column_text(statement, Int32(column)), count: count)
-        }
     }
 }

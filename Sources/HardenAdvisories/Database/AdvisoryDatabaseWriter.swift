@@ -276,15 +276,6 @@ public final class AdvisoryDatabaseWriter {
         }
     }
 
-    /// Source names already in the database (for a sync that keeps the others).
-    public func sourceNames() throws(AdvisoryError) -> [String] {
-        do {
-            return try connection.query("SELECT name FROM sources ORDER BY name").compactMap { $0.first?.text }
-        } catch {
-            throw AdvisoryError(error)
-        }
-    }
-
     /// Works out severity from aliases, checks the whole file, and puts it in place.
     public func commit() throws(AdvisoryError) -> AdvisoryDatabase {
         do {
