@@ -131,6 +131,11 @@ import Testing
         let zlib = try updated.entries(family: "Debian", name: "zlib")
         #expect(zlib.map(\.id) == ["DEBIAN-CVE-2099-0010"])
         #expect(zlib.first?.affected.ranges?.first?.events.last?.fixed == "2.0")
+
+        // The older live copy of the withdrawn record, imported again, stays out.
+        let (again, later) = try Self.importInto(database, [first], keepCurrent: true)
+        #expect(later.first?.withdrawn == 1)
+        #expect(try again.entries(family: "Debian", name: "zlib").map(\.id) == ["DEBIAN-CVE-2099-0010"])
     }
 
     @Test func badRecordsAreSkippedCountedAndNamed() throws {

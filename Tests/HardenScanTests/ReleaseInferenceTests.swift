@@ -39,6 +39,9 @@ import Testing
         // ID without VERSION_ID (Debian testing): the package says it.
         let testing = Catalog(os: OperatingSystem(id: "debian"), packages: [Self.deb("base-files", "13.8")])
         #expect(InferredRelease.resolve(testing).os?.versionID == "13")
+        // Ubuntu's base-files is not Debian's: no guess from it.
+        let ubuntu = Catalog(os: nil, packages: [Self.deb("base-files", "12ubuntu4.6")])
+        #expect(InferredRelease.resolve(ubuntu).inferred == nil)
         let alpine = Catalog(os: nil, packages: [Package(kind: .apk, name: "alpine-release", version: "3.22.2-r0", location: "")])
         #expect(InferredRelease.resolve(alpine).os?.osvEcosystem == "Alpine:v3.22")
     }

@@ -66,12 +66,14 @@ public struct AdvisorySourceStatus: Sendable, Codable, Equatable {
 public final class AdvisoryDatabase: @unchecked Sendable {
     static let format = "harden-advisories"
     static let schemaVersion = 1
-    static let damagedHint = "import or sync again: `harden advisories sync` builds a new database beside it"
+    static let damagedHint = "move it aside, then sync or import again (`harden advisories import --replace PATH…` starts empty)"
 
     let connection: SQLiteConnection
     public let path: String
     private let lock = NSLock()
     private lazy var lookup = try? Self.prepareLookup(connection)
+    /// Statements on extra connections to the same file, one per extra core (see `openLanes`).
+    private var lanes: [Lane] = []
     private lazy var detailsLookup = try? connection.prepare(
         """
         SELECT r.id, r.aliases, r.summary, a.severity, a.severity_source, a.alias_score, a.alias_of
@@ -94,15 +96,46 @@ public final class AdvisoryDatabase: @unchecked Sendable {
             throw AdvisoryError(error)
         }
         try self.init(connection: connection)
+        lanes = Self.openLanes(path: path, matching: connection)
+    }
+
+    /// Extra read-only connections for parallel lookups, opened now, so they read the same file
+    /// as the main connection even if a sync replaces it later; any that opened a newer file
+    /// (its build token differs) is dropped.
+    private static func openLanes(path: String, matching main: SQLiteConnection) -> [Lane] {
+        let count = min(ProcessInfo.processInfo.activeProcessorCount, 4) - 1
+        guard count > 0, let token = try? main.query("SELECT value FROM meta WHERE key = 'build'").first?.first?.text
+        else { return [] }
+        var lanes: [Lane] = []
+        for _ in 0..<count {
+            guard let connection = try? SQLiteConnection(path: path, readOnly: true, damagedHint: damagedHint),
+                (try? connection.query("SELECT value FROM meta WHERE key = 'build'").first?.first?.text) == token,
+                let statement = try? prepareLookup(connection)
+            else { break }
+            lanes.append(Lane(statement))
+        }
+        return lanes
+    }
+
+    /// One extra connection's lookup statement, used by one thread at a time.
+    private final class Lane: @unchecked Sendable {
+        let statement: SQLiteStatement
+        let lock = NSLock()
+        init(_ statement: SQLiteStatement) { self.statement = statement }
     }
 
     init(connection: SQLiteConnection) throws(AdvisoryError) {
         self.connection = connection
         path = connection.path
+        let format: String?
         do {
-            let format = try connection.query("SELECT value FROM meta WHERE key = 'format'").first?.first?.text
-            guard format == Self.format else { throw StoreError(path: path, message: "") }
+            format = try connection.query("SELECT value FROM meta WHERE key = 'format'").first?.first?.text
+        } catch where error.message.contains("no such table") {
+            format = nil
         } catch {
+            throw AdvisoryError(error)
+        }
+        guard format == Self.format else {
             throw AdvisoryError(
                 file: path, message: "not a harden advisory database",
                 hint: "give --advisories a database from `harden advisories import`, an OSV zip, or a folder of OSV JSON")
@@ -137,33 +170,34 @@ public final class AdvisoryDatabase: @unchecked Sendable {
     /// The entries for each key, read over several connections at once when the database is a
     /// file (a scan looks up a hundred or more packages).
     public func candidates(_ keys: [(family: String, name: String)]) throws(AdvisoryError) -> [[AdvisoryCandidate]] {
-        let lanes = path == ":memory:" || keys.count < 32 ? 1 : min(ProcessInfo.processInfo.activeProcessorCount, 4)
-        guard lanes > 1 else {
+        guard !lanes.isEmpty, keys.count >= 32 else {
             var found: [[AdvisoryCandidate]] = []
             for key in keys { found.append(try candidates(family: key.family, name: key.name)) }
             return found
         }
+        let statements = lanes
+        let count = statements.count + 1
         let path = self.path
-        let lanesRead = concurrentMap(lanes) { lane -> Result<[[AdvisoryCandidate]], AdvisoryError> in
+        let laneResults = concurrentMap(count) { lane -> Result<[[AdvisoryCandidate]], AdvisoryError> in
             Result { () throws(AdvisoryError) in
-                let mine = stride(from: lane, to: keys.count, by: lanes).map { keys[$0] }
-                let connection: SQLiteConnection
-                let statement: SQLiteStatement
-                do throws(StoreError) {
-                    connection = try SQLiteConnection(path: path, readOnly: true, damagedHint: Self.damagedHint)
-                    statement = try Self.prepareLookup(connection)
-                } catch {
-                    throw AdvisoryError(error)
-                }
                 var found: [[AdvisoryCandidate]] = []
-                for key in mine { found.append(try Self.read(statement, family: key.family, name: key.name, path: path)) }
-                _ = connection
+                let own = lane == 0 ? nil : statements[lane - 1]
+                own?.lock.lock()
+                defer { own?.lock.unlock() }
+                for index in stride(from: lane, to: keys.count, by: count) {
+                    let key = keys[index]
+                    if let own {
+                        found.append(try Self.read(own.statement, family: key.family, name: key.name, path: path))
+                    } else {
+                        found.append(try candidates(family: key.family, name: key.name))
+                    }
+                }
                 return found
             }
         }
         var found = [[AdvisoryCandidate]](repeating: [], count: keys.count)
-        for (lane, result) in lanesRead.enumerated() {
-            for (offset, entries) in try result.get().enumerated() { found[lane + offset * lanes] = entries }
+        for (lane, result) in laneResults.enumerated() {
+            for (offset, entries) in try result.get().enumerated() { found[lane + offset * count] = entries }
         }
         return found
     }
@@ -231,6 +265,10 @@ public final class AdvisoryDatabase: @unchecked Sendable {
     public func sources() throws(AdvisoryError) -> [AdvisorySourceStatus] {
         lock.lock()
         defer { lock.unlock() }
+        return try Self.sources(of: connection)
+    }
+
+    static func sources(of connection: SQLiteConnection) throws(AdvisoryError) -> [AdvisorySourceStatus] {
         do {
             return try connection.query(
                 "SELECT name, location, synced_at, records, skipped, newest_modified, etag, last_modified FROM sources ORDER BY name"

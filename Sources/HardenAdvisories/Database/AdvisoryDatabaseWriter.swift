@@ -14,11 +14,14 @@ public final class AdvisoryDatabaseWriter {
     /// Where the database goes; nil for one kept in memory.
     private let target: String?
     private let temporary: String?
-    private let lockDescriptor: Int32
+    /// The lock file's descriptor; -1 once released.
+    private var lockDescriptor: Int32
     private var finished = false
     private var others: [String: [String: Int]] = [:]
 
     private let findRecord: SQLiteStatement
+    private let findWithdrawn: SQLiteStatement
+    private let markWithdrawn: SQLiteStatement
     private let insertRecord: SQLiteStatement
     private let insertKey: SQLiteStatement
     private let insertAffected: SQLiteStatement
@@ -46,12 +49,18 @@ public final class AdvisoryDatabaseWriter {
         unlink(temporary)
         if keepCurrent, FileManager.default.fileExists(atPath: target) {
             // The current file must be sound to build on: a damaged one is not copied forward.
-            let current = try AdvisoryDatabase(path: target)
-            let check = current.integrityCheck()
+            let check: String
+            do {
+                check = try AdvisoryDatabase(path: target).integrityCheck()
+            } catch {
+                close(descriptor)
+                throw error
+            }
             guard check == "ok" else {
                 close(descriptor)
                 throw AdvisoryError(
-                    file: target, message: "is damaged (\(check))", hint: "import or sync everything again with --replace")
+                    file: target, message: "is damaged (\(check))",
+                    hint: "move it aside, then sync or import again (`harden advisories import --replace PATH…` starts empty)")
             }
             do {
                 try FileManager.default.copyItem(atPath: target, toPath: temporary)
@@ -99,6 +108,9 @@ public final class AdvisoryDatabaseWriter {
             try Self.createSchema(connection)
             try connection.execute("BEGIN")
             findRecord = try connection.prepare("SELECT rowid, modified FROM records WHERE id = ?")
+            findWithdrawn = try connection.prepare("SELECT modified FROM withdrawn WHERE id = ?")
+            markWithdrawn = try connection.prepare(
+                "INSERT INTO withdrawn VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET modified = MAX(modified, excluded.modified)")
             insertRecord = try connection.prepare(
                 "INSERT INTO records (id, source, modified, summary, aliases, score) VALUES (?, ?, ?, ?, ?, ?)")
             insertKey = try connection.prepare("INSERT INTO record_keys (key, record) VALUES (?, ?)")
@@ -146,6 +158,7 @@ public final class AdvisoryDatabaseWriter {
                 severity TEXT, severity_source TEXT, alias_score REAL, alias_of TEXT,
                 PRIMARY KEY (family, name, record, entry)) WITHOUT ROWID;
             CREATE INDEX affected_by_record ON affected (record);
+            CREATE TABLE withdrawn (id TEXT PRIMARY KEY, modified TEXT NOT NULL);
             CREATE TABLE ecosystem_counts (ecosystem TEXT PRIMARY KEY, records INTEGER NOT NULL);
             CREATE TABLE other_ecosystems (
                 source TEXT NOT NULL, ecosystem TEXT NOT NULL, records INTEGER NOT NULL, PRIMARY KEY (source, ecosystem));
@@ -154,11 +167,17 @@ public final class AdvisoryDatabaseWriter {
     }
 
     /// Adds one record from `source`; of two records with one ID the later `modified` stays.
-    /// A withdrawn record removes the one it replaces.
+    /// A withdrawn record removes the one it replaces and is remembered, so an older copy that
+    /// arrives later (from another source, or another sync) stays out.
     @discardableResult
     public func add(_ record: OSVAdvisory, source: String) throws(AdvisoryError) -> Outcome {
         do {
             let modified = record.modified ?? ""
+            if record.withdrawn != nil {
+                try markWithdrawn.run([.text(record.id), .text(modified)])
+            } else if let tombstone = try findWithdrawn.rows([.text(record.id)]).first?.first?.text, tombstone >= modified {
+                return .withdrawn
+            }
             if let existing = try findRecord.rows([.text(record.id)]).first {
                 guard (existing[1].text ?? "") <= modified else { return .olderSkipped }
                 try delete(rowid: existing[0].integer ?? 0)
@@ -171,6 +190,12 @@ public final class AdvisoryDatabaseWriter {
         } catch {
             throw AdvisoryError(error)
         }
+    }
+
+    /// What the database being written says of each source (after the lock is held, so two
+    /// syncs never build on what the other replaced).
+    public func sources() throws(AdvisoryError) -> [AdvisorySourceStatus] {
+        try AdvisoryDatabase.sources(of: connection)
     }
 
     /// Inserts the record; false when none of its packages is in an ecosystem harden matches
@@ -296,6 +321,7 @@ public final class AdvisoryDatabaseWriter {
                 DELETE FROM ecosystem_counts;
                 INSERT INTO ecosystem_counts SELECT ecosystem, COUNT(DISTINCT record) FROM affected GROUP BY ecosystem;
                 INSERT OR REPLACE INTO meta VALUES ('records', (SELECT COUNT(*) FROM records));
+                INSERT OR REPLACE INTO meta VALUES ('build', lower(hex(randomblob(16))));
                 """)
             try connection.execute("COMMIT")
         } catch {
@@ -319,21 +345,28 @@ public final class AdvisoryDatabaseWriter {
             abandon()
             throw AdvisoryError(file: target, message: "cannot be replaced: \(reason); the database in use is unchanged")
         }
-        let directory = open((target as NSString).deletingLastPathComponent, O_RDONLY | O_CLOEXEC)
+        let parent = (target as NSString).deletingLastPathComponent
+        let directory = open(parent.isEmpty ? "." : parent, O_RDONLY | O_CLOEXEC)
         if directory >= 0 {
             fsync(directory)
             close(directory)
         }
         finished = true
-        close(lockDescriptor)
+        releaseLock()
         return try AdvisoryDatabase(path: target)
     }
 
-    /// Drops the new file; the database in use stays as it was.
+    /// Drops the new file; the database in use stays as it was. Runs once.
     public func abandon() {
+        guard !finished else { return releaseLock() }
         finished = true
         if let temporary { unlink(temporary) }
+        releaseLock()
+    }
+
+    private func releaseLock() {
         if lockDescriptor >= 0 { close(lockDescriptor) }
+        lockDescriptor = -1
     }
 
     /// For each record, the highest CVSS v3 score among the other records sharing an ID or

@@ -43,8 +43,10 @@ public enum AdvisoryImporter {
         public init() {}
     }
 
+    /// `shownAs` names the source in errors and skips when `location` is a scratch copy (a URL).
     public static func load(
-        _ location: String, as name: String, into writer: AdvisoryDatabaseWriter, limits: Limits = Limits()
+        _ location: String, as name: String, into writer: AdvisoryDatabaseWriter, limits: Limits = Limits(),
+        shownAs: String? = nil
     ) throws(AdvisoryError) -> ImportSummary {
         var summary = ImportSummary(source: name)
         var isDirectory: ObjCBool = false
@@ -60,14 +62,14 @@ public enum AdvisoryImporter {
                 try add(batch, source: name, into: writer, summary: &summary)
             }
         } else if try isZip(location) {
-            try loadZip(location, as: name, into: writer, limits: limits, summary: &summary)
+            try loadZip(location, as: name, into: writer, limits: limits, shownAs: shownAs ?? location, summary: &summary)
         } else {
             try add([(location, FileManager.default.contents(atPath: location))], source: name, into: writer, summary: &summary)
         }
         if summary.records + summary.withdrawn + summary.otherEcosystems + summary.older == 0 {
             let first = summary.skipped.first.map { " (first: \($0.entry): \($0.problem))" } ?? ""
             throw AdvisoryError(
-                file: location, message: "holds no OSV record harden could read\(first)",
+                file: shownAs ?? location, message: "holds no OSV record harden could read\(first)",
                 hint: "give an OSV zip (all.zip), a folder of OSV .json files, or one OSV .json file")
         }
         return summary
@@ -76,15 +78,16 @@ public enum AdvisoryImporter {
     private static let batchSize = 2048
 
     private static func loadZip(
-        _ path: String, as name: String, into writer: AdvisoryDatabaseWriter, limits: Limits, summary: inout ImportSummary
+        _ file: String, as name: String, into writer: AdvisoryDatabaseWriter, limits: Limits, shownAs path: String,
+        summary: inout ImportSummary
     ) throws(AdvisoryError) {
         let archiveName = (path as NSString).lastPathComponent
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
         let allowed = max(limits.floorBytes, size.multipliedReportingOverflow(by: limits.expansion).partialValue)
         var unpacked = 0
         var batch: [(entry: String, data: Data?)] = []
         do {
-            let reader = try ArchiveReader(path: path, mode: .zip)
+            let reader = try ArchiveReader(path: file, mode: .zip)
             while let entry = try reader.next() {
                 guard entry.type == .regular else { continue }
                 guard let problem = unsafeName(entry.path) else {

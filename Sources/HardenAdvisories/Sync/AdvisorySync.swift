@@ -49,9 +49,10 @@ public struct AdvisorySync: Sendable {
     public static func sourceName(_ ecosystem: String) -> String { "osv:" + ecosystem }
 
     public func run(ecosystems: [String]) async throws(AdvisoryError) -> [SyncOutcome] {
-        let previous = try FileManager.default.fileExists(atPath: database) ? AdvisoryDatabase(path: database).sources() : []
         let writer = try AdvisoryDatabaseWriter(target: database, keepCurrent: true)
-        let scratch = database + ".download-\(getpid())"
+        let previous = try writer.sources()
+        // Named like the writer's own new file, so an import after a killed sync removes it.
+        let scratch = database + ".new-\(getpid()).zip"
         defer { unlink(scratch) }
         var outcomes: [SyncOutcome] = []
         do {
@@ -109,7 +110,8 @@ public struct AdvisorySync: Sendable {
         }
         progress("\(ecosystem): \(download.bytes) bytes; importing")
         try writer.removeSource(name)
-        let summary = try AdvisoryImporter.load(scratch, as: name, into: writer, limits: limits)
+        let summary = try AdvisoryImporter.load(
+            scratch, as: name, into: writer, limits: limits, shownAs: location.absoluteString)
         try writer.setSource(
             name: name, location: location.absoluteString, syncedAt: Date(), skipped: summary.skippedCount,
             etag: download.header("etag"), lastModified: download.header("last-modified"))

@@ -20,8 +20,10 @@ public struct InferredRelease: Sendable, Equatable {
     static func infer(_ packages: [Package], id: String?) -> InferredRelease? {
         let debs = packages.filter { $0.kind == .deb }
         if !debs.isEmpty, id == nil || id == "debian" {
+            // Debian's own base-files only (`12.4+deb12u5`, `13.8`): Ubuntu's is `12ubuntu4.6`.
             if let baseFiles = debs.first(where: { $0.name == "base-files" }),
-                let major = baseFiles.version.split(whereSeparator: { !$0.isNumber }).first, Int(major) != nil
+                baseFiles.version.wholeMatch(of: /[0-9]+(\.[0-9]+)*(\+deb[0-9]+u[0-9]+)?/) != nil,
+                let major = baseFiles.version.split(separator: ".").first.map({ $0.prefix { $0.isNumber } })
             {
                 return InferredRelease(
                     os: OperatingSystem(id: "debian", versionID: String(major)), evidence: "base-files \(baseFiles.version)")
