@@ -271,7 +271,7 @@ extension HTTPTransport {
     }
 
     private static func create(_ file: String) -> FileHandle? {
-        FileManager.default.createFile(atPath: file, contents: nil)
+        guard FileManager.default.createFile(atPath: file, contents: nil) else { return nil }
         return FileHandle(forWritingAtPath: file)
     }
 

@@ -182,8 +182,7 @@ public final class AdvisoryDatabaseWriter {
                 guard (existing[1].text ?? "") <= modified else { return .olderSkipped }
                 try delete(rowid: existing[0].integer ?? 0)
                 if record.withdrawn != nil { return .withdrawn }
-                try insert(record, source: source)
-                return .replaced
+                return try insert(record, source: source) ? .replaced : .otherEcosystem
             }
             if record.withdrawn != nil { return .withdrawn }
             return try insert(record, source: source) ? .added : .otherEcosystem
