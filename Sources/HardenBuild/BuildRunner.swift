@@ -460,7 +460,7 @@ public struct BuildRunner: Sendable {
             scratch: state.root.appendingPathComponent("tmp"))
         let report: ScanReport
         do {
-            report = try await pipeline.scan(analysis, path: archive, name: outcome.tags.first ?? recipe.name)
+            report = try await pipeline.scan(analysis.catalogued, path: archive, name: outcome.tags.first ?? recipe.name)
         } catch {
             throw BuildError(.input, "the image could not be scanned: \(error.description)")
         }

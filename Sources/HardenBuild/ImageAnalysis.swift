@@ -7,13 +7,29 @@ import HardenVerify
 import HardenPlan
 import HardenEngine
 
-/// An image read once for both jobs: the verifier's report and the package catalog.
-public struct ImageAnalysis: Sendable {
+/// An image read for its packages: all that scanning and SBOMs need.
+public struct CataloguedImage: Sendable {
     public var contents: ImageContents
-    public var verification: VerifyReport
     public var catalog: Catalog
 
     public var diffIDs: [String] { contents.image.layers.map(\.diffID.description) }
+
+    /// Reads the image at `path` (any form harden reads), capturing only package databases.
+    public static func read(
+        path: String, limits: ImageLimits = ImageLimits(), platform: Platform = .current
+    ) throws(ImageError) -> CataloguedImage {
+        let contents = try ImageReader(limits: limits, platform: platform, capture: PackageDatabases.wanted).read(path)
+        return CataloguedImage(contents: contents, catalog: Cataloger.catalog(contents))
+    }
+}
+
+/// An image read once for both jobs: the verifier's report and the package catalog.
+public struct ImageAnalysis: Sendable {
+    public var catalogued: CataloguedImage
+    public var verification: VerifyReport
+
+    public var contents: ImageContents { catalogued.contents }
+    public var catalog: Catalog { catalogued.catalog }
 
     /// Reads the image at `path` (any form harden reads), capturing what both need in one pass.
     public static func analyze(
@@ -34,7 +50,7 @@ public struct ImageAnalysis: Sendable {
             }
         }
         return ImageAnalysis(
-            contents: contents, verification: verification.values[0] ?? Verifier(policy: policy).verify(contents),
-            catalog: catalog.values[0] ?? Cataloger.catalog(contents))
+            catalogued: CataloguedImage(contents: contents, catalog: catalog.values[0] ?? Cataloger.catalog(contents)),
+            verification: verification.values[0] ?? Verifier(policy: policy).verify(contents))
     }
 }

@@ -43,8 +43,8 @@ public struct ScanPipeline: Sendable {
             today: today, failOnUnmatched: settings.failOnUnmatched ?? false)
     }
 
-    /// Scans the image at `path` (already analysed as `analysis`).
-    public func scan(_ analysis: ImageAnalysis, path: String, name: String) async throws(ScannerError) -> ScanReport {
+    /// Scans the image at `path` (already read as `analysis`).
+    public func scan(_ analysis: CataloguedImage, path: String, name: String) async throws(ScannerError) -> ScanReport {
         let gate: ScanGate
         do {
             gate = try self.gate()

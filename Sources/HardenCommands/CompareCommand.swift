@@ -79,7 +79,7 @@ struct CompareCommand: AsyncParsableCommand {
                     let pipeline = ScanPipeline(
                         settings: settings, advisories: matcher, ignoreFile: nil,
                         scratch: URL(fileURLWithPath: imageOptions.state).appendingPathComponent("tmp"))
-                    let report = try await pipeline.scan(analysis, path: path, name: image)
+                    let report = try await pipeline.scan(analysis.catalogued, path: path, name: image)
                     row.vulnerabilities = Dictionary(
                         uniqueKeysWithValues: Severity.allCases.map { ($0.rawValue, report.counts[$0] ?? 0) })
                     row.fixable = report.findings.filter { $0.vulnerability.fixedVersion != nil }.count

@@ -29,9 +29,9 @@ struct SbomCommand: AsyncParsableCommand {
         let platform = try imageOptions.chosenPlatform()
         let (path, cleanup) = try await imageOptions.localImage(image)
         defer { cleanup() }
-        let analysis: ImageAnalysis
+        let analysis: CataloguedImage
         do {
-            analysis = try ImageAnalysis.analyze(path: path, limits: imageOptions.limits, platform: platform)
+            analysis = try CataloguedImage.read(path: path, limits: imageOptions.limits, platform: platform)
         } catch {
             Output.error(error.description)
             throw ExitCode(Exit.badInput)

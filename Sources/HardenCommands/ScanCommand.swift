@@ -70,10 +70,10 @@ struct ScanCommand: AsyncParsableCommand {
         if let matcher { note("advisories: \(matcher.count) loaded in \(ScanPipeline.seconds(since: started))") }
         let (path, cleanup) = try await imageOptions.localImage(image)
         defer { cleanup() }
-        let analysis: ImageAnalysis
+        let analysis: CataloguedImage
         started = ContinuousClock.now
         do {
-            analysis = try ImageAnalysis.analyze(path: path, limits: imageOptions.limits, platform: platform)
+            analysis = try CataloguedImage.read(path: path, limits: imageOptions.limits, platform: platform)
         } catch {
             Output.error(error.description)
             throw ExitCode(Exit.badInput)

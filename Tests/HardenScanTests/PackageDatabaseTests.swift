@@ -37,6 +37,14 @@ import Testing
                 == "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl")
     }
 
+    /// purl components keep ASCII letters, digits and `.-_~+`; the rest is percent-encoded UTF-8.
+    @Test func purlComponentsArePercentEncoded() {
+        #expect(Package.percentEncoded("1:1.2.13.dfsg-1") == "1%3A1.2.13.dfsg-1")
+        #expect(Package.percentEncoded("2.36-9+deb12u10~x_y") == "2.36-9+deb12u10~x_y")
+        #expect(Package.percentEncoded("a b/c@d?e") == "a%20b%2Fc%40d%3Fe")
+        #expect(Package.percentEncoded("café") == "caf%C3%A9")
+    }
+
     @Test func distrolessStatusFilesHaveNoStatusLine() {
         let record = "Package: libc6\nVersion: 2.36-9+deb12u10\nArchitecture: amd64\nSource: glibc\n"
         let packages = PackageDatabases.dpkg(Data(record.utf8), location: "/var/lib/dpkg/status.d/libc6", layer: 1)

@@ -66,6 +66,13 @@ func fixture(_ name: String) throws -> Data { try Data(contentsOf: fixtures.appe
 }
 
 @Suite struct ScanGateTests {
+    /// Today's date as expiries are written: the UTC day, the same as a formatter gives.
+    @Test(arguments: [0.0, 951_782_399, 951_782_400, 1_709_251_199, 1_798_761_599, 4_102_444_800])
+    func todayIsTheUTCDay(seconds: Double) {
+        let now = Date(timeIntervalSince1970: seconds)
+        #expect(IgnoreFiles.today(now) == IgnoreFiles.dayFormat.string(from: now))
+    }
+
     func finding(
         _ id: String, _ package: String, _ severity: Severity, fixed: String? = "2.0", aliases: [String] = [],
         scanner: String = "builtin"

@@ -27,7 +27,7 @@ public struct AdvisoryError: Error, Sendable, CustomStringConvertible {
 public struct AdvisoryCandidate: Sendable {
     /// The database's key for the record and the entry's place in its `affected` list.
     public var record: Int64
-    var entry: Int64
+    public var entry: Int64
     var family: String
     var name: String
     /// `Debian:12`, `Debian`, `Alpine:v3.22`, `PyPI`.
@@ -154,8 +154,10 @@ public final class AdvisoryDatabase: @unchecked Sendable {
     }
 
     private static func prepareLookup(_ connection: SQLiteConnection) throws(StoreError) -> SQLiteStatement {
-        // Pages read in place from the file's mapping instead of copied into SQLite's cache.
-        try connection.execute("PRAGMA mmap_size = 1073741824")
+        // Pages are read into SQLite's small cache, not mapped: a scan touches most of a large
+        // database once, and mapped pages counted 35 MiB of its resident memory (80 instead of 46
+        // MiB at 150,000 records) for no measurable gain in matching time (14 ms either way).
+        try connection.execute("PRAGMA mmap_size = 0")
         return try connection.prepare("SELECT record, entry, ecosystem, ranges, versions FROM affected WHERE family = ? AND name = ?")
     }
 
@@ -167,39 +169,47 @@ public final class AdvisoryDatabase: @unchecked Sendable {
         return try Self.read(lookup, family: family, name: name, path: path)
     }
 
-    /// The entries for each key, read over several connections at once when the database is a
-    /// file (a scan looks up a hundred or more packages).
-    public func candidates(_ keys: [(family: String, name: String)]) throws(AdvisoryError) -> [[AdvisoryCandidate]] {
+    /// Reads the entries of each key and hands them to `evaluate` on the thread that read them,
+    /// so only what `evaluate` returns is kept (a scan's packages can have 150,000 entries).
+    /// Keys are spread over several connections at once when the database is a file; the
+    /// results come back in key order.
+    public func evaluateCandidates<Result: Sendable>(
+        _ keys: [(family: String, name: String)], _ evaluate: @Sendable (Int, [AdvisoryCandidate]) -> Result
+    ) throws(AdvisoryError) -> [Result] {
         guard !lanes.isEmpty, keys.count >= 32 else {
-            var found: [[AdvisoryCandidate]] = []
-            for key in keys { found.append(try candidates(family: key.family, name: key.name)) }
-            return found
+            var results: [Result] = []
+            for (index, key) in keys.enumerated() {
+                results.append(evaluate(index, try candidates(family: key.family, name: key.name)))
+            }
+            return results
         }
         let statements = lanes
         let count = statements.count + 1
         let path = self.path
-        let laneResults = concurrentMap(count) { lane -> Result<[[AdvisoryCandidate]], AdvisoryError> in
-            Result { () throws(AdvisoryError) in
-                var found: [[AdvisoryCandidate]] = []
+        let laneResults = concurrentMap(count) { lane -> Swift.Result<[Result], AdvisoryError> in
+            Swift.Result { () throws(AdvisoryError) in
+                var results: [Result] = []
                 let own = lane == 0 ? nil : statements[lane - 1]
                 own?.lock.lock()
                 defer { own?.lock.unlock() }
                 for index in stride(from: lane, to: keys.count, by: count) {
                     let key = keys[index]
-                    if let own {
-                        found.append(try Self.read(own.statement, family: key.family, name: key.name, path: path))
-                    } else {
-                        found.append(try candidates(family: key.family, name: key.name))
-                    }
+                    let entries =
+                        if let own {
+                            try Self.read(own.statement, family: key.family, name: key.name, path: path)
+                        } else {
+                            try candidates(family: key.family, name: key.name)
+                        }
+                    results.append(evaluate(index, entries))
                 }
-                return found
+                return results
             }
         }
-        var found = [[AdvisoryCandidate]](repeating: [], count: keys.count)
-        for (lane, result) in laneResults.enumerated() {
-            for (offset, entries) in try result.get().enumerated() { found[lane + offset * count] = entries }
+        var ordered = [Result?](repeating: nil, count: keys.count)
+        for (lane, outcome) in laneResults.enumerated() {
+            for (offset, result) in try outcome.get().enumerated() { ordered[lane + offset * count] = result }
         }
-        return found
+        return ordered.compactMap { $0 }
     }
 
     private static func read(

@@ -33,7 +33,7 @@ public enum AdvisoryKey {
     public static func applies(_ advisory: String, to image: String?) -> Bool {
         if advisory == "PyPI" { return image == "PyPI" }
         guard let image else { return false }
-        if !advisory.contains(":") { return image.hasPrefix(advisory) }
+        if !advisory.utf8.contains(UInt8(ascii: ":")) { return image.hasPrefix(advisory) }
         return advisory == image
     }
 }

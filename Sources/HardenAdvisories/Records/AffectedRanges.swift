@@ -26,24 +26,33 @@ public enum AffectedRanges {
         )
     }
 
+    /// Read on the bytes: a scan decodes one entry per candidate, 150,000 at real volume.
     public static func decode(ranges: String, versions: String) -> OSVAffected {
-        var parsed: [OSVRange] = []
-        for range in ranges.split(separator: rangeSeparator) {
-            guard let type = range.first else { continue }
-            var events: [OSVEvent] = []
-            for item in range.dropFirst().split(separator: itemSeparator, omittingEmptySubsequences: false) {
-                guard let letter = item.first else { continue }
-                let version = String(item.dropFirst())
-                switch letter {
-                case "i": events.append(OSVEvent(introduced: version))
-                case "f": events.append(OSVEvent(fixed: version))
-                case "l": events.append(OSVEvent(lastAffected: version))
-                default: events.append(OSVEvent(limit: version))
+        var ranges = ranges
+        var versions = versions
+        let parsed = ranges.withUTF8 { bytes in
+            bytes.split(separator: rangeByte).compactMap { range -> OSVRange? in
+                guard let type = range.first else { return nil }
+                let events = range.dropFirst().split(separator: itemByte, omittingEmptySubsequences: false).compactMap {
+                    item -> OSVEvent? in
+                    guard let letter = item.first else { return nil }
+                    let version = String(decoding: item.dropFirst(), as: UTF8.self)
+                    switch letter {
+                    case UInt8(ascii: "i"): return OSVEvent(introduced: version)
+                    case UInt8(ascii: "f"): return OSVEvent(fixed: version)
+                    case UInt8(ascii: "l"): return OSVEvent(lastAffected: version)
+                    default: return OSVEvent(limit: version)
+                    }
                 }
+                return OSVRange(type: type == UInt8(ascii: "S") ? "SEMVER" : "ECOSYSTEM", events: events)
             }
-            parsed.append(OSVRange(type: type == "S" ? "SEMVER" : "ECOSYSTEM", events: events))
         }
-        let listed = versions.isEmpty ? [] : versions.split(separator: itemSeparator).map(String.init)
+        let listed =
+            versions.isEmpty
+            ? [] : versions.withUTF8 { $0.split(separator: itemByte).map { String(decoding: $0, as: UTF8.self) } }
         return OSVAffected(ranges: parsed, versions: listed)
     }
+
+    private static let rangeByte = rangeSeparator.asciiValue!
+    private static let itemByte = itemSeparator.asciiValue!
 }

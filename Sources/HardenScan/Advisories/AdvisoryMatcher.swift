@@ -1,6 +1,5 @@
 import Foundation
 import HardenAdvisories
-import HardenConcurrency
 
 /// A vulnerability found in one package, by one or more scanners.
 public struct Vulnerability: Sendable, Codable, Equatable {
@@ -110,58 +109,54 @@ public struct AdvisoryMatcher: Sendable {
         try self.init(database: try writer.commit())
     }
 
-    /// Every advisory affecting a package of the image running `os`, in package order. The
-    /// database is read first, one lookup per package; ranges are then evaluated on all cores.
+    /// Every advisory affecting a package of the image running `os`, in package order. Each
+    /// lookup key (family and name) is read once and evaluated where it was read, on all cores;
+    /// binary packages of one source at one version are evaluated once.
     public func match(_ packages: [Package], os: OperatingSystem?) throws(AdvisoryError) -> [Vulnerability] {
         var keys: [(family: String, name: String)] = []
         var keyIndex: [String: Int] = [:]
-        var keyOf: [Int] = []
+        // Per key, one package for each version that advisories are matched against.
+        var versionsOfKey: [[Package]] = []
+        var slot: [(key: Int, version: Int)] = []
         for package in packages {
             let (family, name) = Self.lookupKey(package)
             let key = family + "\u{0}" + name
+            let index: Int
             if let known = keyIndex[key] {
-                keyOf.append(known)
+                index = known
             } else {
-                keyIndex[key] = keys.count
-                keyOf.append(keys.count)
+                index = keys.count
+                keyIndex[key] = index
                 keys.append((family, name))
+                versionsOfKey.append([])
             }
-        }
-        let looked = try database.candidates(keys)
-        let candidates = keyOf.map { looked[$0] }
-        // Binary packages of one source at one version give the same matches: evaluated once.
-        var unique: [String: Int] = [:]
-        var work: [(package: Package, candidates: [AdvisoryCandidate])] = []
-        var slot: [Int] = []
-        for (index, package) in packages.enumerated() {
-            let (family, name) = Self.lookupKey(package)
-            let key = family + "\u{0}" + name + "\u{0}" + Self.matchedVersion(package)
-            if let known = unique[key] {
-                slot.append(known)
+            let version = Self.matchedVersion(package)
+            if let known = versionsOfKey[index].firstIndex(where: { Self.matchedVersion($0) == version }) {
+                slot.append((index, known))
             } else {
-                unique[key] = work.count
-                slot.append(work.count)
-                work.append((package, candidates[index]))
+                slot.append((index, versionsOfKey[index].count))
+                versionsOfKey[index].append(package)
             }
         }
-        let distinct = work
-        let evaluated = concurrentMap(distinct.count) { index in
-            Self.evaluate(distinct[index].package, distinct[index].candidates, os: os)
+        let versions = versionsOfKey
+        let evaluated = try database.evaluateCandidates(keys) { index, candidates in
+            versions[index].map { Self.evaluate($0, candidates, os: os) }
         }
         var found: [Vulnerability] = []
         var details: [String: AdvisoryDetails] = [:]
         for (index, package) in packages.enumerated() {
-            let packageHits = evaluated[slot[index]]
+            let (key, version) = slot[index]
+            let packageHits = evaluated[key][version]
             guard !packageHits.isEmpty else { continue }
             let purl = package.purl(os: os)
             for (candidate, fixed) in packageHits {
                 let detail: AdvisoryDetails
-                let key = "\(candidate.record) \(slot[index])"
-                if let known = details[key] {
+                let detailKey = "\(candidate.record) \(candidate.entry) \(key)"
+                if let known = details[detailKey] {
                     detail = known
                 } else {
                     detail = try database.details(of: candidate)
-                    details[key] = detail
+                    details[detailKey] = detail
                 }
                 found.append(
                     Vulnerability(

@@ -34,8 +34,12 @@ public enum Cataloger {
         let filesystem = contents.filesystem
         var packages: [Package] = []
         var os: OperatingSystem?
-        for path in filesystem.nodes.keys.sorted() {
-            guard let node = filesystem.nodes[path], node.kind == .file, let data = node.content.captured else { continue }
+        // Only captured files are read: sorting those, not every path of the image.
+        let captured = filesystem.nodes.compactMap { path, node in
+            node.kind == .file && node.content.captured != nil ? path : nil
+        }
+        for path in captured.sorted() {
+            guard let node = filesystem.nodes[path], let data = node.content.captured else { continue }
             if path == "/etc/os-release" || (path == "/usr/lib/os-release" && os == nil) {
                 os = PackageDatabases.osRelease(data) ?? os
             } else if path == "/var/lib/dpkg/status" {

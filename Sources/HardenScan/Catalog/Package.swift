@@ -66,11 +66,34 @@ public struct Package: Sendable, Codable, Hashable {
         AdvisoryKey.pep503(name)
     }
 
+    /// ASCII letters, digits and `.-_~+` as they are; every other byte of the UTF-8 as `%XX`.
+    static func percentEncoded(_ text: String) -> String {
+        func kept(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"),
+                UInt8(ascii: "~"), UInt8(ascii: "+"):
+                true
+            default: false
+            }
+        }
+        guard !text.utf8.allSatisfy(kept) else { return text }
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count + 8)
+        for byte in text.utf8 {
+            if kept(byte) {
+                out.append(byte)
+            } else {
+                out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// The package URL (purl spec): `pkg:deb/debian/openssl@3.0.11-1?arch=amd64&distro=debian-12`.
     public func purl(os: OperatingSystem?) -> String {
-        func encode(_ text: String) -> String {
-            text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: ".-_~+"))) ?? text
-        }
+        let encode = Self.percentEncoded
         switch kind {
         case .python:
             return "pkg:pypi/\(encode(normalizedName))@\(encode(version))"

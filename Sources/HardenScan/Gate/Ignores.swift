@@ -136,6 +136,12 @@ public enum IgnoreFiles {
         return dayFormat.string(from: date.addingTimeInterval(-86_400))
     }
 
-    /// Today in UTC, as the expiry dates are written.
-    public static func today(_ now: Date = Date()) -> String { dayFormat.string(from: now) }
+    /// Today in UTC, as the expiry dates are written (without a DateFormatter: building one
+    /// costs a scan about 2 ms).
+    public static func today(_ now: Date = Date()) -> String {
+        var seconds = time_t(now.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(format: "%04d-%02d-%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday))
+    }
 }
