@@ -1,12 +1,12 @@
 import Foundation
 import HardenArchive
+import HardenEngine
 import HardenHistory
 import HardenImage
+import HardenPlan
 import HardenRecipe
 import HardenScan
 import HardenVerify
-import HardenPlan
-import HardenEngine
 
 public struct BuildOptions: Sendable {
     public var jobs: Int

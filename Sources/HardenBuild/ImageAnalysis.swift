@@ -1,11 +1,11 @@
 import Foundation
 import HardenConcurrency
+import HardenEngine
 import HardenImage
+import HardenPlan
 import HardenRecipe
 import HardenScan
 import HardenVerify
-import HardenPlan
-import HardenEngine
 
 /// An image read for its packages: all that scanning and SBOMs need.
 public struct CataloguedImage: Sendable {

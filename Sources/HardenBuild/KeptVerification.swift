@@ -1,10 +1,10 @@
 import Foundation
 import HardenArchive
+import HardenEngine
 import HardenImage
+import HardenPlan
 import HardenRecipe
 import HardenVerify
-import HardenPlan
-import HardenEngine
 
 /// The verification report kept beside a saved image (`<image>.verify.json`), and a key file
 /// saying what it was made under: the image ID, the policy, this harden executable, and the

@@ -1,8 +1,8 @@
 import Foundation
 import HardenArchive
+import HardenEngine
 import HardenImage
 import HardenPlan
-import HardenEngine
 
 /// A runtime image as harden ships it: normalized, loaded into the engine under its
 /// reproducible ID, and kept in the store as a docker-archive and an OCI layout.

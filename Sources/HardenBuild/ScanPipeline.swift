@@ -1,11 +1,11 @@
 import Foundation
 import HardenAdvisories
+import HardenEngine
 import HardenImage
+import HardenPlan
+import HardenProcess
 import HardenRecipe
 import HardenScan
-import HardenPlan
-import HardenEngine
-import HardenProcess
 
 /// Runs the chosen scanners on an analysed image, merges their findings and judges them
 /// with one gate built from a recipe's (or a policy file's) `scan:` settings.

@@ -1,6 +1,6 @@
 import Foundation
-import HardenPlan
 import HardenEngine
+import HardenPlan
 
 /// harden's own directory (default `.harden/`): the history database, build
 /// logs, saved images and locks. harden writes nowhere else.

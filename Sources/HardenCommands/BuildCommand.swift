@@ -2,11 +2,11 @@ import ArgumentParser
 import Foundation
 import HardenAdvisories
 import HardenBuild
+import HardenEngine
+import HardenPlan
+import HardenProcess
 import HardenRecipe
 import HardenScan
-import HardenPlan
-import HardenEngine
-import HardenProcess
 
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import HardenBuild
-import HardenImage
 import HardenEngine
+import HardenImage
 
 /// Options every command that reads images shares: which platform, the reading limits,
 /// and how to get an image that is only known to the engine.

@@ -2,10 +2,10 @@ import ArgumentParser
 import Foundation
 import HardenArchive
 import HardenBuild
-import HardenHistory
-import HardenRecipe
-import HardenPlan
 import HardenEngine
+import HardenHistory
+import HardenPlan
+import HardenRecipe
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json

@@ -2,12 +2,12 @@ import ArgumentParser
 import Foundation
 import HardenBuild
 import HardenConcurrency
-import HardenHistory
-import HardenSQLite
-import HardenRecipe
-import HardenPlan
 import HardenEngine
+import HardenHistory
+import HardenPlan
 import HardenProcess
+import HardenRecipe
+import HardenSQLite
 
 /// Loads recipes and plans them: the shared first half of `plan` and `build`.
 struct Planning {

@@ -2,13 +2,13 @@ import ArgumentParser
 import Foundation
 import HardenAdvisories
 import HardenBuild
+import HardenEngine
 import HardenHistory
+import HardenPlan
 import HardenRecipe
 import HardenRegistry
 import HardenScan
 import HardenSchedule
-import HardenPlan
-import HardenEngine
 
 struct RebuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

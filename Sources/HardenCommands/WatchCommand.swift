@@ -2,9 +2,9 @@ import ArgumentParser
 import Foundation
 import HardenAdvisories
 import HardenBuild
+import HardenEngine
 import HardenScan
 import HardenSchedule
-import HardenEngine
 
 struct WatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,5 @@
-import HardenSQLite
 import Foundation
+import HardenSQLite
 
 /// The build history: an SQLite file (WAL) in the state directory.
 ///

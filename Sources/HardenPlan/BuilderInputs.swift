@@ -1,5 +1,5 @@
-import HardenHistory
 import HardenEngine
+import HardenHistory
 
 /// What a builder stage's image is made from, as one digest: every plan input except the
 /// fields that only shape the runtime stage or what happens after the build, plus the

@@ -1,7 +1,7 @@
 import Foundation
+import HardenEngine
 import HardenHistory
 import HardenImage
-import HardenEngine
 
 /// The files of a build context as Docker would send them, each with a content hash.
 public struct ContextSnapshot: Sendable, Equatable {

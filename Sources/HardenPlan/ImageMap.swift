@@ -1,7 +1,7 @@
 import Foundation
+import HardenEngine
 import HardenRecipe
 import Yams
-import HardenEngine
 
 /// Maps image names in recipes to the references to build from: local copies,
 /// mirrors, or an air-gapped registry. A YAML mapping `name: replacement`.

@@ -1,8 +1,8 @@
 import Foundation
+import HardenEngine
 import HardenHistory
 import HardenImage
 import HardenRecipe
-import HardenEngine
 
 /// What the planner decided for one recipe, and why.
 public struct BuildPlan: Sendable, Codable {

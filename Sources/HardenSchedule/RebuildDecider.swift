@@ -1,8 +1,8 @@
 import Foundation
+import HardenCron
 import HardenHistory
 import HardenPlan
 import HardenRecipe
-import HardenCron
 
 /// Whether one recipe must be rebuilt now, which triggers fired, and how to build it.
 public struct DueDecision: Sendable, Codable, Equatable {

@@ -1,7 +1,7 @@
 import Foundation
 import HardenBuild
-import HardenScan
 import HardenImage
+import HardenScan
 import Testing
 
 /// `harden sbom` and `harden scan` as a user runs them, on the local bases saved from the engine.

@@ -1,9 +1,9 @@
 import CSQLite
 import Foundation
+import HardenSQLite
 import Testing
 
 @testable import HardenHistory
-import HardenSQLite
 
 /// The build history against real SQLite files in a temporary directory.
 @Suite struct BuildStoreTests {

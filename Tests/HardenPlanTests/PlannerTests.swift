@@ -1,6 +1,6 @@
 import Foundation
-import HardenHistory
 import HardenEngine
+import HardenHistory
 import HardenRecipe
 import Testing
 

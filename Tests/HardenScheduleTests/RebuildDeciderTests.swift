@@ -1,9 +1,9 @@
 import Foundation
 import HardenHistory
-@testable import HardenPlan
 import HardenRecipe
 import Testing
 
+@testable import HardenPlan
 @testable import HardenSchedule
 
 /// Due decisions for each trigger, from plans and history records made here.
