@@ -196,6 +196,18 @@ import Testing
         #expect(old.baseDigests.isEmpty && old.verification == nil && old.vulnerabilities == nil)
         #expect(try query("PRAGMA user_version", on: databasePath) == String(BuildStore.schemaVersion))
         #expect(try await store.integrityCheck() == "ok")
+        #expect(try await store.latestSucceeded()["flask"]?.runtimeImage == "sha256:05")
+    }
+
+    /// The queries every run makes read an index, not every build of the history.
+    @Test func everyRunsQueriesUseTheirIndexes() throws {
+        _ = try BuildStore(path: databasePath)
+        let succeeded = try queryPlan(
+            "SELECT max(id) FROM builds WHERE status = 'succeeded' GROUP BY recipe", on: databasePath)
+        #expect(succeeded.contains("builds_succeeded"), "\(succeeded)")
+        let unfinished = try queryPlan(
+            "SELECT id, pid, recipe FROM builds WHERE status IN ('running', 'planned')", on: databasePath)
+        #expect(unfinished.contains("builds_unfinished"), "\(unfinished)")
     }
 
     @Test func verificationScanAndBaseDigestsRoundTrip() async throws {
@@ -237,6 +249,23 @@ import Testing
         guard sqlite3_exec(handle, sql, nil, nil, nil) == SQLITE_OK else {
             throw StoreError(path: path, message: String(cString: sqlite3_errmsg(handle)))
         }
+    }
+
+    /// The details of SQLite's plan for `sql`, one step per line.
+    private func queryPlan(_ sql: String, on path: String) throws -> String {
+        var handle: OpaquePointer?
+        guard sqlite3_open(path, &handle) == SQLITE_OK else { throw StoreError(path: path, message: "open failed") }
+        defer { sqlite3_close(handle) }
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, "EXPLAIN QUERY PLAN " + sql, -1, &statement, nil) == SQLITE_OK else {
+            throw StoreError(path: path, message: "cannot explain \(sql)")
+        }
+        defer { sqlite3_finalize(statement) }
+        var steps: [String] = []
+        while sqlite3_step(statement) == SQLITE_ROW {
+            steps.append(sqlite3_column_text(statement, 3).map { String(cString: $0) } ?? "")
+        }
+        return steps.joined(separator: "\n")
     }
 
     private func query(_ sql: String, on path: String) throws -> String? {
