@@ -72,6 +72,8 @@ let package = Package(
         ),
         .target(name: "HardenRegistry", dependencies: ["HardenHTTP"]),
         .target(
+            name: "HardenSigning", dependencies: ["HardenArchive", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
             name: "HardenEngine",
             dependencies: [
                 "HardenArchive", "HardenHTTP", "HardenProcess",
@@ -94,7 +96,7 @@ let package = Package(
             name: "HardenCommands",
             dependencies: [
                 "HardenAdvisories", "HardenBuild", "HardenPlan", "HardenEngine", "HardenProcess", "HardenScan", "HardenHistory", "HardenRegistry",
-                "HardenSchedule", "HardenCron", "HardenArchive", "HardenRecipe", "HardenImage", "HardenSQLite",
+                "HardenSchedule", "HardenCron", "HardenArchive", "HardenRecipe", "HardenImage", "HardenSQLite", "HardenSigning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -122,6 +124,7 @@ let package = Package(
         .testTarget(name: "HardenScheduleTests", dependencies: ["HardenSchedule", "HardenPlan", "HardenHistory", "HardenRecipe"]),
         .testTarget(name: "HardenHTTPTests", dependencies: ["HardenHTTP"]),
         .testTarget(name: "HardenRegistryTests", dependencies: ["HardenRegistry", "HardenTestSupport"]),
+        .testTarget(name: "HardenSigningTests", dependencies: ["HardenSigning", "HardenTestSupport"]),
         .testTarget(
             name: "HardenCommandsTests",
             dependencies: [

@@ -11,9 +11,10 @@ public enum AtomicFile {
 
     /// Runs `body` on the temporary file's descriptor, then puts the file at `path`. A failure
     /// (`body`'s error, or a `Failure` to open, sync or rename) leaves nothing behind and `path` untouched.
-    public static func write(to path: String, _ body: (Int32) throws -> Void) throws {
+    /// The file gets `mode` from its creation (a private key is never readable by others).
+    public static func write(to path: String, mode: mode_t = 0o644, _ body: (Int32) throws -> Void) throws {
         let temporary = path + ".partial-\(getpid())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard descriptor >= 0 else { throw Failure(path: temporary, reason: String(cString: strerror(errno))) }
         var open = true
         defer {
@@ -29,8 +30,8 @@ public enum AtomicFile {
     }
 
     /// Writes `data` to `path` whole or not at all.
-    public static func write(_ data: Data, to path: String) throws {
-        try write(to: path) { descriptor in
+    public static func write(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
+        try write(to: path, mode: mode) { descriptor in
             guard data.withUnsafeBytes({ writeAll(descriptor, $0.baseAddress, $0.count) }) else {
                 throw Failure(path: path, reason: String(cString: strerror(errno)))
             }

@@ -17,7 +17,7 @@ public struct Harden: AsyncParsableCommand {
             PlanCommand.self, BuildCommand.self, VerifyCommand.self, SbomCommand.self, ScanCommand.self, CompareCommand.self,
             DiffCommand.self, NormalizeCommand.self,
             AdvisoriesCommand.self, RebuildCommand.self, WatchCommand.self, HistoryCommand.self, ExportCommand.self,
-            VersionCommand.self,
+            KeyCommand.self, VersionCommand.self,
         ]
     )
 
