@@ -26,14 +26,13 @@ public enum SigningKeys {
     }
 
     /// Makes a new key pair and writes it into `directory` (created when missing): the private key
-    /// readable by its owner only. Refuses to replace an existing key: nothing is written then.
+    /// readable by its owner only, the public key first so that a private key is never left
+    /// alone. Refuses to replace an existing key, even one another run writes meanwhile.
     public static func generate(into directory: String) throws(SigningKeyError) -> Written {
         let privatePath = (directory as NSString).appendingPathComponent(privateKeyName)
         let publicPath = (directory as NSString).appendingPathComponent(publicKeyName)
         for path in [privatePath, publicPath] where FileManager.default.fileExists(atPath: path) {
-            throw SigningKeyError(
-                path: path, message: "a key is already there; it was left as it is",
-                hint: "choose another --output directory, or move the old key aside first")
+            throw alreadyThere(path)
         }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -41,18 +40,36 @@ public enum SigningKeys {
             throw SigningKeyError(path: directory, message: "cannot create the directory: \(error.localizedDescription)")
         }
         let key = P256.Signing.PrivateKey()
+        try place(key.publicKey.pemRepresentation, at: publicPath, mode: 0o644, what: "the public key")
         do {
-            try AtomicFile.write(Data((key.pemRepresentation + "\n").utf8), to: privatePath, mode: 0o600)
+            try place(key.pemRepresentation, at: privatePath, mode: 0o600, what: "the private key")
         } catch {
-            throw SigningKeyError(path: privatePath, message: "cannot write the private key: \(error)")
+            unlink(publicPath)
+            throw error
         }
-        do {
-            try AtomicFile.write(Data((key.publicKey.pemRepresentation + "\n").utf8), to: publicPath)
-        } catch {
-            unlink(privatePath)  // no private key without its public half
-            throw SigningKeyError(path: publicPath, message: "cannot write the public key: \(error)")
+        // The two names survive a crash only once the directory itself is on disk.
+        let handle = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if handle >= 0 {
+            fsync(handle)
+            close(handle)
         }
         return Written(privateKey: privatePath, publicKey: publicPath, keyID: keyID(of: key.publicKey))
+    }
+
+    private static func place(_ pem: String, at path: String, mode: mode_t, what: String) throws(SigningKeyError) {
+        do {
+            try AtomicFile.write(Data((pem + "\n").utf8), to: path, mode: mode, replacing: false)
+        } catch let failure as AtomicFile.Failure where failure.exists {
+            throw alreadyThere(path)
+        } catch {
+            throw SigningKeyError(path: path, message: "cannot write \(what): \(error)")
+        }
+    }
+
+    private static func alreadyThere(_ path: String) -> SigningKeyError {
+        SigningKeyError(
+            path: path, message: "a key is already there; it was left as it is",
+            hint: "choose another --output directory, or move the old key aside first")
     }
 
     public static func keyID(of key: P256.Signing.PublicKey) -> String {
