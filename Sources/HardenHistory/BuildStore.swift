@@ -7,7 +7,7 @@ import HardenSQLite
 /// no longer exists is marked `interrupted` when the store is opened.
 public actor BuildStore {
     /// The schema this version of harden writes; a newer file is refused.
-    public static let schemaVersion = 3
+    public static let schemaVersion = 2
 
     private let connection: SQLiteConnection
     public nonisolated let path: String
@@ -40,11 +40,13 @@ public actor BuildStore {
                 path: db.path, message: "the database has schema version \(version); this harden knows up to \(schemaVersion)",
                 hint: "use a newer harden, or point --state at another directory; the file was not changed")
         }
-        if version == schemaVersion { return }
-        try db.transaction { () throws(StoreError) in
-            for step in migrations.dropFirst(version) { try db.execute(step) }
-            try db.execute("PRAGMA user_version = \(schemaVersion)")
+        if version < schemaVersion {
+            try db.transaction { () throws(StoreError) in
+                for step in migrations.dropFirst(version) { try db.execute(step) }
+                try db.execute("PRAGMA user_version = \(schemaVersion)")
+            }
         }
+        try addIndexes(db)
     }
 
     /// Schema steps; step N brings a file from version N to N+1.
@@ -78,16 +80,29 @@ public actor BuildStore {
         ALTER TABLE builds ADD COLUMN scan_report TEXT;
         ALTER TABLE builds ADD COLUMN vulnerabilities TEXT;
         """,
-        // Every run asks for each recipe's last success and for builds left unfinished: without
-        // these, both read every row of the history (about 7 µs a build, every plan).
-        """
-        CREATE INDEX IF NOT EXISTS builds_succeeded ON builds (recipe, id) WHERE status = 'succeeded';
-        CREATE INDEX IF NOT EXISTS builds_unfinished ON builds (id) WHERE status IN ('running', 'planned');
-        """,
     ]
 
+    /// Every run asks for each recipe's last success and for builds left unfinished: without
+    /// these, both read every row of the history (about 7 µs a build, every plan). Indexes only,
+    /// so not a schema version: an older harden still opens the file.
+    private static let indexes = """
+        CREATE INDEX IF NOT EXISTS builds_succeeded ON builds (recipe, id) WHERE status = 'succeeded';
+        CREATE INDEX IF NOT EXISTS builds_unfinished ON builds (id) WHERE status IN ('running', 'planned');
+        """
+
+    /// The two queries the indexes are for.
+    static let lastSuccesses = "SELECT max(id) FROM builds WHERE status = 'succeeded' GROUP BY recipe"
+    static let unfinishedBuilds = "SELECT id, pid, recipe FROM builds WHERE status IN ('running', 'planned')"
+
+    /// Creates the indexes when the file lacks them (a read, not a write, when it has them).
+    private static func addIndexes(_ db: SQLiteConnection) throws(StoreError) {
+        let present = try db.query(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('builds_succeeded', 'builds_unfinished')")
+        if present.first?.first?.integer != 2 { try db.execute(indexes) }
+    }
+
     private static func markAbandoned(_ db: SQLiteConnection) throws(StoreError) -> [(recipe: String, id: Int64)] {
-        let running = try db.query("SELECT id, pid, recipe FROM builds WHERE status IN ('running', 'planned')")
+        let running = try db.query(unfinishedBuilds)
         let dead = running.compactMap { row -> (recipe: String, id: Int64)? in
             guard let id = row[0].integer, let recipe = row[2].text else { return nil }
             if let pid = row[1].integer, pid > 0, processIsAlive(pid_t(pid)) { return nil }
@@ -151,8 +166,7 @@ public actor BuildStore {
     public func latestSucceeded() throws(StoreError) -> [String: BuildRecord] {
         let rows = try connection.query(
             """
-            SELECT \(Self.selectList) FROM builds WHERE id IN
-                (SELECT max(id) FROM builds WHERE status = 'succeeded' GROUP BY recipe)
+            SELECT \(Self.selectList) FROM builds WHERE id IN (\(Self.lastSuccesses))
             """)
         var result: [String: BuildRecord] = [:]
         for row in rows {

@@ -47,6 +47,38 @@ import Testing
         }
     }
 
+    /// A database file spreads 40 keys over its parallel lanes: every package still gets its own
+    /// key's and version's matches, in package order, as the in-memory database gives them.
+    @Test func parallelLookupsKeepEveryPackagesOwnMatches() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("harden-lanes-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let advisories = try (0..<40).map { number in
+            try Self.advisory(
+                """
+                {"id": "PYSEC-0000-\(number)", "affected": [{"package": {"ecosystem": "PyPI", "name": "pkg-\(number)"},
+                  "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.\(number)"}]}]}]}
+                """)
+        }
+        let writer = try AdvisoryDatabaseWriter(target: directory.appendingPathComponent("advisories.db").path, keepCurrent: false)
+        for advisory in advisories { try writer.add(advisory, source: "test") }
+        _ = try writer.commit()
+        let file = try AdvisoryMatcher(database: try AdvisoryDatabase(path: directory.appendingPathComponent("advisories.db").path))
+        // Each package twice: once affected (1.0), once past its fix (3.0), in a shuffled order.
+        var packages: [Package] = []
+        for number in (0..<40).reversed() {
+            for version in number.isMultiple(of: 2) ? ["1.0", "3.0"] : ["3.0", "1.0"] {
+                packages.append(
+                    Package(kind: .python, name: "pkg_\(number)", version: version, location: "/site-packages/\(number)-\(version)"))
+            }
+        }
+        let found = try file.match(packages, os: nil)
+        let expected = packages.filter { $0.version == "1.0" }
+        #expect(found.map(\.location) == expected.map(\.location))
+        #expect(found.map(\.id) == expected.map { "PYSEC-0000-\($0.name.dropFirst(4))" })
+        #expect(found.map(\.fixedVersion) == expected.map { "2.\($0.name.dropFirst(4))" })
+        #expect(try AdvisoryMatcher(advisories).match(packages, os: nil) == found)
+    }
+
     @Test func debianAdvisoriesNameSourcePackagesAndOneRelease() throws {
         let matcher = try AdvisoryMatcher([try Self.advisory(Self.openssl)])
         let libssl = Package(

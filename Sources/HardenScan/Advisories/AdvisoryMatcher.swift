@@ -110,8 +110,9 @@ public struct AdvisoryMatcher: Sendable {
     }
 
     /// Every advisory affecting a package of the image running `os`, in package order. Each
-    /// lookup key (family and name) is read once and evaluated where it was read, on all cores;
-    /// binary packages of one source at one version are evaluated once.
+    /// lookup key (family and name) is read once and evaluated where it was read: on up to four
+    /// threads for a database file, on one for a database in memory; binary packages of one
+    /// source at one version are evaluated once.
     public func match(_ packages: [Package], os: OperatingSystem?) throws(AdvisoryError) -> [Vulnerability] {
         var keys: [(family: String, name: String)] = []
         var keyIndex: [String: Int] = [:]
