@@ -35,8 +35,11 @@ struct EngineHTTP: Sendable {
         outgoing.headers.add(name: "User-Agent", value: "harden")
         for (name, value) in headers { outgoing.headers.add(name: name, value: value) }
         if let bodyFile {
-            let file = try FileChunks(path: bodyFile)
-            outgoing.body = .stream(file, length: .known(file.size))
+            var info = stat()
+            guard stat(bodyFile, &info) == 0 else {
+                throw DockerError(.commandFailed, "cannot read \(bodyFile): \(String(cString: strerror(errno)))")
+            }
+            outgoing.body = .stream(FileChunks(path: bodyFile), length: .known(Int64(info.st_size)))
         } else if method != "GET" {
             outgoing.body = .bytes(ByteBuffer())
         }
@@ -93,6 +96,7 @@ struct EngineHTTP: Sendable {
             return DockerError(.badOutput, "the engine closed the connection in the middle of an answer")
         }
         if let error = error as? DockerError { return error }
+        if let error = error as? FileChunks.ReadError { return DockerError(.commandFailed, error.description) }
         return DockerError(.commandFailed, "lost the engine at \(socketPath): \(error)")
     }
 
@@ -119,45 +123,4 @@ private final class Collected: @unchecked Sendable {
 
     func append(_ buffer: ByteBuffer) { lock.withLock { bytes.append(contentsOf: buffer.readableBytesView) } }
     var data: Data { lock.withLock { bytes } }
-}
-
-/// A file read in 1 MiB chunks as the upload asks for them.
-private struct FileChunks: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
-    let path: String
-    let size: Int64
-
-    init(path: String) throws(DockerError) {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw DockerError(.commandFailed, "cannot read \(path): \(String(cString: strerror(errno)))")
-        }
-        self.path = path
-        size = Int64(info.st_size)
-    }
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        let path: String
-        var handle: FileHandle?
-        var done = false
-
-        mutating func next() async throws -> ByteBuffer? {
-            if done { return nil }
-            if handle == nil {
-                guard let opened = FileHandle(forReadingAtPath: path) else {
-                    throw DockerError(.commandFailed, "cannot read \(path)")
-                }
-                handle = opened
-            }
-            let chunk = try handle?.read(upToCount: 1 << 20) ?? Data()
-            if chunk.isEmpty {
-                done = true
-                try? handle?.close()
-                return nil
-            }
-            return ByteBuffer(bytes: chunk)
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(path: path) }
 }

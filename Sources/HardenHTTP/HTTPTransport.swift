@@ -17,11 +17,20 @@ public struct HTTPAnswer: Sendable {
     }
 }
 
-/// One request: method, URL and headers (registry requests carry no body).
+/// One request: method, URL, headers and, for uploads, a body.
 public struct HTTPRequest: Sendable {
+    public enum Body: Sendable {
+        case bytes(Data)
+        /// A file sent as it is read, `size` bytes long.
+        case file(path: String, size: Int64)
+    }
+
     public var method: String
     public var url: URL
     public var headers: [(String, String)] = []
+    public var body: Body?
+    /// Overrides the transport's deadline for this exchange (a large upload).
+    public var timeoutSeconds: Double?
 
     public init(_ method: String = "GET", _ url: URL) {
         self.method = method
@@ -52,9 +61,14 @@ public final class HTTPTransport: Sendable {
         var outgoing = HTTPClientRequest(url: request.url.absoluteString)
         outgoing.method = HTTPMethod(rawValue: request.method)
         for (name, value) in request.headers { outgoing.headers.add(name: name, value: value) }
+        switch request.body {
+        case .bytes(let data): outgoing.body = .bytes(ByteBuffer(bytes: data))
+        case .file(let path, let size): outgoing.body = .stream(FileChunks(path: path), length: .known(size))
+        case nil: break
+        }
         let client = HTTPClients.shared.client(for: request.url)
         // One deadline for the whole exchange: AsyncHTTPClient's covers the head only.
-        let deadline = NIODeadline.now() + timeout
+        let deadline = NIODeadline.now() + (request.timeoutSeconds.map { .milliseconds(Int64($0 * 1000)) } ?? timeout)
         let limit = bodyLimit
         do {
             let response = try await client.execute(outgoing, deadline: deadline)
@@ -285,4 +299,44 @@ extension HTTPTransport {
             return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         }
     }
+}
+
+/// A file read in 1 MiB chunks as an upload asks for them.
+public struct FileChunks: AsyncSequence, Sendable {
+    public typealias Element = ByteBuffer
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    /// Why a file being sent could not be read.
+    public struct ReadError: Error, CustomStringConvertible {
+        public var path: String
+        public var reason: String
+        public var description: String { "cannot read \(path): \(reason)" }
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let path: String
+        var handle: FileHandle?
+        var done = false
+
+        public mutating func next() async throws -> ByteBuffer? {
+            if done { return nil }
+            if handle == nil {
+                guard let opened = FileHandle(forReadingAtPath: path) else {
+                    throw ReadError(path: path, reason: String(cString: strerror(errno)))
+                }
+                handle = opened
+            }
+            let chunk = try handle?.read(upToCount: 1 << 20) ?? Data()
+            if chunk.isEmpty {
+                done = true
+                try? handle?.close()
+                return nil
+            }
+            return ByteBuffer(bytes: chunk)
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(path: path) }
 }
