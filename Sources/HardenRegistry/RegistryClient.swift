@@ -90,23 +90,7 @@ public actor RegistryClient {
         }
         var request = HTTPRequest("HEAD", url)
         request.headers.append(("Accept", Self.acceptedMediaTypes.joined(separator: ", ")))
-
-        var authorization: String?
-        if let challenge = challenges[host] {
-            authorization = try await self.authorization(answering: challenge, for: reference, renew: false)
-        }
-        var answer = try await exchange(request, authorization: authorization, about: "\(reference)")
-        if answer.status == 401 {
-            guard let header = answer.header("WWW-Authenticate"), let challenge = AuthChallenge(header: header)
-            else {
-                throw RegistryError(
-                    .unexpectedResponse, "\(host) answered 401 for \(reference) without a WWW-Authenticate challenge",
-                    hint: "check that \(host) is a Registry API v2 server")
-            }
-            challenges[host] = challenge
-            authorization = try await self.authorization(answering: challenge, for: reference, renew: authorization != nil)
-            answer = try await exchange(request, authorization: authorization, about: "\(reference)")
-        }
+        let answer = try await send(request, for: reference, actions: "pull", about: "\(reference)")
 
         switch answer.status {
         case 200:
@@ -134,9 +118,35 @@ public actor RegistryClient {
         }
     }
 
+    /// Sends a request about `reference`'s repository, answering the registry's challenge for
+    /// `actions` (`pull`, `pull,push`) once if it asks: the answer, 401s included, is the caller's.
+    func send(
+        _ request: HTTPRequest, for reference: ImageReference, actions: String, about subject: String
+    ) async throws(RegistryError) -> HTTPAnswer {
+        let host = reference.apiHost
+        var authorization: String?
+        if let challenge = challenges[host] {
+            authorization = try await self.authorization(answering: challenge, for: reference, actions: actions, renew: false)
+        }
+        var answer = try await exchange(request, authorization: authorization, about: subject)
+        if answer.status == 401 {
+            guard let header = answer.header("WWW-Authenticate"), let challenge = AuthChallenge(header: header)
+            else {
+                throw RegistryError(
+                    .unexpectedResponse, "\(host) answered 401 for \(subject) without a WWW-Authenticate challenge",
+                    hint: "check that \(host) is a Registry API v2 server")
+            }
+            challenges[host] = challenge
+            authorization = try await self.authorization(
+                answering: challenge, for: reference, actions: actions, renew: authorization != nil)
+            answer = try await exchange(request, authorization: authorization, about: subject)
+        }
+        return answer
+    }
+
     /// The `Authorization` value answering a challenge; `renew` drops a cached token the registry refused.
     private func authorization(
-        answering challenge: AuthChallenge, for reference: ImageReference, renew: Bool
+        answering challenge: AuthChallenge, for reference: ImageReference, actions: String, renew: Bool
     ) async throws(RegistryError) -> String {
         switch challenge.scheme {
         case "basic":
@@ -147,7 +157,7 @@ public actor RegistryClient {
             }
             return Self.basic(login)
         case "bearer":
-            let key = TokenKey(host: reference.apiHost, scope: "repository:\(reference.repository):pull")
+            let key = TokenKey(host: reference.apiHost, scope: "repository:\(reference.repository):\(actions)")
             if renew { tokens[key] = nil }
             return "Bearer " + (try await token(for: key, challenge: challenge, registry: reference.registry))
         default:
@@ -219,7 +229,7 @@ public actor RegistryClient {
     }
 
     /// Sends a request; a transport failure becomes a `RegistryError` naming the host and what to check.
-    private func exchange(
+    func exchange(
         _ request: HTTPRequest, authorization: String?, about subject: String
     ) async throws(RegistryError) -> HTTPAnswer {
         var request = request
@@ -258,7 +268,7 @@ public actor RegistryClient {
         }
     }
 
-    private func refused(_ reference: ImageReference, status: Int) -> RegistryError {
+    func refused(_ reference: ImageReference, status: Int) -> RegistryError {
         guard let login = credentials.login(for: reference.registry) else {
             return missingCredentials(
                 registry: reference.registry,
