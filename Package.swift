@@ -71,6 +71,7 @@ let package = Package(
             ]
         ),
         .target(name: "HardenRegistry", dependencies: ["HardenHTTP"]),
+        .target(name: "HardenPublish", dependencies: ["HardenImage", "HardenRegistry"]),
         .target(
             name: "HardenSigning", dependencies: ["HardenArchive", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
@@ -96,7 +97,7 @@ let package = Package(
             name: "HardenCommands",
             dependencies: [
                 "HardenAdvisories", "HardenBuild", "HardenPlan", "HardenEngine", "HardenProcess", "HardenScan", "HardenHistory", "HardenRegistry",
-                "HardenSchedule", "HardenCron", "HardenArchive", "HardenRecipe", "HardenImage", "HardenSQLite", "HardenSigning",
+                "HardenSchedule", "HardenCron", "HardenArchive", "HardenRecipe", "HardenImage", "HardenSQLite", "HardenSigning", "HardenPublish",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -125,6 +126,9 @@ let package = Package(
         .testTarget(name: "HardenHTTPTests", dependencies: ["HardenHTTP"]),
         .testTarget(name: "HardenRegistryTests", dependencies: ["HardenRegistry", "HardenTestSupport"]),
         .testTarget(name: "HardenSigningTests", dependencies: ["HardenSigning", "HardenTestSupport"]),
+        .testTarget(
+            name: "HardenPublishTests",
+            dependencies: ["HardenPublish", "HardenRegistry", "HardenImage", "HardenArchive", "HardenTestSupport"]),
         .testTarget(
             name: "HardenCommandsTests",
             dependencies: [

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import HardenBuild
+import HardenHistory
+import HardenPublish
+import HardenRegistry
+
+/// `harden push SOURCE DEST`: an image leaves the machine with the digest harden computed.
+struct PushCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "push",
+        abstract: "Push a built image to a registry as itself, so the registry stores it under harden's digest.",
+        discussion: """
+            SOURCE is a recipe name (its last successful build's OCI layout) or an OCI layout directory; \
+            DEST is registry/repository:tag. Blobs the registry already has are not sent again; the \
+            manifest is sent as the layout's exact bytes and the digest the registry reports must be \
+            harden's. Logins come from the docker config file. Plain HTTP only for loopback registries \
+            and those given with --insecure-registry. \
+            Exit status: 0 pushed; 2 bad input, or a registry that refused or failed (nothing is tagged then).
+            """)
+
+    @Argument(help: "A recipe name, or an OCI layout directory.")
+    var source: String
+
+    @Argument(help: "Where to push: registry/repository:tag.")
+    var destination: String
+
+    @Option(name: .long, help: "A registry reached over plain HTTP (besides localhost and 127.0.0.0/8); repeatable.")
+    var insecureRegistry: [String] = []
+
+    @Option(name: .long, help: "harden's state directory (for a recipe name).")
+    var state: String = ".harden"
+
+    @Option(name: .long, help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
+    func run() async throws {
+        let result: PushResult
+        do {
+            let reference = try ImageReference(parsing: destination)
+            guard reference.tag != nil else {
+                throw PushError("\(destination): name a tag to push to", hint: "write it as registry/repository:tag")
+            }
+            let image = try LayoutImage.read(try await layoutPath())
+            let client = RegistryClient(credentials: try DockerCredentials.load(), insecureRegistries: Set(insecureRegistry))
+            result = try await ImagePush.push(image, to: reference, client: client) { Output.note($0) }
+        } catch let error as PushError {
+            Output.error(error.description)
+            throw ExitCode(Exit.badInput)
+        } catch let error as RegistryError {
+            Output.error(error.description)
+            throw ExitCode(Exit.badInput)
+        }
+        switch format {
+        case .text:
+            print("pushed \(result.destination)@\(result.manifestDigest)")
+            print("  blobs: \(result.blobsSent) sent (\(result.bytesSent) bytes), \(result.blobsPresent) already there")
+        case .json:
+            print(Output.json(result))
+        }
+    }
+
+    /// The layout directory SOURCE names: itself, or the last successful build of that recipe.
+    private func layoutPath() async throws -> String {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue { return source }
+        let directory = StateDirectory(root: URL(fileURLWithPath: state))
+        guard FileManager.default.fileExists(atPath: directory.database.path) else {
+            throw PushError(
+                "\(source): no such OCI layout, and no build history in \(state) to find a recipe of that name in",
+                hint: "run harden build \(source) first, or pass --state")
+        }
+        let store: BuildStore
+        do {
+            store = try BuildStore(path: directory.database.path)
+        } catch {
+            throw PushError("cannot open the build history: \(error.description)")
+        }
+        guard let record = try? await store.latestSucceeded()[source], let image = record.runtimeImage else {
+            throw PushError(
+                "\(source): no such OCI layout, and no successful build of a recipe of that name in \(state)",
+                hint: "run harden build \(source) first")
+        }
+        return directory.imageLayout(recipe: source, imageID: image).path
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import HardenArchive
+import HardenImage
+import HardenPublish
+import HardenRegistry
+import HardenTestSupport
+import Testing
+
+/// Pushes to a real docker-registry on 127.0.0.1, checked with skopeo, which nobody here wrote.
+@Suite struct ImagePushTests {
+    func layout(_ images: TestImages, label: String = "one") throws -> String {
+        try images.image([
+            base,
+            [
+                file("/app/run", "#!/app \(label)\n", mode: 0o755),
+                file("/app/data/\(label).txt", String(repeating: label, count: 5000)),
+            ],
+        ])
+    }
+
+    func skopeo(_ arguments: [String]) throws -> Data {
+        try runTool("/usr/bin/skopeo", arguments)
+    }
+
+    @Test func theRegistryStoresTheImageAsHardenWroteIt() async throws {
+        let images = try TestImages()
+        defer { images.remove() }
+        let path = try layout(images)
+        let image = try LayoutImage.read(path)
+        try await LocalRegistry.run { registry in
+            let destination = try ImageReference(parsing: "\(registry.host)/harden-test/app:1")
+            let first = try await ImagePush.push(image, to: destination, client: RegistryClient())
+            #expect(first.manifestDigest == image.digest)
+            #expect(first.blobsSent == image.blobs.count && first.blobsPresent == 0)
+            #expect(first.bytesSent == image.blobs.reduce(0) { $0 + $1.size })
+
+            // The tag's raw manifest is the layout's, byte for byte.
+            let raw = try skopeo(["inspect", "--raw", "--tls-verify=false", "docker://\(destination)"])
+            #expect(raw == image.manifest)
+            #expect(Digest.sha256(raw).description == image.digest)
+            // A copy back to an OCI layout has the same layers.
+            let copy = images.directory.appendingPathComponent("copy").path
+            _ = try skopeo(["copy", "--src-tls-verify=false", "docker://\(destination)", "oci:\(copy):1"])
+            let copied = try LayoutImage.read(copy)
+            #expect(copied.digest == image.digest)
+            #expect(copied.blobs.map(\.digest) == image.blobs.map(\.digest))
+
+            // Everything is there now: nothing is sent again, under another tag too.
+            let again = try await ImagePush.push(
+                image, to: try ImageReference(parsing: "\(registry.host)/harden-test/app:2"), client: RegistryClient())
+            #expect(again.blobsSent == 0 && again.blobsPresent == image.blobs.count && again.bytesSent == 0)
+            #expect(again.manifestDigest == image.digest)
+        }
+    }
+
+    @Test func aRegistryAskingForALoginGetsTheDockerConfigsOne() async throws {
+        let images = try TestImages()
+        defer { images.remove() }
+        let image = try LayoutImage.read(try layout(images, label: "auth"))
+        try await LocalRegistry.run(auth: .htpasswd(user: "pusher", password: "s3cret")) { registry in
+            let destination = try ImageReference(parsing: "\(registry.host)/harden-test/private:1")
+            let login = DockerCredentials(logins: [registry.host: .init(username: "pusher", password: "s3cret")])
+            let pushed = try await ImagePush.push(image, to: destination, client: RegistryClient(credentials: login))
+            #expect(pushed.manifestDigest == image.digest)
+            let raw = try skopeo([
+                "inspect", "--raw", "--tls-verify=false", "--creds", "pusher:s3cret", "docker://\(destination)",
+            ])
+            #expect(Digest.sha256(raw).description == image.digest)
+
+            // Without the login: refused, with what to do.
+            do {
+                _ = try await ImagePush.push(
+                    image, to: try ImageReference(parsing: "\(registry.host)/harden-test/private:2"), client: RegistryClient())
+                Issue.record("an anonymous push was taken")
+            } catch let error as PushError {
+                #expect(error.message.contains(registry.host), "\(error)")
+                #expect(error.hint?.contains("docker login") == true, "\(error)")
+            }
+        }
+    }
+
+    /// A layer whose bytes are not its digest is refused by the registry, and the tag is not made.
+    @Test func aDamagedLayerIsRefusedAndNothingIsTagged() async throws {
+        let images = try TestImages()
+        defer { images.remove() }
+        let path = try layout(images, label: "damaged")
+        let image = try LayoutImage.read(path)
+        let layer = try #require(image.blobs.last)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: layer.path))
+        bytes[bytes.count / 2] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: layer.path))
+        try await LocalRegistry.run { registry in
+            let destination = try ImageReference(parsing: "\(registry.host)/harden-test/damaged:1")
+            do {
+                _ = try await ImagePush.push(image, to: destination, client: RegistryClient())
+                Issue.record("a damaged layer was pushed")
+            } catch let error as PushError {
+                #expect(error.message.contains("uploading blob \(layer.digest)"), "\(error)")
+                #expect(error.message.contains("DIGEST_INVALID"), "\(error)")
+            }
+            await #expect(throws: RegistryError.self) { _ = try await RegistryClient().digest(of: destination) }
+        }
+    }
+
+    @Test func anIncompleteLayoutNamesTheMissingFile() throws {
+        let images = try TestImages()
+        defer { images.remove() }
+        let path = try layout(images, label: "incomplete")
+        let layer = try #require(try LayoutImage.read(path).blobs.last)
+        try FileManager.default.removeItem(atPath: layer.path)
+        #expect {
+            _ = try LayoutImage.read(path)
+        } throws: { error in
+            "\(error)".contains(layer.path) && "\(error)".contains("missing")
+        }
+        #expect {
+            _ = try LayoutImage.read(images.directory.path)
+        } throws: { error in
+            "\(error)".contains("not an OCI layout")
+        }
+    }
+
+    @Test func aRegistryThatIsNotThereIsNamed() async throws {
+        let images = try TestImages()
+        defer { images.remove() }
+        let image = try LayoutImage.read(try layout(images, label: "nowhere"))
+        let port = try freePort()
+        do {
+            _ = try await ImagePush.push(
+                image, to: try ImageReference(parsing: "127.0.0.1:\(port)/harden-test/app:1"), client: RegistryClient())
+            Issue.record("a push to nothing succeeded")
+        } catch let error as PushError {
+            #expect(error.message.contains("127.0.0.1:\(port)"), "\(error)")
+            #expect(error.message.contains("connection refused"), "\(error)")
+        }
+    }
+}
