@@ -16,7 +16,9 @@ struct PushCommand: AsyncParsableCommand {
             manifest is sent as the layout's exact bytes and the digest the registry reports must be \
             harden's. Logins come from the docker config file. Plain HTTP only for loopback registries \
             and those given with --insecure-registry. \
-            Exit status: 0 pushed; 2 bad input, or a registry that refused or failed (nothing is tagged then).
+            Exit status: 0 pushed; 2 bad input, or a registry that refused or failed: the tag is not \
+            moved then, except when the registry stored the manifest under another digest than harden's \
+            (the error says so).
             """)
 
     @Argument(help: "A recipe name, or an OCI layout directory.")
@@ -38,8 +40,10 @@ struct PushCommand: AsyncParsableCommand {
         let result: PushResult
         do {
             let reference = try ImageReference(parsing: destination)
-            guard reference.tag != nil else {
-                throw PushError("\(destination): name a tag to push to", hint: "write it as registry/repository:tag")
+            // The reference grammar reads a name without a tag as :latest; a push names its tag.
+            let name = destination.split(separator: "/").last.map(String.init) ?? destination
+            guard reference.digest == nil, name.contains(":") else {
+                throw PushError("\(destination): name the tag to push to, and no digest", hint: "write it as registry/repository:tag")
             }
             let image = try LayoutImage.read(try await layoutPath())
             let client = RegistryClient(credentials: try DockerCredentials.load(), insecureRegistries: Set(insecureRegistry))

@@ -29,8 +29,9 @@ public struct HTTPRequest: Sendable {
     public var url: URL
     public var headers: [(String, String)] = []
     public var body: Body?
-    /// Overrides the transport's deadline for this exchange (a large upload).
-    public var timeoutSeconds: Double?
+    /// Instead of the transport's one deadline: give up only when nothing was sent or received
+    /// for this long (an upload of any size on a slow link).
+    public var stallSeconds: Double?
 
     public init(_ method: String = "GET", _ url: URL) {
         self.method = method
@@ -40,7 +41,13 @@ public struct HTTPRequest: Sendable {
 
 /// Why a request got no answer.
 public struct TransportError: Error, Sendable {
-    public enum Kind: Sendable { case refused, timedOut, hostNotFound, tls, other }
+    public enum Kind: Sendable {
+        case refused, timedOut, hostNotFound, tls, other
+        /// Nothing was sent or received for the request's `stallSeconds`.
+        case stalled
+        /// A file being sent could not be read.
+        case file
+    }
     public var kind: Kind
     public var detail: String
 }
@@ -61,40 +68,58 @@ public final class HTTPTransport: Sendable {
         var outgoing = HTTPClientRequest(url: request.url.absoluteString)
         outgoing.method = HTTPMethod(rawValue: request.method)
         for (name, value) in request.headers { outgoing.headers.add(name: name, value: value) }
+        let progress = Progress()
         switch request.body {
         case .bytes(let data): outgoing.body = .bytes(ByteBuffer(bytes: data))
-        case .file(let path, let size): outgoing.body = .stream(FileChunks(path: path), length: .known(size))
+        case .file(let path, let size):
+            outgoing.body = .stream(FileChunks(path: path, onChunk: progress.touch), length: .known(size))
         case nil: break
         }
         let client = HTTPClients.shared.client(for: request.url)
-        // One deadline for the whole exchange: AsyncHTTPClient's covers the head only.
-        let deadline = NIODeadline.now() + (request.timeoutSeconds.map { .milliseconds(Int64($0 * 1000)) } ?? timeout)
-        let limit = bodyLimit
+        let stall = request.stallSeconds
+        // One deadline for the whole exchange (AsyncHTTPClient's covers the head only), or none
+        // but the stall watch.
+        let deadline = stall == nil ? NIODeadline.now() + timeout : .distantFuture
+        let (prepared, limit, timeout) = (outgoing, bodyLimit, timeout)
         do {
-            let response = try await client.execute(outgoing, deadline: deadline)
-            let body = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-                group.addTask { try await response.body.collect(upTo: limit) }
+            return try await withThrowingTaskGroup(of: HTTPAnswer?.self) { group in
                 group.addTask {
-                    let left = deadline - NIODeadline.now()
-                    try await Task.sleep(nanoseconds: UInt64(max(0, left.nanoseconds)))
+                    let response = try await client.execute(prepared, deadline: deadline)
+                    progress.touch()
+                    let body = try await response.body.collect(upTo: limit)
+                    var headers: [String: String] = [:]
+                    // A repeated header is one value, joined by commas (WWW-Authenticate offering two schemes).
+                    for name in Set(response.headers.map { $0.name.lowercased() }) {
+                        headers[name] = response.headers[name].joined(separator: ", ")
+                    }
+                    return HTTPAnswer(status: Int(response.status.code), headers: headers, body: Data(body.readableBytesView))
+                }
+                group.addTask {
+                    guard let stall else {
+                        try await Task.sleep(nanoseconds: UInt64(max(0, timeout.nanoseconds)))
+                        return nil
+                    }
+                    while progress.idleSeconds <= stall { try await Task.sleep(nanoseconds: 250_000_000) }
                     return nil
                 }
                 defer { group.cancelAll() }
-                guard let first = try await group.next(), let body = first else { throw HTTPClientError.deadlineExceeded }
-                return body
+                guard let first = try await group.next(), let answer = first else {
+                    if let stall {
+                        throw TransportError(kind: .stalled, detail: "nothing was sent or received for \(Int(stall)) s")
+                    }
+                    throw HTTPClientError.deadlineExceeded
+                }
+                return answer
             }
-            var headers: [String: String] = [:]
-            // A repeated header is one value, joined by commas (WWW-Authenticate offering two schemes).
-            for name in Set(response.headers.map { $0.name.lowercased() }) {
-                headers[name] = response.headers[name].joined(separator: ", ")
-            }
-            return HTTPAnswer(status: Int(response.status.code), headers: headers, body: Data(body.readableBytesView))
+        } catch let error as TransportError {
+            throw error
         } catch {
             throw Self.classify(error)
         }
     }
 
     static func classify(_ error: any Error) -> TransportError {
+        if let error = error as? FileChunks.ReadError { return TransportError(kind: .file, detail: error.description) }
         let detail = String(describing: error)
         if let error = error as? HTTPClientError,
             [.deadlineExceeded, .connectTimeout, .readTimeout, .writeTimeout].contains(error)
@@ -305,8 +330,13 @@ extension HTTPTransport {
 public struct FileChunks: AsyncSequence, Sendable {
     public typealias Element = ByteBuffer
     public let path: String
+    /// Told of every chunk read (a stall watch).
+    let onChunk: @Sendable () -> Void
 
-    public init(path: String) { self.path = path }
+    public init(path: String, onChunk: @escaping @Sendable () -> Void = {}) {
+        self.path = path
+        self.onChunk = onChunk
+    }
 
     /// Why a file being sent could not be read.
     public struct ReadError: Error, CustomStringConvertible {
@@ -317,6 +347,7 @@ public struct FileChunks: AsyncSequence, Sendable {
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let path: String
+        let onChunk: @Sendable () -> Void
         var handle: FileHandle?
         var done = false
 
@@ -329,6 +360,7 @@ public struct FileChunks: AsyncSequence, Sendable {
                 handle = opened
             }
             let chunk = try handle?.read(upToCount: 1 << 20) ?? Data()
+            onChunk()
             if chunk.isEmpty {
                 done = true
                 try? handle?.close()
@@ -338,5 +370,5 @@ public struct FileChunks: AsyncSequence, Sendable {
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(path: path) }
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(path: path, onChunk: onChunk) }
 }

@@ -46,10 +46,12 @@ public struct LayoutImage: Sendable {
         guard let index = try? JSONDecoder().decode(ImageIndex.self, from: indexData) else {
             throw PushError("\(indexPath): not an OCI image index")
         }
-        let images = index.manifests.filter { MediaType.manifests.contains($0.mediaType) }
-        guard images.count == 1, let descriptor = images.first else {
+        guard index.manifests.count == 1, let descriptor = index.manifests.first,
+            MediaType.manifests.contains(descriptor.mediaType)
+        else {
             throw PushError(
-                "\(indexPath) lists \(images.count) image manifests; harden pushes a layout of one image",
+                "\(indexPath) lists \(index.manifests.count) entries (\(index.manifests.map(\.mediaType).joined(separator: ", "))); "
+                    + "harden pushes a layout of one image manifest",
                 hint: "push a layout of one image, as harden build and harden normalize write")
         }
         guard let manifest = FileManager.default.contents(atPath: blobPath(descriptor.digest)),
@@ -58,13 +60,22 @@ public struct LayoutImage: Sendable {
             throw PushError(
                 "\(blobPath(descriptor.digest)): missing, or not the manifest \(descriptor.digest) that index.json names")
         }
-        guard let parsed = try? JSONDecoder().decode(ImageManifest.self, from: manifest) else {
-            throw PushError("\(blobPath(descriptor.digest)): not an image manifest")
+        guard let parsed = try? JSONDecoder().decode(ImageManifest.self, from: manifest), parsed.manifests == nil,
+            parsed.mediaType == nil || parsed.mediaType == descriptor.mediaType
+        else {
+            throw PushError(
+                "\(blobPath(descriptor.digest)): not an image manifest of the type index.json gives (\(descriptor.mediaType))")
         }
+        let inside = root.resolvingSymlinksInPath().path + "/"
         var blobs: [Blob] = []
         for blob in [parsed.config] + parsed.layers {
-            let file = blobPath(blob.digest)
-            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int64) ?? nil
+            // Only regular files of this layout are sent, through links or not.
+            let file = URL(fileURLWithPath: blobPath(blob.digest)).resolvingSymlinksInPath().path
+            let attributes = try? FileManager.default.attributesOfItem(atPath: file)
+            guard file.hasPrefix(inside), attributes == nil || attributes?[.type] as? FileAttributeType == .typeRegular else {
+                throw PushError("\(blobPath(blob.digest)): not a file inside the layout (\(file))")
+            }
+            let size = attributes?[.size] as? Int64
             guard size == blob.size else {
                 throw PushError(
                     "\(file): " + (size == nil ? "missing" : "\(size ?? 0) bytes, the manifest says \(blob.size)"),
@@ -108,17 +119,14 @@ public enum ImagePush {
                 result.blobsSent += 1
                 result.bytesSent += blob.size
             }
-            let stored = try await client.putManifest(image.manifest, mediaType: image.mediaType, to: destination)
-            guard let stored else {
-                throw RegistryError(
-                    .unexpectedResponse, "\(destination.apiHost) stored the manifest without saying its digest",
-                    hint: "check that the registry implements the Registry API v2")
-            }
+            // A registry may leave out Docker-Content-Digest: then the tag is asked.
+            var stored = try await client.putManifest(image.manifest, mediaType: image.mediaType, to: destination)
+            if stored == nil { stored = try await client.digest(of: destination) }
             guard stored == image.digest else {
                 throw RegistryError(
                     .unexpectedResponse,
-                    "\(destination.apiHost) stored the manifest of \(destination) as \(stored), not as \(image.digest)",
-                    hint: "the registry changed the manifest; the tag now points at what it stored")
+                    "\(destination.apiHost) stored the manifest of \(destination) as \(stored ?? "?"), not as \(image.digest)",
+                    hint: "the registry rewrote the manifest: the tag now points at what it stored, which is not harden's image")
             }
         } catch {
             throw PushError("push to \(destination): \(error.message)", hint: error.hint)

@@ -265,6 +265,12 @@ public actor RegistryClient {
             return RegistryError(
                 .unreachable, "cannot reach \(target) for \(subject): \(error.detail)",
                 hint: "check the network and that the registry is running")
+        case .stalled:
+            return RegistryError(
+                .timedOut, "\(target) for \(subject): \(error.detail)",
+                hint: "check the network and the registry; the next push sends only the blobs still missing")
+        case .file:
+            return RegistryError(.localFile, "\(error.detail) (for \(subject) to \(target))")
         }
     }
 

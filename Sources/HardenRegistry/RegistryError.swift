@@ -18,6 +18,8 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable, Equatable
         case timedOut
         /// The registry answered something this client does not understand.
         case unexpectedResponse
+        /// A file to be sent could not be read.
+        case localFile
     }
 
     public let code: Code

@@ -34,9 +34,14 @@ extension RegistryClient {
         var put = HTTPRequest("PUT", target)
         put.headers = [("Content-Type", "application/octet-stream"), ("Content-Length", String(size))]
         put.body = .file(path: file, size: size)
-        // A large layer on a slow link: a minute, and a minute more for every 16 MiB.
-        put.timeoutSeconds = 60 + Double(size >> 24) * 60
-        let stored = try await send(put, for: reference, actions: "pull,push", about: "blob \(digest)")
+        // Any size on any link: only a minute without progress gives up.
+        put.stallSeconds = 60
+        // A location on another server gets no credentials: they are the registry's.
+        let sameServer = target.scheme == start.scheme && target.host == start.host && target.port == start.port
+        let stored =
+            sameServer
+            ? try await send(put, for: reference, actions: "pull,push", about: "blob \(digest)")
+            : try await exchange(put, authorization: nil, about: "blob \(digest)")
         guard stored.status == 201 else { throw failure(stored, step: "uploading blob \(digest)", reference) }
     }
 

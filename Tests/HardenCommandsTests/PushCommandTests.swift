@@ -52,7 +52,9 @@ import Testing
         (["push", "nothing-built", "127.0.0.1:5000/x:1"], "no build history"),
         (["push", ".", "127.0.0.1:5000/x:1"], "not an OCI layout"),
         (["push", ".", "127.0.0.1:5000/UPPER:1"], "invalid image reference"),
-        (["push", ".", "127.0.0.1:5000/x@sha256:" + String(repeating: "0", count: 64)], "name a tag"),
+        (["push", ".", "127.0.0.1:5000/x@sha256:" + String(repeating: "0", count: 64)], "name the tag"),
+        (["push", ".", "127.0.0.1:5000/x"], "name the tag"),
+        (["push", ".", "127.0.0.1:5000/x:1@sha256:" + String(repeating: "0", count: 64)], "and no digest"),
     ])
     func badInputExitsTwoWithWhatIsWrong(arguments: [String], expected: String) async throws {
         let project = try Project()

@@ -98,7 +98,11 @@ import Testing
                 #expect(error.message.contains("uploading blob \(layer.digest)"), "\(error)")
                 #expect(error.message.contains("DIGEST_INVALID"), "\(error)")
             }
-            await #expect(throws: RegistryError.self) { _ = try await RegistryClient().digest(of: destination) }
+            await #expect {
+                _ = try await RegistryClient().digest(of: destination)
+            } throws: { error in
+                (error as? RegistryError)?.code == .notFound
+            }
         }
     }
 
@@ -117,6 +121,37 @@ import Testing
             _ = try LayoutImage.read(images.directory.path)
         } throws: { error in
             "\(error)".contains("not an OCI layout")
+        }
+    }
+
+    /// Only a layout of one image manifest, whose blobs are regular files inside it, is pushed.
+    @Test func aLayoutWithMoreThanOneImageOrABlobOutsideItIsRefused() throws {
+        let images = try TestImages()
+        defer { images.remove() }
+        let path = try layout(images, label: "refused")
+        let indexURL = URL(fileURLWithPath: path + "/index.json")
+        let original = try Data(contentsOf: indexURL)
+        var index = try #require(try JSONSerialization.jsonObject(with: original) as? [String: Any])
+        let entries = try #require(index["manifests"] as? [[String: Any]])
+        index["manifests"] = entries + entries
+        try JSONSerialization.data(withJSONObject: index).write(to: indexURL)
+        #expect {
+            _ = try LayoutImage.read(path)
+        } throws: { error in
+            "\(error)".contains("lists 2 entries")
+        }
+        try original.write(to: indexURL)
+
+        // A blob replaced by a link to a file of the same size outside the layout.
+        let layer = try #require(try LayoutImage.read(path).blobs.last)
+        let outside = images.directory.appendingPathComponent("outside")
+        try FileManager.default.copyItem(atPath: layer.path, toPath: outside.path)
+        try FileManager.default.removeItem(atPath: layer.path)
+        try FileManager.default.createSymbolicLink(atPath: layer.path, withDestinationPath: outside.path)
+        #expect {
+            _ = try LayoutImage.read(path)
+        } throws: { error in
+            "\(error)".contains("not a file inside the layout")
         }
     }
 

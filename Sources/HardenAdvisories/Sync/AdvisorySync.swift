@@ -206,10 +206,10 @@ public struct AdvisorySync: Sendable {
     static func describe(_ error: TransportError) -> String {
         switch error.kind {
         case .refused: "connection refused"
-        case .timedOut: "timed out (\(error.detail))"
+        case .timedOut, .stalled: "timed out (\(error.detail))"
         case .hostNotFound: "host not found"
         case .tls: "TLS failed (\(error.detail))"
-        case .other: error.detail
+        case .other, .file: error.detail
         }
     }
 }
