@@ -43,7 +43,8 @@ struct PushCommand: AsyncParsableCommand {
             // The reference grammar reads a name without a tag as :latest; a push names its tag.
             let name = destination.split(separator: "/").last.map(String.init) ?? destination
             guard reference.digest == nil, name.contains(":") else {
-                throw PushError("\(destination): name the tag to push to, and no digest", hint: "write it as registry/repository:tag")
+                throw PushError(
+                    "\(destination): name the tag to push to, and no digest", hint: "write it as registry/repository:tag")
             }
             let image = try LayoutImage.read(try await layoutPath())
             let client = RegistryClient(credentials: try DockerCredentials.load(), insecureRegistries: Set(insecureRegistry))
