@@ -14,8 +14,10 @@ import Testing
                     try Data("a layer\n".utf8).write(to: layer)
                     let layerDigest = try sha256Digest(try Data(contentsOf: layer))
                     let config = scratch.appendingPathComponent("config")
-                    try Data(#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["\#(layerDigest)"]}}"#.utf8)
-                        .write(to: config)
+                    try Data(
+                        #"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["\#(layerDigest)"]}}"#.utf8
+                    )
+                    .write(to: config)
                     let configDigest = try sha256Digest(try Data(contentsOf: config))
                     let manifest = Data(
                         """
