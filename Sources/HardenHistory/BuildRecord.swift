@@ -144,3 +144,26 @@ public struct RecentAttempts: Sendable {
         }
     }
 }
+
+/// An image harden pushed: where, under which tag and digest, and the build it came from.
+public struct PushRecord: Sendable, Codable, Equatable {
+    public var build: Int64?
+    public var recipe: String?
+    public var registry: String
+    public var repository: String
+    public var tag: String
+    public var digest: String
+    public var pushedAt: Date
+
+    public init(
+        build: Int64?, recipe: String?, registry: String, repository: String, tag: String, digest: String, pushedAt: Date
+    ) {
+        self.build = build
+        self.recipe = recipe
+        self.registry = registry
+        self.repository = repository
+        self.tag = tag
+        self.digest = digest
+        self.pushedAt = pushedAt
+    }
+}

@@ -7,7 +7,7 @@ import HardenSQLite
 /// no longer exists is marked `interrupted` when the store is opened.
 public actor BuildStore {
     /// The schema this version of harden writes; a newer file is refused.
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
 
     private let connection: SQLiteConnection
     public nonisolated let path: String
@@ -80,6 +80,16 @@ public actor BuildStore {
         ALTER TABLE builds ADD COLUMN scan_report TEXT;
         ALTER TABLE builds ADD COLUMN vulnerabilities TEXT;
         """,
+        """
+        CREATE TABLE IF NOT EXISTS pushes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            build INTEGER REFERENCES builds (id),
+            recipe TEXT,
+            registry TEXT NOT NULL, repository TEXT NOT NULL, tag TEXT NOT NULL,
+            digest TEXT NOT NULL, pushed_at REAL NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS pushes_by_registry ON pushes (registry, id);
+        """,
     ]
 
     /// Every run asks for each recipe's last success and for builds left unfinished: without
@@ -124,6 +134,44 @@ public actor BuildStore {
 
     private static func processIsAlive(_ pid: pid_t) -> Bool {
         kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    // MARK: pushes
+
+    /// Records that an image (of build `build` of `recipe`, when it came from one) now is in a registry.
+    public func recordPush(_ push: PushRecord) throws(StoreError) {
+        try connection.query(
+            """
+            INSERT INTO pushes (build, recipe, registry, repository, tag, digest, pushed_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                push.build.map(SQLValue.integer) ?? .null, push.recipe.map(SQLValue.text) ?? .null, .text(push.registry),
+                .text(push.repository), .text(push.tag), .text(push.digest), .real(push.pushedAt.timeIntervalSince1970),
+            ])
+    }
+
+    /// Pushes, newest first: all of them, or those of one recipe, or those to one registry.
+    public func pushes(recipe: String? = nil, registry: String? = nil, limit: Int = 100) throws(StoreError) -> [PushRecord] {
+        var conditions: [String] = []
+        var values: [SQLValue] = []
+        if let recipe {
+            conditions.append("recipe = ?")
+            values.append(.text(recipe))
+        }
+        if let registry {
+            conditions.append("registry = ?")
+            values.append(.text(registry))
+        }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        return try connection.query(
+            """
+            SELECT build, recipe, registry, repository, tag, digest, pushed_at FROM pushes \(filter) ORDER BY id DESC LIMIT \(limit)
+            """, values
+        ).map { row in
+            PushRecord(
+                build: row[0].integer, recipe: row[1].text, registry: row[2].text ?? "", repository: row[3].text ?? "",
+                tag: row[4].text ?? "", digest: row[5].text ?? "", pushedAt: Date(timeIntervalSince1970: row[6].real ?? 0))
+        }
     }
 
     // MARK: builds

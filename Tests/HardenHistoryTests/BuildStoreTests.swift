@@ -205,11 +205,30 @@ import Testing
         _ = try BuildStore(path: databasePath)
         try execute("DROP INDEX builds_succeeded; DROP INDEX builds_unfinished", on: databasePath)
         _ = try BuildStore(path: databasePath)
-        #expect(try query("PRAGMA user_version", on: databasePath) == "2")
+        #expect(try query("PRAGMA user_version", on: databasePath) == String(BuildStore.schemaVersion))
         let succeeded = try queryPlan(BuildStore.lastSuccesses, on: databasePath)
         #expect(succeeded.contains("builds_succeeded"), "\(succeeded)")
         let unfinished = try queryPlan(BuildStore.unfinishedBuilds, on: databasePath)
         #expect(unfinished.contains("builds_unfinished"), "\(unfinished)")
+    }
+
+    /// Pushes are kept with their build, newest first, and can be asked for by registry.
+    @Test func pushesAreKeptWithTheirBuild() async throws {
+        let store = try BuildStore(path: databasePath)
+        let build = try await store.insert(sample())
+        let first = PushRecord(
+            build: build, recipe: "flask", registry: "127.0.0.1:5000", repository: "team/flask", tag: "1",
+            digest: "sha256:" + String(repeating: "a", count: 64), pushedAt: Date(timeIntervalSince1970: 1_700_000_000))
+        var second = first
+        (second.build, second.recipe, second.repository, second.pushedAt) = (
+            nil, nil, "team/other", Date(timeIntervalSince1970: 1_700_000_100)
+        )
+        var elsewhere = first
+        elsewhere.registry = "registry.example"
+        for push in [first, second, elsewhere] { try await store.recordPush(push) }
+        #expect(try await store.pushes(registry: "127.0.0.1:5000") == [second, first])
+        #expect(try await store.pushes(recipe: "flask") == [elsewhere, first])
+        #expect(try await store.pushes().count == 3)
     }
 
     @Test func verificationScanAndBaseDigestsRoundTrip() async throws {
