@@ -7,6 +7,7 @@
 #   2. a second push of the same image, everything already there (target ≤ 0.3 s).
 #
 # Both tools are checked once first: the registry must hold the layout's manifest digest.
+# harden gets a state directory of its own, with no history: no earlier push to mount from.
 # Usage: Benchmarks/push.sh [--runs N] [--images DIR]
 # Environment: HARDEN=PATH uses that binary instead of scripts/build-release.sh.
 # Needs: hyperfine, skopeo, docker-registry (scripts/setup.sh), a running engine for the image.
@@ -53,7 +54,7 @@ host=127.0.0.1:$port
 
 digest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1] + "/index.json"))["manifests"][0]["digest"])' "$layout")
 echo "layout: $layout, manifest $digest, $(du -sm "$layout" | cut -f1) MB"
-"$harden" push "$layout" "$host/check/harden:1" >/dev/null 2>&1
+"$harden" push "$layout" "$host/check/harden:1" --state "$work/state" >/dev/null 2>&1
 skopeo copy -q --dest-tls-verify=false "oci:$layout" "docker://$host/check/skopeo:1"
 for name in harden skopeo; do
   stored=$(skopeo inspect --raw --tls-verify=false "docker://$host/check/$name:1" | sha256sum | cut -d' ' -f1)
@@ -64,16 +65,16 @@ echo
 echo "## first push, into an empty registry"
 hyperfine --shell=bash --runs "$runs" --warmup 1 --style basic --export-markdown "$work/first.md" \
   --prepare "bash $work/restart.sh" \
-  -n "harden push" "$harden push $layout $host/bench/app:1 >/dev/null 2>&1" \
+  -n "harden push" "$harden push $layout $host/bench/app:1 --state $work/state >/dev/null 2>&1" \
   -n "skopeo copy" "skopeo copy -q --dest-tls-verify=false oci:$layout docker://$host/bench/app:1" >&2
 cat "$work/first.md"
 
 echo
 echo "## second push, every blob already there"
 bash "$work/restart.sh"
-"$harden" push "$layout" "$host/check/harden:1" >/dev/null 2>&1
+"$harden" push "$layout" "$host/check/harden:1" --state "$work/state" >/dev/null 2>&1
 skopeo copy -q --dest-tls-verify=false "oci:$layout" "docker://$host/check/skopeo:1"
 hyperfine --shell=bash --runs "$((runs * 4))" --warmup 2 --style basic --export-markdown "$work/again.md" \
-  -n "harden push" "$harden push $layout $host/check/harden:1 >/dev/null 2>&1" \
+  -n "harden push" "$harden push $layout $host/check/harden:1 --state $work/state >/dev/null 2>&1" \
   -n "skopeo copy" "skopeo copy -q --dest-tls-verify=false oci:$layout docker://$host/check/skopeo:1" >&2
 cat "$work/again.md"

@@ -96,22 +96,37 @@ public struct PushResult: Sendable, Codable, Equatable {
     public var manifestDigest: String
     public var blobsSent: Int
     public var blobsPresent: Int
+    /// Linked from another repository of the same registry instead of sent.
+    public var blobsMounted: Int
     public var bytesSent: Int64
 }
 
 /// Pushing an image as itself: blobs the registry lacks, then the manifest's exact bytes, so
 /// the registry stores it under the digest harden computed.
 public enum ImagePush {
+    /// `mountFrom`: other repositories of the destination's registry that may hold the blobs
+    /// (where harden pushed before, newest first); a missing blob is mounted from them if the
+    /// registry will, and sent otherwise.
     public static func push(
-        _ image: LayoutImage, to destination: ImageReference, client: RegistryClient,
+        _ image: LayoutImage, to destination: ImageReference, client: RegistryClient, mountFrom: [String] = [],
         progress: @Sendable (String) -> Void = { _ in }
     ) async throws(PushError) -> PushResult {
         var result = PushResult(
-            destination: destination.description, manifestDigest: image.digest, blobsSent: 0, blobsPresent: 0, bytesSent: 0)
+            destination: destination.description, manifestDigest: image.digest, blobsSent: 0, blobsPresent: 0,
+            blobsMounted: 0, bytesSent: 0)
+        let sources = Array(mountFrom.filter { $0 != destination.repository }.prefix(3))
         do throws(RegistryError) {
             for blob in image.blobs {
                 if try await client.hasBlob(blob.digest, in: destination) {
                     result.blobsPresent += 1
+                    continue
+                }
+                var mounted = false
+                for source in sources where !mounted {
+                    mounted = try await client.mountBlob(blob.digest, from: source, to: destination)
+                }
+                if mounted {
+                    result.blobsMounted += 1
                     continue
                 }
                 progress("push: sending \(blob.digest) (\(blob.size) bytes)")

@@ -15,6 +15,27 @@ extension RegistryClient {
         }
     }
 
+    /// Asks the registry to link a blob it already holds in `repository` into the reference's
+    /// repository (a cross-repository mount), without sending it. False when it will not: the
+    /// upload it opened instead is cancelled.
+    public func mountBlob(_ digest: String, from repository: String, to reference: ImageReference) async throws(RegistryError)
+        -> Bool
+    {
+        let from =
+            repository.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(["&", "="])) ?? repository
+        let url = try endpoint(reference, "blobs/uploads/?mount=\(digest)&from=\(from)")
+        let answer = try await send(HTTPRequest("POST", url), for: reference, actions: "pull,push", about: "a mount of \(digest)")
+        switch answer.status {
+        case 201: return true
+        case 202:
+            if let location = answer.header("Location"), let opened = URL(string: location, relativeTo: url)?.absoluteURL {
+                _ = try? await send(HTTPRequest("DELETE", opened), for: reference, actions: "pull,push", about: "an upload")
+            }
+            return false
+        default: throw failure(answer, step: "mounting blob \(digest) from \(repository)", reference)
+        }
+    }
+
     /// Uploads a blob in one request: `POST /v2/<repo>/blobs/uploads/`, then `PUT` of the whole
     /// file to the upload's location with its digest; the registry checks the digest.
     public func uploadBlob(

@@ -44,7 +44,17 @@ import Testing
             let byRecipe = try await project.harden(["push", "app", "\(registry.host)/harden-test/cli:2"])
             #expect(byRecipe.status == 0, "\(byRecipe.stderr)")
             #expect(byRecipe.stdout.contains("pushed \(registry.host)/harden-test/cli:2@\(digest)"), "\(byRecipe.stdout)")
-            #expect(byRecipe.stdout.contains("0 sent (0 bytes), 3 already there"), "\(byRecipe.stdout)")
+            #expect(
+                byRecipe.stdout.contains("0 sent (0 bytes), 0 mounted from another repository, 3 already there"),
+                "\(byRecipe.stdout)")
+
+            // Both pushes are in the history: a push to another repository mounts from them.
+            let pushes = try await store.pushes(registry: registry.host)
+            #expect(pushes.map(\.tag) == ["2", "1"] && pushes.map(\.recipe) == ["app", nil])
+            #expect(pushes.allSatisfy { $0.digest == digest })
+            let elsewhere = try await project.harden(["push", "app", "\(registry.host)/harden-test/elsewhere:1"])
+            #expect(elsewhere.status == 0, "\(elsewhere.stderr)")
+            #expect(elsewhere.stdout.contains("0 sent (0 bytes), 3 mounted from another repository"), "\(elsewhere.stdout)")
         }
     }
 

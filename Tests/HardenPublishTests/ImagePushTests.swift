@@ -53,6 +53,29 @@ import Testing
         }
     }
 
+    /// Blobs another repository of the registry holds are mounted, not sent; a repository that
+    /// does not hold them falls back to an upload.
+    @Test func blobsAreMountedFromARepositoryThatHasThem() async throws {
+        let images = try TestImages()
+        defer { images.remove() }
+        let image = try LayoutImage.read(try layout(images, label: "mounted"))
+        try await LocalRegistry.run { registry in
+            let first = try ImageReference(parsing: "\(registry.host)/harden-test/first:1")
+            _ = try await ImagePush.push(image, to: first, client: RegistryClient())
+            let mounted = try await ImagePush.push(
+                image, to: try ImageReference(parsing: "\(registry.host)/harden-test/second:1"), client: RegistryClient(),
+                mountFrom: ["harden-test/empty", "harden-test/first"])
+            #expect(mounted.blobsMounted == image.blobs.count && mounted.blobsSent == 0 && mounted.bytesSent == 0)
+            let raw = try skopeo(["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/harden-test/second:1"])
+            #expect(raw == image.manifest)
+
+            let sent = try await ImagePush.push(
+                image, to: try ImageReference(parsing: "\(registry.host)/harden-test/third:1"), client: RegistryClient(),
+                mountFrom: ["harden-test/empty"])
+            #expect(sent.blobsMounted == 0 && sent.blobsSent == image.blobs.count)
+        }
+    }
+
     @Test func aRegistryAskingForALoginGetsTheDockerConfigsOne() async throws {
         let images = try TestImages()
         defer { images.remove() }
