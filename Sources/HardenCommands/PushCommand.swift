@@ -4,6 +4,7 @@ import HardenBuild
 import HardenHistory
 import HardenPublish
 import HardenRegistry
+import HardenSigning
 
 /// `harden push SOURCE DEST`: an image leaves the machine with the digest harden computed.
 struct PushCommand: AsyncParsableCommand {
@@ -16,6 +17,12 @@ struct PushCommand: AsyncParsableCommand {
             manifest is sent as the layout's exact bytes and the digest the registry reports must be \
             harden's. Logins come from the docker config file. Plain HTTP only for loopback registries \
             and those given with --insecure-registry. \
+            With --sign-key the pushed digest is signed as cosign 3 signs (a Sigstore bundle attached as \
+            an OCI referrer, or listed in the sha256-<hex> tag index where the registry has no referrers \
+            API), and --attest adds signed in-toto attestations: sbom (CycloneDX and SPDX), provenance \
+            (SLSA v1, from the build record) and vex (OpenVEX, from the build's scan). What the same key \
+            already signed for that digest is not signed again. --legacy-sig also writes cosign 2's \
+            sha256-<hex>.sig and .att tags. \
             Exit status: 0 pushed; 2 bad input, or a registry that refused or failed: the tag is not \
             moved then, except when the registry stored the manifest under another digest than harden's \
             (the error says so).
@@ -30,6 +37,15 @@ struct PushCommand: AsyncParsableCommand {
     @Option(name: .long, help: "A registry reached over plain HTTP (besides localhost and 127.0.0.0/8); repeatable.")
     var insecureRegistry: [String] = []
 
+    @Option(name: .long, help: "Sign with this ECDSA P-256 private key (a PEM file, or env:NAME for a variable holding it).")
+    var signKey: String?
+
+    @Option(name: .long, help: "Attest sbom, provenance, vex (comma-separated or repeated); needs --sign-key.")
+    var attest: [String] = []
+
+    @Flag(name: .long, help: "Also write cosign 2's sha256-<hex>.sig and .att tags.")
+    var legacySig = false
+
     @Option(name: .long, help: "harden's state directory (for a recipe name).")
     var state: String = ".harden"
 
@@ -37,11 +53,18 @@ struct PushCommand: AsyncParsableCommand {
     var format: OutputFormat = .text
 
     func run() async throws {
-        let result: PushResult
+        var result: PushResult
         let history: BuildStore?
         let reference: ImageReference
         let build: BuildRecord?
+        let directory = StateDirectory(root: URL(fileURLWithPath: state))
         do {
+            let kinds = try PushAttestations.kinds(attest)
+            if signKey == nil, !kinds.isEmpty || legacySig {
+                throw PushError("--attest and --legacy-sig sign: they need --sign-key", hint: "pass --sign-key harden.key")
+            }
+            // A key that cannot sign stops the push before anything is sent.
+            let key: SigningKey? = try signKey.map(SigningKeys.loadPrivate)
             reference = try ImageReference(parsing: destination)
             // The reference grammar reads a name without a tag as :latest; a push names its tag.
             let name = destination.split(separator: "/").last.map(String.init) ?? destination
@@ -49,20 +72,39 @@ struct PushCommand: AsyncParsableCommand {
                 throw PushError(
                     "\(destination): name the tag to push to, and no digest", hint: "write it as registry/repository:tag")
             }
-            history = try openHistory()
+            history = try openHistory(directory)
             let layout: String
-            (layout, build) = try await resolveSource(history)
+            (layout, build) = try await resolveSource(history, directory)
             let image = try LayoutImage.read(layout)
+            let attestations = try PushAttestations.make(
+                kinds, layout: layout, build: build, repository: reference.name, vex: nil)
             // Repositories of that registry harden pushed to before may hold the blobs: mounted, not sent.
             var seen: Set<String> = []
             let earlier = ((try? await history?.pushes(registry: reference.registry)) ?? []).map(\.repository)
                 .filter { seen.insert($0).inserted }
             let client = RegistryClient(credentials: try DockerCredentials.load(), insecureRegistries: Set(insecureRegistry))
             result = try await ImagePush.push(image, to: reference, client: client, mountFrom: earlier) { Output.note($0) }
+            if let key {
+                let subject = Referrer(mediaType: image.mediaType, digest: image.digest, size: Int64(image.manifest.count))
+                do throws(PushError) {
+                    result.signatures = try await ImageSigning.sign(
+                        subject, in: reference, key: key, attestations: attestations, legacy: legacySig, client: client
+                    ) { Output.note($0) }
+                } catch {
+                    // The push is not recorded: a signed push was asked for, and it is not complete.
+                    throw PushError(
+                        error.message,
+                        hint: "\(reference) now holds the image \(image.digest) without all of its signatures; "
+                            + "run the same push again: present blobs are not sent again and what is signed is kept")
+                }
+            }
         } catch let error as PushError {
             Output.error(error.description)
             throw ExitCode(Exit.badInput)
         } catch let error as RegistryError {
+            Output.error(error.description)
+            throw ExitCode(Exit.badInput)
+        } catch let error as SigningKeyError {
             Output.error(error.description)
             throw ExitCode(Exit.badInput)
         }
@@ -82,14 +124,18 @@ struct PushCommand: AsyncParsableCommand {
             print(
                 "  blobs: \(result.blobsSent) sent (\(result.bytesSent) bytes), \(result.blobsMounted) mounted from "
                     + "another repository, \(result.blobsPresent) already there")
+            for signature in result.signatures ?? [] {
+                let how = signature.alreadyThere ? "already signed by this key" : "attached (\(signature.source))"
+                let legacy = signature.legacyTag.map { ", tag \($0)" } ?? ""
+                print("  \(signature.name): \(signature.predicateType) \(how)\(legacy)")
+            }
         case .json:
             print(Output.json(result))
         }
     }
 
     /// The state directory's history, when it has one.
-    private func openHistory() throws(PushError) -> BuildStore? {
-        let directory = StateDirectory(root: URL(fileURLWithPath: state))
+    private func openHistory(_ directory: StateDirectory) throws(PushError) -> BuildStore? {
         guard FileManager.default.fileExists(atPath: directory.database.path) else { return nil }
         do {
             return try BuildStore(path: directory.database.path)
@@ -99,7 +145,9 @@ struct PushCommand: AsyncParsableCommand {
     }
 
     /// The layout directory SOURCE names: itself, or the last successful build of that recipe.
-    private func resolveSource(_ history: BuildStore?) async throws(PushError) -> (layout: String, build: BuildRecord?) {
+    private func resolveSource(
+        _ history: BuildStore?, _ directory: StateDirectory
+    ) async throws(PushError) -> (layout: String, build: BuildRecord?) {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue {
             return (source, nil)
@@ -114,7 +162,7 @@ struct PushCommand: AsyncParsableCommand {
                 "\(source): no such OCI layout, and no successful build of a recipe of that name in \(state)",
                 hint: "run harden build \(source) first")
         }
-        let layout = StateDirectory(root: URL(fileURLWithPath: state)).imageLayout(recipe: source, imageID: image).path
+        let layout = directory.imageLayout(recipe: source, imageID: image).path
         return (layout, record)
     }
 }

@@ -99,6 +99,8 @@ public struct PushResult: Sendable, Codable, Equatable {
     /// Linked from another repository of the same registry instead of sent.
     public var blobsMounted: Int
     public var bytesSent: Int64
+    /// What signing attached, when the push was signed.
+    public var signatures: [AttachedSignature]?
 }
 
 /// Pushing an image as itself: blobs the registry lacks, then the manifest's exact bytes, so

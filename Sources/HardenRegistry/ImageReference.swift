@@ -77,6 +77,26 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         tag ?? digest ?? "latest"
     }
 
+    private init(registry: String, repository: String, tag: String?, digest: String?) {
+        self.registry = registry
+        self.repository = repository
+        self.tag = tag
+        self.digest = digest
+    }
+
+    /// The same repository under another tag (`sha256-<hex>`, `<tag>.sig`), without a digest.
+    public func tagged(_ tag: String) -> ImageReference {
+        ImageReference(registry: registry, repository: repository, tag: tag, digest: nil)
+    }
+
+    /// The same repository's manifest `digest`, without a tag.
+    public func pinned(_ digest: String) -> ImageReference {
+        ImageReference(registry: registry, repository: repository, tag: nil, digest: digest)
+    }
+
+    /// `registry/repository`: the repository without tag or digest, as signatures name it.
+    public var name: String { "\(registry)/\(repository)" }
+
     /// The full form, `registry/repository[:tag][@digest]`.
     public var description: String {
         var text = "\(registry)/\(repository)"

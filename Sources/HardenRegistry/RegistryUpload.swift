@@ -41,6 +41,17 @@ extension RegistryClient {
     public func uploadBlob(
         _ digest: String, size: Int64, file: String, to reference: ImageReference
     ) async throws(RegistryError) {
+        try await uploadBlob(digest, size: size, body: .file(path: file, size: size), to: reference)
+    }
+
+    /// Uploads a small blob held in memory (a signature bundle, an empty config).
+    public func uploadBlob(_ digest: String, bytes: Data, to reference: ImageReference) async throws(RegistryError) {
+        try await uploadBlob(digest, size: Int64(bytes.count), body: .bytes(bytes), to: reference)
+    }
+
+    private func uploadBlob(
+        _ digest: String, size: Int64, body: HTTPRequest.Body, to reference: ImageReference
+    ) async throws(RegistryError) {
         let start = try endpoint(reference, "blobs/uploads/")
         let opened = try await send(HTTPRequest("POST", start), for: reference, actions: "pull,push", about: "an upload")
         guard opened.status == 202, let location = opened.header("Location"),
@@ -54,7 +65,7 @@ extension RegistryClient {
         }
         var put = HTTPRequest("PUT", target)
         put.headers = [("Content-Type", "application/octet-stream"), ("Content-Length", String(size))]
-        put.body = .file(path: file, size: size)
+        put.body = body
         // Any size on any link: only a minute without progress gives up.
         put.stallSeconds = 60
         // A location on another server gets no credentials: they are the registry's.
@@ -79,7 +90,7 @@ extension RegistryClient {
         return answer.header("Docker-Content-Digest")
     }
 
-    private func endpoint(_ reference: ImageReference, _ path: String) throws(RegistryError) -> URL {
+    func endpoint(_ reference: ImageReference, _ path: String) throws(RegistryError) -> URL {
         let address = "\(scheme(for: reference.registry))://\(reference.apiHost)/v2/\(reference.repository)/\(path)"
         guard let url = URL(string: address) else {
             throw RegistryError(.invalidReference, "cannot make a URL for \(reference) from \(address)")
@@ -88,7 +99,7 @@ extension RegistryClient {
     }
 
     /// A refused or unexpected answer, naming the step and the registry's own error codes.
-    private func failure(_ answer: HTTPAnswer, step: String, _ reference: ImageReference) -> RegistryError {
+    func failure(_ answer: HTTPAnswer, step: String, _ reference: ImageReference) -> RegistryError {
         let said = Self.registryErrors(answer.body)
         let where_ = "\(reference.apiHost) (\(reference.repository))"
         switch answer.status {
