@@ -75,4 +75,83 @@ import Testing
             }
         }
     }
+
+    /// Keys made by openssl: a PKCS#8 and a SEC 1 P-256 key load; an RSA key, a P-384 key, an
+    /// encrypted key, a file that is no key and an unset variable are each refused, said why.
+    @Test func keysFromElsewhereLoadAndWrongOnesAreRefused() async throws {
+        try await withScratchDirectory { scratch in
+            func openssl(_ arguments: [String]) throws { _ = try runTool("/usr/bin/openssl", arguments) }
+            let sec1 = scratch.appendingPathComponent("sec1.key").path
+            try openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", sec1])
+            let pkcs8 = scratch.appendingPathComponent("pkcs8.key").path
+            try openssl(["pkcs8", "-topk8", "-nocrypt", "-in", sec1, "-out", pkcs8])
+            let pub = scratch.appendingPathComponent("key.pub").path
+            try openssl(["ec", "-in", sec1, "-pubout", "-out", pub])
+            let fromSEC1 = try SigningKeys.loadPrivate(sec1)
+            #expect(try SigningKeys.loadPrivate(pkcs8).rawRepresentation == fromSEC1.rawRepresentation)
+            #expect(try SigningKeys.loadPublic(pub).rawRepresentation == fromSEC1.publicKey.rawRepresentation)
+
+            let rsa = scratch.appendingPathComponent("rsa.key").path
+            try openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", rsa])
+            let p384 = scratch.appendingPathComponent("p384.key").path
+            try openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", p384])
+            let encrypted = scratch.appendingPathComponent("encrypted.key").path
+            try openssl(["pkcs8", "-topk8", "-in", sec1, "-out", encrypted, "-passout", "pass:secret"])
+            let text = scratch.appendingPathComponent("notes.txt").path
+            try Data("not a key\n".utf8).write(to: URL(fileURLWithPath: text))
+            let cases: [(String, String)] = [
+                (rsa, "not an ECDSA P-256 private key (found PRIVATE KEY of another type or curve)"),
+                (p384, "not an ECDSA P-256 private key"),
+                (encrypted, "encrypted"),
+                (text, "not a PEM file"),
+                (scratch.appendingPathComponent("missing.key").path, "cannot read the private key"),
+                ("env:HARDEN_TEST_UNSET_KEY", "HARDEN_TEST_UNSET_KEY is unset"),
+            ]
+            for (path, said) in cases {
+                #expect {
+                    _ = try SigningKeys.loadPrivate(path)
+                } throws: { error in
+                    let error = error as? SigningKeyError
+                    return error?.path == path && error?.message.contains(said) == true && error?.hint != nil
+                }
+            }
+            #expect {
+                _ = try SigningKeys.loadPublic(rsa)
+            } throws: { error in
+                (error as? SigningKeyError)?.message.contains("not an ECDSA P-256 public key") == true
+            }
+        }
+    }
+
+    /// DSSE as the spec defines it, checked by PyCA: the PAE bytes are what is signed.
+    @Test func aDSSESignatureCoversThePreAuthenticationEncoding() async throws {
+        let key = SigningKey()
+        let body = Data(#"{"hello":"world"}"#.utf8)
+        let envelope = try DSSEEnvelope.sign(body, type: "application/vnd.in-toto+json", with: key)
+        #expect(
+            DSSEEnvelope.preAuthenticationEncoding(type: "application/vnd.in-toto+json", body: body)
+                == Data(#"DSSEv1 28 application/vnd.in-toto+json 17 {"hello":"world"}"#.utf8))
+        #expect(envelope.verifiedPayload(with: key.publicKey) == body)
+        #expect(envelope.verifiedPayload(with: SigningKey().publicKey) == nil)
+        var changed = envelope
+        changed.payloadType = "text/plain"
+        #expect(changed.verifiedPayload(with: key.publicKey) == nil)
+
+        try await withScratchDirectory { scratch in
+            let pub = scratch.appendingPathComponent("k.pub")
+            try Data(key.publicKey.pemRepresentation.utf8).write(to: pub)
+            let script = """
+                import base64, sys
+                from cryptography.hazmat.primitives import hashes, serialization
+                from cryptography.hazmat.primitives.asymmetric import ec
+                key = serialization.load_pem_public_key(open(sys.argv[1], "rb").read())
+                pae = b"DSSEv1 28 application/vnd.in-toto+json 17 " + base64.b64decode(sys.argv[2])
+                key.verify(base64.b64decode(sys.argv[3]), pae, ec.ECDSA(hashes.SHA256()))
+                print("ok")
+                """
+            let output = try runTool(
+                "/usr/bin/env", ["python3", "-c", script, pub.path, envelope.payload, envelope.signatures[0].sig])
+            #expect(String(decoding: output, as: UTF8.self) == "ok\n")
+        }
+    }
 }
