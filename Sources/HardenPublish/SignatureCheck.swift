@@ -55,8 +55,10 @@ public enum SignatureCheck {
         _ referrer: Referrer, source: ReferrersSource, subject: String, in repository: ImageReference,
         key: P256.Signing.PublicKey, client: RegistryClient
     ) async throws(RegistryError) -> FoundSignature {
+        let annotated = referrer.annotations?["dev.sigstore.bundle.predicateType"]
+        // Until the statement is read, the annotation says what it claims to be.
         var result = FoundSignature(
-            kind: .attestation, predicateType: referrer.annotations?["dev.sigstore.bundle.predicateType"],
+            kind: annotated == signaturePredicateType ? .signature : .attestation, predicateType: annotated,
             format: "sigstore-bundle", location: "\(source.rawValue): \(referrer.digest)", signedDigest: nil,
             created: referrer.annotations?["org.opencontainers.image.created"], valid: false, problem: nil)
         func refuse(_ problem: String) -> FoundSignature {

@@ -73,4 +73,84 @@ import Testing
         #expect(result.stderr.contains(expected), "\(result.stderr)")
         #expect(result.stdout.isEmpty)
     }
+
+    /// `push --sign-key --attest` then `verify-signature`, as a user runs them: the exit status
+    /// says signed (0), not signed by this key (1) or could not look (2).
+    @Test func aSignedPushIsVerifiedAndOtherKeysAndUnsignedImagesAreNot() async throws {
+        let project = try Project()
+        let images = try TestImages()
+        defer { images.remove() }
+        let layout = try images.image([base, [file("app/run", "#!/app signed\n", mode: 0o755)]])
+        let unsignedLayout = try images.image([base, [file("app/run", "#!/app unsigned\n", mode: 0o755)]])
+        let state = StateDirectory(root: project.root.appendingPathComponent(".harden"))
+        let imageID = "sha256:" + String(repeating: "cd", count: 32)
+        let kept = state.imageLayout(recipe: "app", imageID: imageID)
+        try FileManager.default.createDirectory(at: kept.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: layout, toPath: kept.path)
+        let store = try BuildStore(path: state.database.path)
+        _ = try await store.insert(
+            BuildRecord(
+                recipe: "app", status: .succeeded, reasons: ["new recipe"], inputDigest: "sha256:in",
+                inputParts: ["recipe.runtime.user": "1", "context/app.py": "2"],
+                baseImages: ["python:3.11-slim": "sha256:" + String(repeating: "ef", count: 32)], runtimeImage: imageID,
+                startedAt: Date(), finishedAt: Date()))
+        for name in ["mine", "other"] {
+            let made = try await project.harden(["key", "generate", "--output", "keys/\(name)"])
+            #expect(made.status == 0, "\(made.stderr)")
+        }
+
+        try await LocalRegistry.run { registry in
+            let destination = "\(registry.host)/harden-test/signed:1"
+            let pushed = try await project.harden([
+                "push", "app", destination, "--sign-key", "keys/mine/harden.key", "--attest", "sbom,provenance", "--legacy-sig",
+            ])
+            #expect(pushed.status == 0, "\(pushed.stderr)")
+            for line in [
+                "signature: https://sigstore.dev/cosign/sign/v1 attached (sha256-<hex> tag index), tag sha256-",
+                "sbom-cyclonedx: https://cyclonedx.org/bom attached", "sbom-spdx: https://spdx.dev/Document attached",
+                "provenance: https://slsa.dev/provenance/v1 attached",
+            ] {
+                #expect(pushed.stdout.contains(line), "\(pushed.stdout)")
+            }
+            // The same push again signs nothing new.
+            let again = try await project.harden([
+                "push", "app", destination, "--sign-key", "keys/mine/harden.key", "--attest", "sbom,provenance",
+            ])
+            #expect(again.status == 0 && again.stdout.components(separatedBy: "already signed by this key").count == 5, "\(again.stdout)")
+
+            let verified = try await project.harden([
+                "verify-signature", destination, "--key", "keys/mine/harden.pub", "--attestations",
+            ])
+            #expect(verified.status == 0, "\(verified.stderr)")
+            #expect(verified.stdout.contains("signed by keys/mine/harden.pub"), "\(verified.stdout)")
+            #expect(verified.stdout.contains("attestation https://slsa.dev/provenance/v1 [sigstore-bundle]"), "\(verified.stdout)")
+            #expect(verified.stdout.contains("signature [cosign-simple-signing] at tag sha256-"), "\(verified.stdout)")
+            #expect(!verified.stdout.contains("invalid"), "\(verified.stdout)")
+
+            let otherKey = try await project.harden(["verify-signature", destination, "--key", "keys/other/harden.pub"])
+            #expect(otherKey.status == 1, "\(otherKey.stdout)")
+            #expect(otherKey.stdout.contains("NOT signed by keys/other/harden.pub"), "\(otherKey.stdout)")
+            #expect(otherKey.stdout.contains("signed with another key"), "\(otherKey.stdout)")
+
+            let unsigned = "\(registry.host)/harden-test/unsigned:1"
+            #expect(try await project.harden(["push", unsignedLayout, unsigned]).status == 0)
+            let none = try await project.harden(["verify-signature", unsigned, "--key", "keys/mine/harden.pub", "--format", "json"])
+            #expect(none.status == 1)
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(none.stdout.utf8)) as? [String: Any])
+            #expect(report["valid"] as? Bool == false && (report["found"] as? [Any])?.isEmpty == true, "\(none.stdout)")
+
+            // A key that cannot sign stops the push before anything is sent.
+            let badKey = try await project.harden([
+                "push", "app", "\(registry.host)/harden-test/badkey:1", "--sign-key", "keys/mine/harden.pub",
+            ])
+            #expect(badKey.status == 2 && badKey.stderr.contains("not an ECDSA P-256 private key"), "\(badKey.stderr)")
+            #expect(try await registry.manifestRequests("PUT", repository: "harden-test/badkey", expected: 0) == 0)
+            let attestWithoutKey = try await project.harden(["push", "app", "\(registry.host)/harden-test/x:1", "--attest", "sbom"])
+            #expect(attestWithoutKey.status == 2 && attestWithoutKey.stderr.contains("need --sign-key"))
+        }
+        let nowhere = try await project.harden([
+            "verify-signature", "127.0.0.1:\(try freePort())/harden-test/signed:1", "--key", "keys/mine/harden.pub",
+        ])
+        #expect(nowhere.status == 2 && nowhere.stderr.contains("connection refused"), "\(nowhere.stderr)")
+    }
 }
