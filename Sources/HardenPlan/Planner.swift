@@ -156,7 +156,8 @@ public struct Planner: Sendable {
             throw BuildError(.input, "cannot encode recipe \(recipe.name): \(error)")
         }
         var parts: [String: String] = [:]
-        for (key, value) in JSONFields.split(data) {
+        // Where the image is published does not change the image: not an input.
+        for (key, value) in JSONFields.split(data) where key != "publish" {
             let name = Self.kebab(key)
             if key == "builder" || key == "runtime", value.first == UInt8(ascii: "{") {
                 for (field, fieldValue) in JSONFields.split(value) {

@@ -16,6 +16,8 @@ public struct Recipe: Sendable, Equatable, Codable {
     public var policy: Policy
     public var scan: ScanSettings
     public var schedule: Schedule?
+    /// Where `build --push` and `rebuild --due` push the image, and how it is signed.
+    public var publish: Publish?
     /// Seconds since 1970 for every time in the image; nil: from the environment or git.
     public var sourceDateEpoch: Int64?
 
@@ -270,6 +272,35 @@ public struct ScanIgnore: Sendable, Equatable, Codable {
         self.reason = reason
         self.expires = expires
     }
+}
+
+/// The recipe's `publish:` section.
+public struct Publish: Sendable, Equatable, Codable {
+    public enum Attestation: String, Sendable, Codable, CaseIterable {
+        case sbom, provenance, vex
+    }
+    /// `registry/repository`, without tag or digest.
+    public var to: String
+    public var tags: [String]
+    /// A private key's path (relative to the project), or `env:NAME`.
+    public var signKey: String?
+    public var attest: [Attestation]
+    /// Also cosign 2's `.sig` and `.att` tags.
+    public var legacySignatures: Bool
+
+    public init(
+        to: String, tags: [String] = ["latest"], signKey: String? = nil, attest: [Attestation] = [],
+        legacySignatures: Bool = false
+    ) {
+        self.to = to
+        self.tags = tags
+        self.signKey = signKey
+        self.attest = attest
+        self.legacySignatures = legacySignatures
+    }
+
+    /// `to:tag` for each tag.
+    public var destinations: [String] { tags.map { "\(to):\($0)" } }
 }
 
 public struct Schedule: Sendable, Equatable, Codable {

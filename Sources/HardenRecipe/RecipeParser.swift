@@ -4,7 +4,7 @@ import Foundation
 enum RecipeParser {
     static let topKeys = [
         "name", "description", "context", "tags", "builder", "runtime", "dockerfile", "builder-target",
-        "runtime-target", "policy", "scan", "schedule", "source-date-epoch",
+        "runtime-target", "policy", "scan", "schedule", "publish", "source-date-epoch",
     ]
     static let builderKeys = ["from", "workdir", "args", "env", "copy", "run"]
     static let runtimeKeys = [
@@ -17,6 +17,7 @@ enum RecipeParser {
     static let scanKeys = ["scanners", "fail-on", "ignore-unfixed", "fail-on-unmatched", "ignore-file", "ignores"]
     static let ignoreKeys = ["id", "package", "reason", "expires"]
     static let scheduleKeys = ["cron", "timezone", "triggers"]
+    static let publishKeys = ["to", "tags", "sign-key", "attest", "legacy-sig"]
 
     static func parse(_ root: YAMLField) throws(RecipeError) -> Recipe {
         let top = try root.mapping(allowed: topKeys)
@@ -53,6 +54,7 @@ enum RecipeParser {
         if let policy = top["policy"] { recipe.policy = try parsePolicy(policy) }
         if let scan = top["scan"] { recipe.scan = try parseScan(scan) }
         if let schedule = top["schedule"] { recipe.schedule = try parseSchedule(schedule) }
+        if let publish = top["publish"] { recipe.publish = try parsePublish(publish) }
         if let epoch = top["source-date-epoch"] {
             recipe.sourceDateEpoch = Int64(try epoch.int(in: 0...253_402_300_799))  // up to 9999-12-31
         }
@@ -224,6 +226,45 @@ enum RecipeParser {
             cron: try map["cron"]?.string(Validate.cron),
             timezone: try map["timezone"]?.string(Validate.timezone) ?? "UTC",
             triggers: try map["triggers"].map { field throws(RecipeError) in try enumList(field, Schedule.Trigger.self) } ?? [])
+    }
+
+    private static func parsePublish(_ field: YAMLField) throws(RecipeError) -> Publish {
+        let map = try field.mapping(allowed: publishKeys)
+        let to = try map.required("to").string(repositoryName)
+        var publish = Publish(to: to)
+        publish.tags = try map["tags"]?.strings(allowScalar: true, tagName) ?? ["latest"]
+        if publish.tags.isEmpty, let tags = map["tags"] {
+            throw tags.error("\(tags.path) is empty", hint: "name at least one tag, or leave tags out for latest")
+        }
+        publish.signKey = try map["sign-key"]?.string(Validate.text)
+        publish.attest = try map["attest"].map { field throws(RecipeError) in try enumList(field, Publish.Attestation.self) } ?? []
+        publish.legacySignatures = try map["legacy-sig"]?.bool() ?? false
+        if publish.signKey == nil, let needs = map["attest"] ?? (publish.legacySignatures ? map["legacy-sig"] : nil) {
+            throw needs.error(
+                "\(needs.path) signs, and publish has no sign-key",
+                hint: "add sign-key: a private key file (harden key generate) or env:NAME")
+        }
+        return publish
+    }
+
+    /// `registry/repository`: a reference with a registry host and no tag or digest.
+    private static func repositoryName(_ value: String) -> String? {
+        if let problem = Validate.imageReference(value) { return problem }
+        let last = value.split(separator: "/").last ?? ""
+        if value.contains("@") || last.contains(":") {
+            return "'\(Validate.printable(value))' names a tag or digest; publish.to is registry/repository, tags go in publish.tags"
+        }
+        return nil
+    }
+
+    /// A tag: letters, digits, `_`, `.`, `-`, at most 128, not starting with `.` or `-`.
+    private static func tagName(_ value: String) -> String? {
+        let allowed = value.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
+                || byte == 0x5f || byte == 0x2e || byte == 0x2d
+        }
+        if allowed, !value.isEmpty, value.utf8.count <= 128, !value.hasPrefix("."), !value.hasPrefix("-") { return nil }
+        return "'\(Validate.printable(value))' is not a tag (letters, digits, '_', '.', '-'; at most 128; no leading '.' or '-')"
     }
 
     private static func enumList<T: RawRepresentable & CaseIterable>(

@@ -167,6 +167,42 @@ let minimalRecipe = """
                 "did you mean 'base-update'") == true)
     }
 
+    @Test func publishIsChecked() throws {
+        let project = try TemporaryProject()
+        let good = minimalRecipe + """
+
+            publish:
+              to: registry.example.com/team/app
+              tags: [latest, "1.2"]
+              sign-key: env:HARDEN_SIGNING_KEY
+              attest: [sbom, provenance, vex]
+              legacy-sig: true
+
+            """
+        let loaded = try project.load(good)
+        #expect(
+            loaded.recipe.publish
+                == Publish(
+                    to: "registry.example.com/team/app", tags: ["latest", "1.2"], signKey: "env:HARDEN_SIGNING_KEY",
+                    attest: [.sbom, .provenance, .vex], legacySignatures: true))
+        #expect(loaded.recipe.publish?.destinations == ["registry.example.com/team/app:latest", "registry.example.com/team/app:1.2"])
+        #expect(try project.load(minimalRecipe + "\npublish:\n  to: localhost:5000/app\n").recipe.publish?.tags == ["latest"])
+        let cases: [(String, String)] = [
+            ("publish:\n  tags: [a]\n", "missing required key 'to'"),
+            ("publish:\n  to: localhost:5000/app:1\n", "publish.to is registry/repository"),
+            ("publish:\n  to: localhost:5000/app\n  tags: [-bad]\n", "is not a tag"),
+            ("publish:\n  to: localhost:5000/app\n  attest: [sbom]\n", "has no sign-key"),
+            ("publish:\n  to: localhost:5000/app\n  legacy-sig: true\n", "has no sign-key"),
+            ("publish:\n  to: localhost:5000/app\n  sign-key: k\n  attest: [sboms]\n", "did you mean 'sbom'"),
+            ("publish:\n  to: localhost:5000/app\n  push: yes\n", "push"),
+        ]
+        for (yaml, said) in cases {
+            let error = project.error(minimalRecipe + "\n" + yaml)
+            #expect(error?.message.contains(said) == true, "\(yaml): \(String(describing: error))")
+            #expect(error?.location.line ?? 0 > 0, "\(yaml): no line")
+        }
+    }
+
     @Test func dockerfileModeNeedsBothTargets() throws {
         let project = try TemporaryProject()
         try "FROM a AS build\nFROM b AS final\n".write(
