@@ -112,6 +112,10 @@ public struct BuildOutcome: Sendable, Codable {
     /// Base → the image ID the build used, read after the build.
     public var baseImages: [String: String]?
     public var error: String?
+    /// `registry/repository:tag@digest` of each push after the build (`publish:`).
+    public var published: [String]?
+    /// Why publishing failed, when it did; the build itself stands.
+    public var publishError: String?
 }
 
 /// Runs the builds a plan asks for: builder stage, runtime stage, policy check

@@ -17,7 +17,9 @@ struct BuildCommand: AsyncParsableCommand {
             the recipe's source-date-epoch, else $SOURCE_DATE_EPOCH, else the last commit of the recipe \
             and its context, else 0), loaded back into the engine under its reproducible ID, tagged, \
             and kept in the state directory as a docker-archive and an OCI layout. \
-            Exit status: 0 all built or up to date; 1 a build or policy failure; 2 bad input or no \
+            With --push, each recipe with a publish: section is then pushed to its tags and signed as it \
+            says (see harden push). \
+            Exit status: 0 all built or up to date (and pushed); 1 a build, policy or push failure; 2 bad input or no \
             Docker engine; 130 interrupted (Ctrl-C, SIGTERM).
             """)
 
@@ -40,6 +42,12 @@ struct BuildCommand: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Show the full build logs on stderr.")
     var verbose = false
+
+    @Flag(name: .long, help: "Push (and sign) each recipe's image as its publish: section says, built now or up to date.")
+    var push = false
+
+    @Option(name: .long, help: "A registry reached over plain HTTP (besides localhost and 127.0.0.0/8); repeatable.")
+    var insecureRegistry: [String] = []
 
     @Option(name: .long, help: "text or json")
     var format: OutputFormat = .text
@@ -66,14 +74,20 @@ struct BuildCommand: AsyncParsableCommand {
             jobs: jobs, noCache: noCache || checkReproducible, pull: pull, advisories: try Advisories.load(advisories, state: project.stateDirectory.root.path),
             checkReproducible: checkReproducible, epochs: epochs)
         let plans = planning.plans
-        let outcomes = await StopSignals.cancellable { await runner.run(plans, recipes: recipes, options: options) }
+        var outcomes = await StopSignals.cancellable { await runner.run(plans, recipes: recipes, options: options) }
+        if push {
+            let publishing = Publishing(
+                directory: project.stateDirectory, history: planning.store, insecureRegistries: insecureRegistry)
+            await publishing.publishBuilt(
+                &outcomes, recipes: recipes.mapValues(\.recipe), project: project.rootURL, upToDate: true)
+        }
 
         switch format {
         case .json: print(Output.json(outcomes))
         case .text: BuildSummary.print(outcomes)
         }
         if outcomes.contains(where: { $0.status == .interrupted }) { throw ExitCode(Exit.interrupted) }
-        if outcomes.contains(where: { $0.status == .failed }) { throw ExitCode(Exit.failure) }
+        if outcomes.contains(where: { $0.status == .failed || $0.publishError != nil }) { throw ExitCode(Exit.failure) }
     }
 }
 
@@ -101,6 +115,8 @@ enum BuildSummary {
                     Swift.print("  oci layout: \(layout) (manifest \(manifest))")
                 }
                 if let report = outcome.verifyReport { Swift.print("  verified: pass (\(report))") }
+                for pushed in outcome.published ?? [] { Swift.print("  pushed: \(pushed)") }
+                if let error = outcome.publishError { Swift.print("  push failed: \(error)") }
                 if let report = outcome.scanReport {
                     let counts = ["critical", "high", "medium", "low", "unknown"].map {
                         "\($0) \(outcome.vulnerabilities?[$0] ?? 0)"
@@ -112,6 +128,8 @@ enum BuildSummary {
                 Swift.print(
                     "\(outcome.recipe)\(build): skipped, \((outcome.error.map { [$0] } ?? outcome.reasons).joined(separator: "; "))"
                 )
+                for pushed in outcome.published ?? [] { Swift.print("  pushed: \(pushed)") }
+                if let error = outcome.publishError { Swift.print("  push failed: \(error)") }
             case .failed, .interrupted:
                 Swift.print("\(outcome.recipe)\(build): \(outcome.status.rawValue)")
                 if let error = outcome.error {

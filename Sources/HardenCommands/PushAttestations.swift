@@ -51,6 +51,11 @@ enum PushAttestations {
         return made
     }
 
+    /// The OpenVEX document of a build's scan, for `--attest vex` (nil: the build kept no scan).
+    static func vexDocument(for build: BuildRecord, image: String, repository: String) -> (() throws -> Data)? {
+        nil
+    }
+
     private static func sboms(layout: String, repository: String) throws(PushError) -> [Attestation] {
         let analysis: CataloguedImage
         do {

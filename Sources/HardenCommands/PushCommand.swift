@@ -53,94 +53,31 @@ struct PushCommand: AsyncParsableCommand {
     var format: OutputFormat = .text
 
     func run() async throws {
-        var result: PushResult
-        let history: BuildStore?
-        let reference: ImageReference
-        let build: BuildRecord?
         let directory = StateDirectory(root: URL(fileURLWithPath: state))
+        let result: PushResult
         do {
             let kinds = try PushAttestations.kinds(attest)
             if signKey == nil, !kinds.isEmpty || legacySig {
                 throw PushError("--attest and --legacy-sig sign: they need --sign-key", hint: "pass --sign-key harden.key")
             }
             // A key that cannot sign stops the push before anything is sent.
-            let key: SigningKey? = try signKey.map(SigningKeys.loadPrivate)
-            reference = try ImageReference(parsing: destination)
-            // The reference grammar reads a name without a tag as :latest; a push names its tag.
-            let name = destination.split(separator: "/").last.map(String.init) ?? destination
-            guard reference.digest == nil, name.contains(":") else {
-                throw PushError(
-                    "\(destination): name the tag to push to, and no digest", hint: "write it as registry/repository:tag")
+            let signing = try signKey.map { path throws(SigningKeyError) in
+                Publishing.Signing(key: try SigningKeys.loadPrivate(path), attest: kinds, legacy: legacySig)
             }
-            history = try openHistory(directory)
-            let layout: String
-            (layout, build) = try await resolveSource(history, directory)
-            let image = try LayoutImage.read(layout)
-            let attestations = try PushAttestations.make(
-                kinds, layout: layout, build: build, repository: reference.name, vex: nil)
-            // Repositories of that registry harden pushed to before may hold the blobs: mounted, not sent.
-            var seen: Set<String> = []
-            let earlier = ((try? await history?.pushes(registry: reference.registry)) ?? []).map(\.repository)
-                .filter { seen.insert($0).inserted }
-            let client = RegistryClient(credentials: try DockerCredentials.load(), insecureRegistries: Set(insecureRegistry))
-            result = try await ImagePush.push(image, to: reference, client: client, mountFrom: earlier) { Output.note($0) }
-            if let key {
-                let subject = Referrer(mediaType: image.mediaType, digest: image.digest, size: Int64(image.manifest.count))
-                do throws(PushError) {
-                    result.signatures = try await ImageSigning.sign(
-                        subject, in: reference, key: key, attestations: attestations, legacy: legacySig, client: client
-                    ) { Output.note($0) }
-                } catch {
-                    // The push is not recorded: a signed push was asked for, and it is not complete.
-                    throw PushError(
-                        error.message,
-                        hint: "\(reference) now holds the image \(image.digest) without all of its signatures; "
-                            + "run the same push again: present blobs are not sent again and what is signed is kept")
-                }
-            }
+            let history = try Publishing.openHistory(directory)
+            let (layout, build) = try await resolveSource(history, directory)
+            let publishing = Publishing(directory: directory, history: history, insecureRegistries: insecureRegistry)
+            result = try await publishing.publish(layout: layout, build: build, to: destination, signing: signing)
         } catch let error as PushError {
-            Output.error(error.description)
-            throw ExitCode(Exit.badInput)
-        } catch let error as RegistryError {
             Output.error(error.description)
             throw ExitCode(Exit.badInput)
         } catch let error as SigningKeyError {
             Output.error(error.description)
             throw ExitCode(Exit.badInput)
         }
-        if let history {
-            let push = PushRecord(
-                build: build?.id, recipe: build?.recipe, registry: reference.registry, repository: reference.repository,
-                tag: reference.tag ?? "", digest: result.manifestDigest, pushedAt: Date())
-            do {
-                try await history.recordPush(push)
-            } catch {
-                Output.note("harden: pushed, but the build history could not record it: \(error.description)")
-            }
-        }
         switch format {
-        case .text:
-            print("pushed \(result.destination)@\(result.manifestDigest)")
-            print(
-                "  blobs: \(result.blobsSent) sent (\(result.bytesSent) bytes), \(result.blobsMounted) mounted from "
-                    + "another repository, \(result.blobsPresent) already there")
-            for signature in result.signatures ?? [] {
-                let how = signature.alreadyThere ? "already signed by this key" : "attached (\(signature.source))"
-                let legacy = signature.legacyTag.map { ", tag \($0)" } ?? ""
-                print("  \(signature.name): \(signature.predicateType) \(how)\(legacy)")
-            }
-        case .json:
-            print(Output.json(result))
-        }
-    }
-
-    /// The state directory's history, when it has one.
-    private func openHistory(_ directory: StateDirectory) throws(PushError) -> BuildStore? {
-        guard FileManager.default.fileExists(atPath: directory.database.path) else { return nil }
-        do {
-            return try BuildStore(path: directory.database.path)
-        } catch {
-            throw PushError("cannot open the build history: \(error.description)")
+        case .text: Publishing.describe(result).forEach { print($0) }
+        case .json: print(Output.json(result))
         }
     }
 
@@ -162,7 +99,6 @@ struct PushCommand: AsyncParsableCommand {
                 "\(source): no such OCI layout, and no successful build of a recipe of that name in \(state)",
                 hint: "run harden build \(source) first")
         }
-        let layout = directory.imageLayout(recipe: source, imageID: image).path
-        return (layout, record)
+        return (directory.imageLayout(recipe: source, imageID: image).path, record)
     }
 }

@@ -22,7 +22,8 @@ struct RebuildCommand: AsyncParsableCommand {
             context-change. A recipe never built is due. Scheduled and base-update rebuilds pull the bases; \
             scheduled and fixable rebuilds run without the layer cache so package installs fetch current \
             packages. Each rebuild is verified and scanned like harden build. After failures a recipe backs \
-            off (5 minutes, doubling, at most 6 hours). Exit status: 0 nothing failed; 1 a rebuild failed; \
+            off (5 minutes, doubling, at most 6 hours). A rebuilt recipe with a publish: section is pushed \
+            and signed as it says (--no-push: not). Exit status: 0 nothing failed; 1 a rebuild or its push failed; \
             2 bad input or no Docker engine; 130 interrupted.
             """)
 
@@ -32,6 +33,9 @@ struct RebuildCommand: AsyncParsableCommand {
         name: .long,
         help: "Rebuild only what is due (the only mode so far; required, so that a bare 'harden rebuild' does not surprise).")
     var due = false
+
+    @Flag(name: .long, help: "Do not push what was rebuilt, even for recipes with a publish: section.")
+    var noPush = false
 
     @Flag(name: .long, help: "Say what would be rebuilt and why, without building.")
     var dryRun = false
@@ -75,9 +79,15 @@ struct RebuildCommand: AsyncParsableCommand {
             return
         }
         let advisories = try Advisories.load(advisories, state: project.stateDirectory.root.path)
-        let outcomes = try await DueCheck.rebuild(
+        var outcomes = try await DueCheck.rebuild(
             decisions, planning: planning, project: project, jobs: jobs, advisories: advisories,
             progress: BuildProgress(verbose: verbose))
+        if !noPush {
+            let publishing = Publishing(
+                directory: project.stateDirectory, history: planning.store, insecureRegistries: insecureRegistry)
+            let recipes = Dictionary(uniqueKeysWithValues: planning.recipes.map { ($0.name, $0.recipe) })
+            await publishing.publishBuilt(&outcomes, recipes: recipes, project: project.rootURL, upToDate: false)
+        }
         switch format {
         case .json: print(Output.json(RebuildReport(decisions: decisions, outcomes: outcomes)))
         case .text:
@@ -85,7 +95,7 @@ struct RebuildCommand: AsyncParsableCommand {
             BuildSummary.print(outcomes)
         }
         if outcomes.contains(where: { $0.status == .interrupted }) { throw ExitCode(Exit.interrupted) }
-        if outcomes.contains(where: { $0.status == .failed }) { throw ExitCode(Exit.failure) }
+        if outcomes.contains(where: { $0.status == .failed || $0.publishError != nil }) { throw ExitCode(Exit.failure) }
     }
 }
 

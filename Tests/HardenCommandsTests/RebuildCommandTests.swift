@@ -122,6 +122,59 @@ import Testing
         }
     }
 
+    /// `build --push` of a recipe with `publish:`: pushed as built, signed and attested, the push
+    /// kept in the history with its build; an up-to-date build pushes and signs nothing new.
+    @Test func buildPushPublishesAsTheRecipeSays() async throws {
+        try await LocalRegistry.run { registry in
+            let project = try Project()
+            let name = unique("published")
+            try write(project, recipe: name, base: DockerBuildTests.runtimeBase)
+            let keys = try await project.harden(["key", "generate", "--output", "keys"])
+            #expect(keys.status == 0, "\(keys.stderr)")
+            let recipe = project.root.appendingPathComponent("Recipes/\(name).yaml")
+            let text = try String(contentsOf: recipe, encoding: .utf8)
+            try (text + """
+
+                publish:
+                  to: \(registry.host)/harden-test/\(name)
+                  tags: [latest, "1"]
+                  sign-key: keys/harden.key
+                  attest: [sbom, provenance]
+
+                """).write(to: recipe, atomically: true, encoding: .utf8)
+
+            let built = try await project.harden(["build", "--push", "--format", "json"])
+            #expect(built.status == 0, "\(built.stdout)\n\(built.stderr)")
+            let outcome = try #require((try JSONSerialization.jsonObject(with: Data(built.stdout.utf8)) as? [[String: Any]])?.first)
+            let digest = try #require(outcome["manifestDigest"] as? String)
+            #expect(
+                outcome["published"] as? [String]
+                    == ["\(registry.host)/harden-test/\(name):latest@\(digest)", "\(registry.host)/harden-test/\(name):1@\(digest)"])
+            let raw = try CLI.shell("skopeo inspect --raw --tls-verify=false docker://\(registry.host)/harden-test/\(name):1 | sha256sum")
+            #expect(raw.output.hasPrefix(String(digest.dropFirst(7))), "\(raw.output)")
+
+            let verified = try await project.harden([
+                "verify-signature", "\(registry.host)/harden-test/\(name):latest", "--key", "keys/harden.pub", "--attestations",
+            ])
+            #expect(verified.status == 0, "\(verified.stdout)\n\(verified.stderr)")
+            #expect(verified.stdout.contains("attestation https://slsa.dev/provenance/v1"), "\(verified.stdout)")
+            #expect(verified.stdout.contains("attestation https://cyclonedx.org/bom"), "\(verified.stdout)")
+
+            let store = try BuildStore(path: project.root.appendingPathComponent(".harden/harden.db").path)
+            let build = try #require(try await store.latestSucceeded()[name])
+            let pushes = try await store.pushes(recipe: name)
+            #expect(pushes.count == 2 && pushes.allSatisfy { $0.build == build.id && $0.digest == digest })
+
+            let again = try await project.harden(["build", "--push"])
+            #expect(again.status == 0, "\(again.stdout)\n\(again.stderr)")
+            #expect(again.stdout.contains("skipped") && again.stdout.contains("pushed: \(registry.host)/harden-test/\(name):1@\(digest)"), "\(again.stdout)")
+            let puts = try await registry.manifestRequests("PUT", repository: "harden-test/\(name)", expected: 0)
+            // First run: 2 tags, then 4 bundles (signature, 2 SBOMs, provenance) each with its manifest
+            // and tag index; the second run puts only the 2 tags again.
+            #expect(puts == 2 + 4 * 2 + 2, "\(puts) manifest PUTs")
+        }
+    }
+
     @Test func aRegistryWithBasicAuthIsAskedWithTheDockerConfigLogin() async throws {
         try await LocalRegistry.run(auth: .htpasswd(user: "builder", password: "s3cret")) { registry in
             let config = FileManager.default.temporaryDirectory.appendingPathComponent(unique("harden-docker-config"))
