@@ -32,6 +32,8 @@ public struct HTTPRequest: Sendable {
     /// Instead of the transport's one deadline: give up only when nothing was sent or received
     /// for this long (an upload of any size on a slow link).
     public var stallSeconds: Double?
+    /// False for uploads: a redirect is answered as it is, not followed with the body elsewhere.
+    public var followRedirects = true
 
     public init(_ method: String = "GET", _ url: URL) {
         self.method = method
@@ -75,7 +77,7 @@ public final class HTTPTransport: Sendable {
             outgoing.body = .stream(FileChunks(path: path, onChunk: progress.touch), length: .known(size))
         case nil: break
         }
-        let client = HTTPClients.shared.client(for: request.url)
+        let client = HTTPClients.shared.client(for: request.url, followingRedirects: request.followRedirects)
         let stall = request.stallSeconds
         // One deadline for the whole exchange (AsyncHTTPClient's covers the head only), or none
         // but the stall watch.
@@ -152,26 +154,36 @@ public final class HTTPClients: Sendable {
 
     private let settings: ProxySettings
     public let direct: HTTPClient
+    /// The same, answering redirects instead of following them (uploads).
+    private let directUnredirected: HTTPClient
     private let proxied: [ProxySettings.Server: HTTPClient]
+    private let proxiedUnredirected: [ProxySettings.Server: HTTPClient]
 
     init(settings: ProxySettings) {
         self.settings = settings
-        direct = Self.client(proxy: nil)
+        direct = Self.client(proxy: nil, followingRedirects: true)
+        directUnredirected = Self.client(proxy: nil, followingRedirects: false)
         // One client per distinct proxy: a client made and dropped unshut traps in AsyncHTTPClient.
-        proxied = Dictionary(
-            uniqueKeysWithValues: Set([settings.http, settings.https].compactMap { $0 }).map { ($0, Self.client(proxy: $0)) })
+        let proxies = Set([settings.http, settings.https].compactMap { $0 })
+        proxied = Dictionary(uniqueKeysWithValues: proxies.map { ($0, Self.client(proxy: $0, followingRedirects: true)) })
+        proxiedUnredirected = Dictionary(
+            uniqueKeysWithValues: proxies.map { ($0, Self.client(proxy: $0, followingRedirects: false)) })
     }
 
-    public func client(for url: URL) -> HTTPClient {
-        settings.proxy(for: url).flatMap { proxied[$0] } ?? direct
+    public func client(for url: URL, followingRedirects: Bool = true) -> HTTPClient {
+        let proxy = settings.proxy(for: url)
+        if followingRedirects { return proxy.flatMap { proxied[$0] } ?? direct }
+        return proxy.flatMap { proxiedUnredirected[$0] } ?? directUnredirected
     }
 
     /// One event loop thread for every client: a CLI's few connections need no more, and each
     /// thread NIO starts is paid on every run that makes a request.
     private static let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
-    private static func client(proxy: ProxySettings.Server?) -> HTTPClient {
+    private static func client(proxy: ProxySettings.Server?, followingRedirects: Bool) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
+        // Followed redirects drop the credentials on another origin (AsyncHTTPClient does).
+        configuration.redirectConfiguration = followingRedirects ? .follow(max: 5, allowCycles: false) : .disallow
         configuration.proxy = proxy.map { proxy in
             .server(
                 host: proxy.host, port: proxy.port,

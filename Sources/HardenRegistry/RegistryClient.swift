@@ -18,6 +18,8 @@ public actor RegistryClient {
     private let timeoutSeconds: Double
     private let maximumConcurrentRequests: Int
     private let transport: HTTPTransport
+    /// How long an upload may go without progress before it is given up.
+    let uploadStallSeconds: Double
 
     private var answers: [ImageReference: Task<Result<String, RegistryError>, Never>] = [:]
     private var tokens: [TokenKey: Task<Result<String, RegistryError>, Never>] = [:]
@@ -29,10 +31,12 @@ public actor RegistryClient {
     ///   - insecureRegistries: registries (`host` or `host:port`) spoken to over plain HTTP, besides loopback ones.
     ///   - timeout: how long one request may wait for an answer.
     ///   - maximumConcurrentRequests: how many references `digests(of:)` asks about at once.
+    ///   - uploadStall: how long a blob upload may send nothing and get no answer (any size, any link).
     public init(
         credentials: DockerCredentials = .none, insecureRegistries: Set<String> = [], timeout: Duration = .seconds(30),
-        maximumConcurrentRequests: Int = 8
+        maximumConcurrentRequests: Int = 8, uploadStall: Duration = .seconds(60)
     ) {
+        self.uploadStallSeconds = Double(uploadStall.components.seconds) + Double(uploadStall.components.attoseconds) / 1e18
         self.credentials = credentials
         self.insecureRegistries = insecureRegistries
         self.timeoutSeconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18

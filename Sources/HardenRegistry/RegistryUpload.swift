@@ -24,7 +24,9 @@ extension RegistryClient {
         let from =
             repository.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(["&", "="])) ?? repository
         let url = try endpoint(reference, "blobs/uploads/?mount=\(digest)&from=\(from)")
-        let answer = try await send(HTTPRequest("POST", url), for: reference, actions: "pull,push", about: "a mount of \(digest)")
+        var post = HTTPRequest("POST", url)
+        post.followRedirects = false
+        let answer = try await send(post, for: reference, actions: "pull,push", about: "a mount of \(digest)")
         switch answer.status {
         case 201: return true
         case 202:
@@ -53,7 +55,9 @@ extension RegistryClient {
         _ digest: String, size: Int64, body: HTTPRequest.Body, to reference: ImageReference
     ) async throws(RegistryError) {
         let start = try endpoint(reference, "blobs/uploads/")
-        let opened = try await send(HTTPRequest("POST", start), for: reference, actions: "pull,push", about: "an upload")
+        var post = HTTPRequest("POST", start)
+        post.followRedirects = false
+        let opened = try await send(post, for: reference, actions: "pull,push", about: "an upload")
         guard opened.status == 202, let location = opened.header("Location"),
             let resolved = URL(string: location, relativeTo: start)?.absoluteString
         else {
@@ -66,8 +70,9 @@ extension RegistryClient {
         var put = HTTPRequest("PUT", target)
         put.headers = [("Content-Type", "application/octet-stream"), ("Content-Length", String(size))]
         put.body = body
-        // Any size on any link: only a minute without progress gives up.
-        put.stallSeconds = 60
+        put.followRedirects = false
+        // Any size on any link: only a while without progress gives up.
+        put.stallSeconds = uploadStallSeconds
         // A location on another server gets no credentials: they are the registry's.
         let sameServer = target.scheme == start.scheme && target.host == start.host && target.port == start.port
         let stored =
@@ -85,6 +90,7 @@ extension RegistryClient {
         var put = HTTPRequest("PUT", try endpoint(reference, "manifests/\(reference.manifestReference)"))
         put.headers = [("Content-Type", mediaType)]
         put.body = .bytes(manifest)
+        put.followRedirects = false
         let answer = try await send(put, for: reference, actions: "pull,push", about: "the manifest of \(reference)")
         guard answer.status == 201 else { throw failure(answer, step: "putting the manifest of \(reference)", reference) }
         return answer.header("Docker-Content-Digest")
@@ -103,6 +109,12 @@ extension RegistryClient {
         let said = Self.registryErrors(answer.body)
         let where_ = "\(reference.apiHost) (\(reference.repository))"
         switch answer.status {
+        case 300..<400:
+            return RegistryError(
+                .unexpectedResponse,
+                "\(where_) redirected \(step) to \(answer.header("Location") ?? "no location") (HTTP \(answer.status)); "
+                    + "harden sends an image only to the registry it names",
+                hint: "push to the registry that stores the image, not one that redirects uploads elsewhere")
         case 401, 403:
             return RegistryError(
                 .credentialsRefused, "\(where_) refused \(step) (HTTP \(answer.status)\(said))",

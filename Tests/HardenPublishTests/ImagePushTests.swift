@@ -19,7 +19,7 @@ import Testing
     }
 
     func skopeo(_ arguments: [String]) throws -> Data {
-        try runTool("/usr/bin/skopeo", arguments)
+        try runToolWaiting("/usr/bin/skopeo", arguments)
     }
 
     @Test func theRegistryStoresTheImageAsHardenWroteIt() async throws {
@@ -190,6 +190,34 @@ import Testing
         } catch let error as PushError {
             #expect(error.message.contains("127.0.0.1:\(port)"), "\(error)")
             #expect(error.message.contains("connection refused"), "\(error)")
+        }
+    }
+
+    /// Faults a real registry cannot be made to show: each push ends in an error that names the
+    /// registry, the repository and the step, and the tag is never written.
+    @Test(arguments: [
+        ("nochallenge", "answered 401 for blob", "without a WWW-Authenticate challenge"),
+        ("upload404", "answered 404 to starting the upload of blob", "NAME_UNKNOWN"),
+        ("redirect", "redirected uploading blob", "http://127.0.0.2:9/elsewhere"),
+        ("mismatch", "answered HTTP 400 to uploading blob", "DIGEST_INVALID"),
+        ("stall", "for blob sha256:", "nothing was sent or received for 1 s"),
+    ])
+    func aFaultyRegistryEndsThePushWithTheStepNamed(mode: String, step: String, detail: String) async throws {
+        let images = try TestImages()
+        defer { images.remove() }
+        let image = try LayoutImage.read(try layout(images, label: "faulty"))
+        try await FaultyRegistry.run(mode: mode) { registry in
+            let destination = try ImageReference(parsing: "\(registry.host)/harden-test/faulty:1")
+            do {
+                _ = try await ImagePush.push(
+                    image, to: destination, client: RegistryClient(timeout: .seconds(5), uploadStall: .seconds(1)))
+                Issue.record("a push to a faulty registry (\(mode)) succeeded")
+            } catch let error as PushError {
+                #expect(error.message.contains(registry.host), "\(error)")
+                #expect(error.message.contains(step) && error.message.contains(detail), "\(error)")
+                #expect(mode == "nochallenge" || error.message.contains("harden-test/faulty"), "\(error)")
+            }
+            #expect(!registry.log.contains("PUT /v2/harden-test/faulty/manifests/"), "\(registry.log)")
         }
     }
 }

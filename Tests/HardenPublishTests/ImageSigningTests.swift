@@ -18,7 +18,7 @@ import Testing
     func check(_ command: String, _ registry: LocalRegistry, _ repository: String, _ digest: String, _ key: String) throws
         -> [[String: Any]]
     {
-        let output = try runTool(
+        let output = try runToolWaiting(
             "/usr/bin/env", ["python3", Self.checker, command, registry.baseURL.absoluteString, repository, digest, key])
         return try #require(try JSONSerialization.jsonObject(with: output) as? [[String: Any]])
     }
@@ -104,7 +104,7 @@ import Testing
             let (unsigned, unsignedReference, _) = try await pushed(images, registry, repository: "other/unsigned", label: "three")
             #expect(try await SignatureCheck.find(unsigned.digest, in: unsignedReference, key: key.publicKey, client: RegistryClient()).isEmpty)
 
-            _ = try runTool("/usr/bin/env", ["python3", Self.checker, "sign", registry.baseURL.absoluteString, "other/app", image.digest, keyDirectory.path])
+            _ = try await runTool("/usr/bin/env", ["python3", Self.checker, "sign", registry.baseURL.absoluteString, "other/app", image.digest, keyDirectory.path])
             let other = try SigningKeys.loadPublic(keyDirectory.appendingPathComponent("other.pub").path)
             let byOther = try await SignatureCheck.find(image.digest, in: reference, key: other, client: RegistryClient())
             #expect(byOther.count == 1 && byOther[0].valid && byOther[0].kind == .signature, "\(byOther)")
@@ -119,7 +119,7 @@ import Testing
             #expect(try await SignatureCheck.find(image.digest, in: reference, key: other, client: RegistryClient()).filter(\.valid).count == 1)
 
             // A statement naming another digest, attached to this image, is refused.
-            _ = try runTool(
+            _ = try await runTool(
                 "/usr/bin/env",
                 ["python3", Self.checker, "sign", registry.baseURL.absoluteString, "other/app", image.digest, keyDirectory.path, unsigned.digest])
             let moved = try SigningKeys.loadPublic(keyDirectory.appendingPathComponent("other.pub").path)

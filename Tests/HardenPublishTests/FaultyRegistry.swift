@@ -1,0 +1,81 @@
+import Foundation
+import HardenTestSupport
+
+/// A Registry API server that goes wrong in one way, for faults a real registry cannot be made
+/// to show. It binds 127.0.0.1 port 0 and prints `port N`; `mode` says what goes wrong.
+final class FaultyRegistry {
+    let port: Int
+    private let process: TestProcess
+    var log: String { process.log }
+    var host: String { "127.0.0.1:\(port)" }
+
+    static func run<T>(mode: String, _ body: (FaultyRegistry) async throws -> T) async throws -> T {
+        try await withScratchDirectory { directory in
+            let file = directory.appendingPathComponent("registry.py")
+            try script.write(to: file, atomically: true, encoding: .utf8)
+            let process = try TestProcess("python3", [file.path, mode], logFile: directory.appendingPathComponent("log"))
+            defer { process.stop() }
+            let port = try await poll(seconds: 15) { () -> Int? in
+                process.log.split(separator: "\n").first { $0.hasPrefix("port ") }.flatMap { Int($0.dropFirst(5)) }
+            }
+            guard let port else { throw TestSetupError("the faulty registry did not start:\n\(process.log)") }
+            return try await body(FaultyRegistry(port: port, process: process))
+        }
+    }
+
+    private init(port: Int, process: TestProcess) {
+        self.port = port
+        self.process = process
+    }
+
+    static let script = """
+        import json, sys, time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        MODE = sys.argv[1]
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def answer(self, status, headers=(), body=b""):
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_HEAD(self):
+                if MODE == "nochallenge":
+                    return self.answer(401)
+                self.answer(404)
+
+            def do_POST(self):
+                print("POST", self.path, flush=True)
+                if MODE == "nochallenge":
+                    return self.answer(401)
+                if MODE == "upload404":
+                    return self.answer(404, body=json.dumps({"errors": [{"code": "NAME_UNKNOWN", "message": "repository name not known to registry"}]}).encode())
+                self.answer(202, [("Location", "/v2/upload/1?state=abc")])
+
+            def do_PUT(self):
+                print("PUT", self.path, flush=True)
+                if MODE == "stall":
+                    time.sleep(3600)
+                length = int(self.headers.get("Content-Length", "0"))
+                self.rfile.read(length)
+                if MODE == "redirect":
+                    return self.answer(307, [("Location", "http://127.0.0.2:9/elsewhere" + self.path)])
+                if MODE == "mismatch":
+                    return self.answer(400, body=json.dumps({"errors": [{"code": "DIGEST_INVALID", "message": "provided digest did not match uploaded content"}]}).encode())
+                self.answer(500)
+
+            def log_message(self, format, *args):
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        print(f"port {server.server_address[1]}", flush=True)
+        server.serve_forever()
+        """
+}
