@@ -5,7 +5,9 @@ extension Duration {
 
     /// For poll(2): whole milliseconds rounded up, 0 for a time already past, at most `limit`.
     public func pollMilliseconds(atMost limit: Duration) -> Int32 {
-        let rounded = components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 + 1
-        return Int32(max(0, min(rounded, limit.components.seconds * 1000)))
+        func milliseconds(_ duration: Duration) -> Int64 {
+            duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        }
+        return Int32(max(0, min(milliseconds(self) + 1, milliseconds(limit))))
     }
 }

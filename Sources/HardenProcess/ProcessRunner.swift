@@ -38,7 +38,7 @@ public struct ProcessResult: Sendable {
     public var ending: Ending
     /// stdout and stderr together, as produced (capped).
     public var output: String
-    /// From the spawn until the child was reaped.
+    /// From the call until the child was seen ended.
     public var seconds: Double
 
     public var succeeded: Bool { ending == .exited(0) }
@@ -98,15 +98,16 @@ public struct ProcessRunner: ProcessRunning {
             executable: .path(FilePath(path)), arguments: Arguments(command.arguments),
             environment: .inherit.updating(overrides), platformOptions: options)
         let state = RunState()
+        let asked = ContinuousClock.now
         let limit = outputLimit
         let kept = log
         do {
             let outcome = try await Subprocess.run(
                 configuration, input: .none, output: .sequence, error: .combinedWithOutput
             ) { execution in
-                // Timed from the spawn: a busy task pool can delay it by seconds.
-                let started = ContinuousClock.now
-                let deadline = command.timeout.map { started + $0 }
+                // The deadline counts from the call: the library runs this closure on the task
+                // pool, which a busy process can delay by seconds, and the command runs meanwhile.
+                let deadline = command.timeout.map { asked + $0 }
                 let leader = execution.processIdentifier
                 // Read in a task of its own, so cancelling this one does not drop the output of a
                 // command that is still being stopped. The library ends the read when the leader
@@ -124,7 +125,7 @@ public struct ProcessRunner: ProcessRunning {
                 } onCancel: {
                     state.stop(.cancelled) { kill(-leader.value, SIGTERM) }
                 }
-                return (output: await reading.value, seconds: (ended - started).inSeconds)
+                return (output: await reading.value, seconds: (ended - asked).inSeconds)
             }
             let ending: ProcessResult.Ending
             switch (state.forced, outcome.terminationStatus) {
@@ -132,7 +133,7 @@ public struct ProcessRunner: ProcessRunning {
             case (nil, .exited(let code)): ending = .exited(code)
             case (nil, .signaled(let signal)): ending = .signalled(signal)
             }
-            // Until the leader ended, not until this task resumed: a busy pool can add seconds.
+            // Until the leader was seen ended, not until this task resumed: a busy pool can add seconds.
             return ProcessResult(ending: ending, output: outcome.closureResult.output, seconds: outcome.closureResult.seconds)
         } catch let error as SubprocessError {
             try? log?.close()

@@ -59,7 +59,7 @@ enum Zip {
             path, String(bombMiB),
         ]
         arguments += entries.map { "\($0.0)=\($0.1)" }
-        try runTool("/usr/bin/env", ["python3"] + arguments)
+        try runToolWaiting("/usr/bin/env", ["python3"] + arguments)
     }
 }
 

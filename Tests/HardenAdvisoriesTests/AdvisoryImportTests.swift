@@ -47,7 +47,7 @@ import Testing
     @Test func everyEntryOfALargeZipReadsWhole() throws {
         let scratch = try Scratch()
         let zip = scratch.path("bench.zip")
-        try runTool(
+        try runToolWaiting(
             "/usr/bin/env",
             ["python3", SharedData.packageRoot.appendingPathComponent("Benchmarks/make-advisories.py").path, "6000", zip])
         let (database, summaries) = try Self.importInto(scratch.path("a.db"), [zip])
@@ -217,7 +217,7 @@ import Testing
         let scratch = try Scratch()
         let database = scratch.path("advisories.db")
         _ = try Self.importInto(database, [SharedData.pypi.path])
-        try runTool("/usr/bin/env", ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA user_version = 99'); c.commit()", database])
+        try runToolWaiting("/usr/bin/env", ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA user_version = 99'); c.commit()", database])
         #expect(throws: AdvisoryError.self) { try AdvisoryDatabase(path: database) }
         do {
             _ = try AdvisoryDatabase(path: database)
@@ -225,7 +225,7 @@ import Testing
             #expect(error.description.contains("newer harden"))
         }
         let other = scratch.path("other.db")
-        try runTool("/usr/bin/env", ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE t (x)'); c.commit()", other])
+        try runToolWaiting("/usr/bin/env", ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE t (x)'); c.commit()", other])
         do {
             _ = try AdvisoryDatabase(path: other)
             Issue.record("opened a database that is not harden's")

@@ -45,7 +45,7 @@ import Testing
             for name in sys.argv[2:]:
                 print(name, "valid" if validator.is_valid(json.load(open(name))) else "invalid")
             """
-        let output = try runTool("/usr/bin/env", ["python3", "-c", script, SharedData.osvSchema.path] + files)
+        let output = try runToolWaiting("/usr/bin/env", ["python3", "-c", script, SharedData.osvSchema.path] + files)
         var verdicts: [String: Bool] = [:]
         for line in String(decoding: output, as: UTF8.self).split(separator: "\n") {
             let parts = line.split(separator: " ")

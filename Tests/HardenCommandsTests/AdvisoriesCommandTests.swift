@@ -10,7 +10,7 @@ import Testing
 
     /// (records, integrity) of the database, as Python's sqlite3 sees it.
     static func inspect(_ database: String) throws -> String {
-        try CLI.shell(
+        try CLI.shellWaiting(
             "python3 -c \"import sqlite3,sys; c=sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True); "
                 + "print(c.execute('SELECT COUNT(*) FROM records').fetchone()[0], c.execute('PRAGMA integrity_check').fetchone()[0])\" '\(database)'"
         ).output
@@ -55,7 +55,7 @@ import Testing
         #expect(first.status == 0, "\(first.stderr)")
         let database = project.root.appendingPathComponent(".harden/advisories.db").path
         let big = project.root.appendingPathComponent("big.zip").path
-        let made = try CLI.shell("python3 '\(CLI.packageRoot.path)/Benchmarks/make-advisories.py' 60000 '\(big)'")
+        let made = try await CLI.shell("python3 '\(CLI.packageRoot.path)/Benchmarks/make-advisories.py' 60000 '\(big)'")
         #expect(made.status == 0, "\(made.output)")
 
         let running = try CLI.start(["advisories", "import", big], in: project.root)
@@ -103,7 +103,7 @@ import Testing
         let export = project.root.appendingPathComponent("export")
         try FileManager.default.createDirectory(at: export.appendingPathComponent("PyPI"), withIntermediateDirectories: true)
         let zip = export.appendingPathComponent("PyPI/all.zip").path
-        let made = try CLI.shell("cd '\(Self.realRecords)' && python3 -m zipfile -c '\(zip)' *.json")
+        let made = try await CLI.shell("cd '\(Self.realRecords)' && python3 -m zipfile -c '\(zip)' *.json")
         #expect(made.status == 0, "\(made.output)")
         let portFile = project.root.appendingPathComponent("port").path
         let server = try TestProcess(

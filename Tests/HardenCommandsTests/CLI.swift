@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HardenTestSupport
 
 /// Runs the real `harden` binary, as a user would.
 enum CLI {
@@ -79,7 +80,11 @@ enum CLI {
 
     /// Runs any command and returns its trimmed stdout (for docker, curl).
     @discardableResult
-    static func shell(_ command: String) throws -> (status: Int32, output: String) {
+    static func shell(_ command: String) async throws -> (status: Int32, output: String) {
+        try await offThePool { try shellWaiting(command) }
+    }
+
+    static func shellWaiting(_ command: String) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", command]

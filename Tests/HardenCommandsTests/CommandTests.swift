@@ -62,7 +62,7 @@ import Testing
         // nobody is not in the docker group: the socket (root:docker 0660) refuses the connection.
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("harden-nobody-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: state) }
-        let result = try CLI.shell(
+        let result = try CLI.shellWaiting(
             "cd '\(project.root.path)' && runuser -u nobody -- env -u DOCKER_HOST '\(CLI.binary)' plan --state '\(state)' 2>&1")
         #expect(result.status == 2)
         #expect(result.output.contains("refuses this user"), "\(result.output)")

@@ -61,9 +61,9 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: try #require(record.builderLog)))
         #expect(record.builderSeconds != nil && record.runtimeSeconds != nil)
 
-        let run = try CLI.shell("docker run --rm \(image)")
+        let run = try await CLI.shell("docker run --rm \(image)")
         #expect(run.output == "hello\nbuilt")
-        let user = try CLI.shell("docker image inspect --format '{{.Config.User}}' \(image)")
+        let user = try await CLI.shell("docker image inspect --format '{{.Config.User}}' \(image)")
         #expect(user.output == "65532")
 
         let second = try await project.harden(["build"])
@@ -84,8 +84,8 @@ import Testing
         let outcomes = try JSONSerialization.jsonObject(with: Data(third.stdout.utf8)) as? [[String: Any]]
         #expect(outcomes?.first?["status"] as? String == "succeeded")
         let newImage = try #require(outcomes?.first?["runtimeImage"] as? String)
-        #expect(try CLI.shell("docker run --rm \(newImage)").output == "changed\nbuilt")
-        _ = try CLI.shell("docker rmi -f \(image) \(newImage)")
+        #expect(try await CLI.shell("docker run --rm \(newImage)").output == "changed\nbuilt")
+        _ = try await CLI.shell("docker rmi -f \(image) \(newImage)")
     }
 
     /// A builder stage whose inputs did not move is not sent to the engine again, and an image
@@ -97,7 +97,7 @@ import Testing
         #expect(first.status == 0, "stderr: \(first.stderr)")
         #expect(first.stderr.contains("builder: built sha256:"))
         let builder = try #require(try await store(project).builds().first?.builderImage)
-        let label = try CLI.shell(
+        let label = try await CLI.shell(
             "docker image inspect --format '{{index .Config.Labels \"org.harden.builder-inputs\"}}' \(builder)")
         #expect(label.output.hasPrefix("sha256:"))
 
@@ -115,9 +115,9 @@ import Testing
 
         // A tag moved elsewhere is put back (a tag already right is left alone).
         let tag = "harden-test/\(reused.recipe):latest"
-        _ = try CLI.shell("docker tag \(Self.runtimeBase) \(tag)")
+        _ = try await CLI.shell("docker tag \(Self.runtimeBase) \(tag)")
         #expect(try await project.harden(["build", "--force"]).status == 0)
-        let tagged = try CLI.shell("docker image inspect --format '{{.Id}}' \(tag)").output
+        let tagged = try await CLI.shell("docker image inspect --format '{{.Id}}' \(tag)").output
         #expect(tagged == reused.runtimeImage)
 
         // A runtime-only change: same builder, a new image, verified afresh.
@@ -142,7 +142,7 @@ import Testing
         #expect(noCache.status == 0, "stderr: \(noCache.stderr)")
         #expect(noCache.stderr.contains("builder: built sha256:"), "\(noCache.stderr)")
         builds = try await store(project).builds()
-        _ = try CLI.shell("docker rmi -f \(Set(builds.compactMap(\.runtimeImage)).joined(separator: " "))")
+        _ = try await CLI.shell("docker rmi -f \(Set(builds.compactMap(\.runtimeImage)).joined(separator: " "))")
     }
 
     @Test func aFailingStepExitsOneWithTheLogTailAndPath() async throws {
@@ -226,7 +226,7 @@ import Testing
         #expect(result.stdout.contains("interrupted"))
         let record = try #require(try await BuildStore(path: database).builds().first)
         #expect(record.status == .interrupted)
-        #expect(try CLI.shell("pgrep -f '\(project.root.path)/[.]harden/builds/' || true").output.isEmpty)
+        #expect(try await CLI.shell("pgrep -f '\(project.root.path)/[.]harden/builds/' || true").output.isEmpty)
     }
 
     @Test func aKilledHardenIsRecordedInterruptedByTheNextRun() async throws {
@@ -245,7 +245,7 @@ import Testing
         #expect(record.status == .interrupted)
         #expect(try await store(project).integrityCheck() == "ok")
         try await Task.sleep(for: .seconds(1))
-        #expect(try CLI.shell("pgrep -f '\(project.root.path)/[.]harden/builds/' || true").output.isEmpty)
+        #expect(try await CLI.shell("pgrep -f '\(project.root.path)/[.]harden/builds/' || true").output.isEmpty)
     }
 
     /// Waits until a build log in the project's state directory contains `text`.
@@ -287,19 +287,19 @@ import Testing
         let image = try #require(outcome["runtimeImage"] as? String)
         #expect(FileManager.default.fileExists(atPath: try #require(outcome["imageArchive"] as? String)))
 
-        let container = try CLI.shell("docker run -d --rm \(image)").output
-        defer { _ = try? CLI.shell("docker rm -f \(container)") }
-        let address = try CLI.shell("docker inspect --format '{{.NetworkSettings.IPAddress}}' \(container)").output
+        let container = try await CLI.shell("docker run -d --rm \(image)").output
+        defer { _ = try? CLI.shellWaiting("docker rm -f \(container)") }
+        let address = try await CLI.shell("docker inspect --format '{{.NetworkSettings.IPAddress}}' \(container)").output
         var health = ""
         for _ in 0..<50 {
-            health = try CLI.shell("curl -sf http://\(address):8080/health").output
+            health = try await CLI.shell("curl -sf http://\(address):8080/health").output
             if !health.isEmpty { break }
             try await Task.sleep(for: .milliseconds(200))
         }
         #expect(health == "{\"status\":\"ok\"}")
-        let index = try CLI.shell("curl -sf http://\(address):8080/").output
+        let index = try await CLI.shell("curl -sf http://\(address):8080/").output
         #expect(index.contains("flask-distroless"))
-        #expect(try CLI.shell("docker exec \(container) /bin/sh -c true").status != 0, "the runtime image must have no shell")
-        #expect(try CLI.shell("docker image inspect --format '{{.Config.User}}' \(image)").output == "65532")
+        #expect(try await CLI.shell("docker exec \(container) /bin/sh -c true").status != 0, "the runtime image must have no shell")
+        #expect(try await CLI.shell("docker image inspect --format '{{.Config.User}}' \(image)").output == "65532")
     }
 }

@@ -21,16 +21,16 @@ import Testing
     }
 
     @Test(arguments: [DockerBuildTests.runtimeBase, DockerBuildTests.builderBase])
-    func theFinalViewEqualsDockerExport(image: String) throws {
+    func theFinalViewEqualsDockerExport(image: String) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("harden-faithful-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let saved = directory.appendingPathComponent("image.tar").path
         let exported = directory.appendingPathComponent("export.tar").path
-        #expect(try CLI.shell("docker save -o '\(saved)' '\(image)'").status == 0)
-        let container = try CLI.shell("docker create '\(image)' /none").output.trimmingCharacters(in: .whitespacesAndNewlines)
-        defer { _ = try? CLI.shell("docker rm -f \(container)") }
-        #expect(try CLI.shell("docker export -o '\(exported)' \(container)").status == 0)
+        #expect(try await CLI.shell("docker save -o '\(saved)' '\(image)'").status == 0)
+        let container = try await CLI.shell("docker create '\(image)' /none").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? CLI.shellWaiting("docker rm -f \(container)") }
+        #expect(try await CLI.shell("docker export -o '\(exported)' \(container)").status == 0)
 
         let view = try ImageReader().read(saved).filesystem
         var ours: [String: Entry] = [:]

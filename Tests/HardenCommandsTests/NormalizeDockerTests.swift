@@ -13,7 +13,7 @@ import Testing
         let id = UUID().uuidString.prefix(8).lowercased()
         let repository = "harden-test/normalize-\(id)"
         defer {
-            _ = try? CLI.shell(
+            _ = try? CLI.shellWaiting(
                 "docker rmi -f \(repository):a \(repository):b \(repository):normalized"
                     + " $(docker images -q --filter label=harden.test=\(id)) >/dev/null 2>&1")
         }
@@ -32,13 +32,13 @@ import Testing
         let root = project.root.path
         var raw: [String] = []
         for name in ["a", "b"] {
-            let build = try CLI.shell(
+            let build = try CLI.shellWaiting(
                 "cd \(root) && DOCKER_BUILDKIT=0 docker build --no-cache -q --label harden.test=\(id) -t \(repository):\(name) ."
             )
             #expect(build.status == 0, "\(build.output)")
-            let saved = try CLI.shell("docker save -o \(root)/\(name).tar \(repository):\(name)")
+            let saved = try CLI.shellWaiting("docker save -o \(root)/\(name).tar \(repository):\(name)")
             #expect(saved.status == 0, "\(saved.output)")
-            raw.append(try CLI.shell("docker image inspect --format '{{.Id}}' \(repository):\(name)").output)
+            raw.append(try CLI.shellWaiting("docker image inspect --format '{{.Id}}' \(repository):\(name)").output)
         }
         #expect(raw[0] != raw[1], "a plain docker build is not reproducible")
 
@@ -51,11 +51,11 @@ import Testing
         #expect(first.configDigest == second.configDigest)
         #expect(first.configDigest.description != raw[0])
 
-        let load = try CLI.shell("docker load -i \(root)/a-normalized.tar")
+        let load = try CLI.shellWaiting("docker load -i \(root)/a-normalized.tar")
         #expect(load.status == 0, "\(load.output)")
-        let loaded = try CLI.shell("docker image inspect --format '{{.Id}}' \(repository):normalized")
+        let loaded = try CLI.shellWaiting("docker image inspect --format '{{.Id}}' \(repository):normalized")
         #expect(loaded.output == first.configDigest.description)
-        let run = try CLI.shell("docker run --rm \(repository):normalized")
+        let run = try CLI.shellWaiting("docker run --rm \(repository):normalized")
         #expect(run.status == 0 && run.output == "hi", "\(run.output)")
 
         let before = try findings("\(root)/a.tar")

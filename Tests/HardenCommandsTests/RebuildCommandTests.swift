@@ -30,7 +30,7 @@ import Testing
 
     func docker(_ command: String, config: URL? = nil) throws -> String {
         let prefix = config.map { "DOCKER_CONFIG='\($0.path)' " } ?? ""
-        let result = try CLI.shell(prefix + "docker " + command)
+        let result = try CLI.shellWaiting(prefix + "docker " + command)
         if result.status != 0 { throw TestSetupError("docker \(command) failed: \(result.output)") }
         return result.output
     }
@@ -44,7 +44,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         try "FROM \(reference)\nLABEL harden.test.version=\"\(UUID().uuidString)\"\n"
             .write(to: directory.appendingPathComponent("Dockerfile"), atomically: true, encoding: .utf8)
-        _ = try CLI.shell("DOCKER_BUILDKIT=0 docker build -q -t \(reference) \(directory.path)")
+        _ = try CLI.shellWaiting("DOCKER_BUILDKIT=0 docker build -q -t \(reference) \(directory.path)")
         let pushed = try docker("push \(reference)", config: config)
         _ = try docker("tag \(old) \(reference)")
         guard let digest = pushed.firstMatch(of: /digest: (sha256:[0-9a-f]{64})/)?.1 else {
@@ -150,7 +150,7 @@ import Testing
             #expect(
                 outcome["published"] as? [String]
                     == ["\(registry.host)/harden-test/\(name):latest@\(digest)", "\(registry.host)/harden-test/\(name):1@\(digest)"])
-            let raw = try CLI.shell("skopeo inspect --raw --tls-verify=false docker://\(registry.host)/harden-test/\(name):1 | sha256sum")
+            let raw = try await CLI.shell("skopeo inspect --raw --tls-verify=false docker://\(registry.host)/harden-test/\(name):1 | sha256sum")
             #expect(raw.output.hasPrefix(String(digest.dropFirst(7))), "\(raw.output)")
 
             let verified = try await project.harden([
@@ -180,7 +180,7 @@ import Testing
             let config = FileManager.default.temporaryDirectory.appendingPathComponent(unique("harden-docker-config"))
             try FileManager.default.createDirectory(at: config, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: config) }
-            let login = try CLI.shell(
+            let login = try await CLI.shell(
                 "echo s3cret | DOCKER_CONFIG='\(config.path)' docker login -u builder --password-stdin \(registry.host)")
             #expect(login.status == 0, "\(login.output)")
             let base = "\(registry.host)/harden-test/private:1"

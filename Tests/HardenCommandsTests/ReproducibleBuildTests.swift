@@ -41,7 +41,7 @@ import Testing
             let image = try #require(outcome["runtimeImage"] as? String)
             #expect(images.first == image)
             for tag in outcome["tags"] as? [String] ?? [] {
-                #expect(try CLI.shell("docker image inspect --format '{{.Id}}' \(tag)").output == image, "\(tag)")
+                #expect(try await CLI.shell("docker image inspect --format '{{.Id}}' \(tag)").output == image, "\(tag)")
             }
             let layout = try #require(outcome["ociLayout"] as? String)
             #expect(FileManager.default.fileExists(atPath: layout + "/index.json"))
@@ -56,14 +56,14 @@ import Testing
             var plain: [String] = []
             for round in 1...2 {
                 let iid = "\(directory)/plain-\(round).iid"
-                let result = try CLI.shell(
+                let result = try await CLI.shell(
                     "cd \(CLI.packageRoot.path)/Recipes/\(recipe) && DOCKER_BUILDKIT=0 docker build -q --no-cache --build-arg SOURCE_DATE_EPOCH=0"
                         + " --target runtime --iidfile \(iid) -f \(directory)/Dockerfile . 2>&1")
                 #expect(result.status == 0, "\(result.output)")
                 plain.append(try String(contentsOfFile: iid, encoding: .utf8))
             }
             #expect(plain[0] != plain[1], "a plain docker build is not reproducible")
-            _ = try? CLI.shell("docker rmi \(plain.joined(separator: " ")) \(raw.joined(separator: " ")) >/dev/null 2>&1")
+            _ = try? await CLI.shell("docker rmi \(plain.joined(separator: " ")) \(raw.joined(separator: " ")) >/dev/null 2>&1")
         }
     }
 
@@ -82,10 +82,10 @@ import Testing
         let image = try #require(first?["runtimeImage"] as? String)
         let tag = try #require((first?["tags"] as? [String])?.first)
         #expect(image != first?["rawRuntimeImage"] as? String)
-        #expect(try CLI.shell("docker image inspect --format '{{.Id}}' \(tag)").output == image)
+        #expect(try await CLI.shell("docker image inspect --format '{{.Id}}' \(tag)").output == image)
 
         // Without cache, with the context file's mtime moved back years: still the same image.
-        _ = try CLI.shell("touch -d 2001-01-01 \(project.root.path)/Recipes/tiny/input.txt")
+        _ = try await CLI.shell("touch -d 2001-01-01 \(project.root.path)/Recipes/tiny/input.txt")
         let clean = try await project.harden(["build", "--no-cache", "--format", "json"])
         #expect(try outcomes(clean).first?["runtimeImage"] as? String == image, "\(clean.stderr)")
 
@@ -94,12 +94,12 @@ import Testing
         #expect(try outcomes(again).first?["runtimeImage"] as? String == image)
 
         // The engine lost the image: the kept archive is loaded back under the same ID.
-        _ = try CLI.shell("docker rmi -f \(image)")
+        _ = try await CLI.shell("docker rmi -f \(image)")
         let restored = try await project.harden(["build", "--force", "--format", "json"])
         #expect(restored.status == 0, "\(restored.stderr)")
         #expect(try outcomes(restored).first?["runtimeImage"] as? String == image)
-        #expect(try CLI.shell("docker image inspect --format '{{.Id}}' \(tag)").output == image)
-        #expect(try CLI.shell("docker run --rm \(tag)").output == "hello\nbuilt")
-        _ = try? CLI.shell("docker rmi -f \(image)")
+        #expect(try await CLI.shell("docker image inspect --format '{{.Id}}' \(tag)").output == image)
+        #expect(try await CLI.shell("docker run --rm \(tag)").output == "hello\nbuilt")
+        _ = try? await CLI.shell("docker rmi -f \(image)")
     }
 }

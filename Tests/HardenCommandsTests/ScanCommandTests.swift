@@ -12,7 +12,7 @@ import Testing
         let archive = project.root.appendingPathComponent(
             "\(image.split(separator: "/").last!.replacingOccurrences(of: ":", with: "-")).tar"
         ).path
-        let result = try CLI.shell("docker save -o '\(archive)' \(image)")
+        let result = try CLI.shellWaiting("docker save -o '\(archive)' \(image)")
         #expect(result.status == 0, "\(result.output)")
         return archive
     }
@@ -47,7 +47,7 @@ import Testing
             let output = project.root.appendingPathComponent("sbom.\(format).json").path
             let result = try await project.harden(["sbom", archive, "--format", format, "--output", output])
             #expect(result.status == 0, "\(result.stderr)")
-            let validation = try CLI.shell("python3 '\(CLI.packageRoot.path)/scripts/validate-sbom.py' \(format) '\(output)'")
+            let validation = try await CLI.shell("python3 '\(CLI.packageRoot.path)/scripts/validate-sbom.py' \(format) '\(output)'")
             #expect(validation.status == 0, "\(format): \(validation.output)")
             let again = try await project.harden(["sbom", archive, "--format", format])
             #expect(
@@ -58,7 +58,7 @@ import Testing
         let debs = try Self.packages(inCycloneDX: cyclonedx).filter { $0.hasPrefix("deb ") }
         #expect(debs.count > 5)
         if image == DockerBuildTests.builderBase {
-            let listed = try CLI.shell(
+            let listed = try await CLI.shell(
                 "docker run --rm --network none \(image) dpkg-query -W -f '${db:Status-Status} ${Package} ${Version}\\n'")
             #expect(listed.status == 0)
             let installed = Set(
@@ -75,10 +75,10 @@ import Testing
         let ours = project.root.appendingPathComponent("harden.json").path
         #expect(try await project.harden(["sbom", archive, "--output", ours]).status == 0)
         let syft = project.root.appendingPathComponent("syft.json").path
-        let syftRun = try CLI.shell("syft scan 'docker-archive:\(archive)' -q -o 'cyclonedx-json=\(syft)'")
+        let syftRun = try await CLI.shell("syft scan 'docker-archive:\(archive)' -q -o 'cyclonedx-json=\(syft)'")
         #expect(syftRun.status == 0, "\(syftRun.output)")
         let trivy = project.root.appendingPathComponent("trivy.json").path
-        let trivyRun = try CLI.shell(
+        let trivyRun = try await CLI.shell(
             "trivy image --input '\(archive)' --format cyclonedx --output '\(trivy)' --quiet --cache-backend memory")
         #expect(trivyRun.status == 0, "\(trivyRun.output)")
 
@@ -198,10 +198,10 @@ import Testing
     func image(_ project: Project, _ line: String) throws -> String {
         let tag = "harden-test/os-release:\(UUID().uuidString.prefix(8).lowercased())"
         try project.write("Dockerfile.test", "FROM \(DockerBuildTests.builderBase)\n\(line)\n")
-        let built = try CLI.shell(
+        let built = try CLI.shellWaiting(
             "DOCKER_BUILDKIT=0 docker build -q -t \(tag) -f '\(project.root.path)/Dockerfile.test' '\(project.root.path)'")
         #expect(built.status == 0, "\(built.output)")
-        defer { _ = try? CLI.shell("docker image rm \(tag)") }
+        defer { _ = try? CLI.shellWaiting("docker image rm \(tag)") }
         return try saved(tag, in: project)
     }
 

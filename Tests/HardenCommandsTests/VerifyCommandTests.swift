@@ -20,7 +20,7 @@ import Testing
     @Test func aDebianImageFailsWithEveryFormat() async throws {
         let project = try Project()
         let archive = project.root.appendingPathComponent("slim.tar").path
-        #expect(try CLI.shell("docker save -o '\(archive)' \(DockerBuildTests.builderBase)").status == 0)
+        #expect(try await CLI.shell("docker save -o '\(archive)' \(DockerBuildTests.builderBase)").status == 0)
 
         let text = try await project.harden(["verify", archive])
         #expect(text.status == 1)
@@ -60,7 +60,7 @@ import Testing
     @Test func aPolicyFileWaivesWithReasonsAndExpiry() async throws {
         let project = try Project()
         let archive = project.root.appendingPathComponent("slim.tar").path
-        #expect(try CLI.shell("docker save -o '\(archive)' \(DockerBuildTests.builderBase)").status == 0)
+        #expect(try await CLI.shell("docker save -o '\(archive)' \(DockerBuildTests.builderBase)").status == 0)
         try project.write(
             "policy.yaml",
             """

@@ -137,7 +137,7 @@ import Testing
         // cap_net_bind_service=ep, as setcap writes it (it needs CAP_SETFCAP and a file system with
         // extended attributes; without them only the links are checked).
         let capable =
-            (try? runTool(
+            (try? await runTool(
                 "/usr/bin/env",
                 [
                     "python3", "-c",
@@ -389,7 +389,7 @@ import Testing
     }
 
     private func runDocker(_ arguments: [String]) throws -> String {
-        String(decoding: try runTool("/usr/bin/env", ["docker"] + arguments), as: UTF8.self)
+        String(decoding: try runToolWaiting("/usr/bin/env", ["docker"] + arguments), as: UTF8.self)
     }
 }
 

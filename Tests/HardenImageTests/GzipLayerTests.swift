@@ -35,7 +35,7 @@ import Testing
     @Test func gnuGzipReadsIt() throws {
         let layer = try ImageWriter.layer(base, compression: .gzip)
         let tar = try #require(layer.tar)
-        #expect(try runTool("/bin/gzip", ["-dc"], input: layer.data) == tar)
+        #expect(try runToolWaiting("/bin/gzip", ["-dc"], input: layer.data) == tar)
     }
 
     @Test func sameEntriesGiveTheSameBytes() throws {
@@ -67,7 +67,7 @@ import Testing
 
     @Test func emptyInputIsAnEmptyStream() throws {
         let stream = try GzipCompressor(level: ImageWriter.gzipLevel).compress(Data())
-        #expect(try runTool("/bin/gzip", ["-dc"], input: stream).isEmpty)
+        #expect(try runToolWaiting("/bin/gzip", ["-dc"], input: stream).isEmpty)
     }
 
     @Test func levelOutsideTheRangeIsRefused() {

@@ -24,7 +24,7 @@ import Testing
         try await withScratchDirectory { scratch in
             let directory = scratch.appendingPathComponent("keys/signing").path
             let written = try SigningKeys.generate(into: directory)
-            let checked = try runTool("/usr/bin/env", ["python3", "-c", Self.pyca, written.privateKey, written.publicKey])
+            let checked = try await runTool("/usr/bin/env", ["python3", "-c", Self.pyca, written.privateKey, written.publicKey])
             #expect(String(decoding: checked, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == written.keyID)
             let privateText = try String(contentsOfFile: written.privateKey, encoding: .utf8)
             #expect(privateText.hasPrefix("-----BEGIN PRIVATE KEY-----\n"))
@@ -80,23 +80,23 @@ import Testing
     /// encrypted key, a file that is no key and an unset variable are each refused, said why.
     @Test func keysFromElsewhereLoadAndWrongOnesAreRefused() async throws {
         try await withScratchDirectory { scratch in
-            func openssl(_ arguments: [String]) throws { _ = try runTool("/usr/bin/openssl", arguments) }
+            func openssl(_ arguments: [String]) async throws { _ = try await runTool("/usr/bin/openssl", arguments) }
             let sec1 = scratch.appendingPathComponent("sec1.key").path
-            try openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", sec1])
+            try await openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", sec1])
             let pkcs8 = scratch.appendingPathComponent("pkcs8.key").path
-            try openssl(["pkcs8", "-topk8", "-nocrypt", "-in", sec1, "-out", pkcs8])
+            try await openssl(["pkcs8", "-topk8", "-nocrypt", "-in", sec1, "-out", pkcs8])
             let pub = scratch.appendingPathComponent("key.pub").path
-            try openssl(["ec", "-in", sec1, "-pubout", "-out", pub])
+            try await openssl(["ec", "-in", sec1, "-pubout", "-out", pub])
             let fromSEC1 = try SigningKeys.loadPrivate(sec1)
             #expect(try SigningKeys.loadPrivate(pkcs8).rawRepresentation == fromSEC1.rawRepresentation)
             #expect(try SigningKeys.loadPublic(pub).rawRepresentation == fromSEC1.publicKey.rawRepresentation)
 
             let rsa = scratch.appendingPathComponent("rsa.key").path
-            try openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", rsa])
+            try await openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", rsa])
             let p384 = scratch.appendingPathComponent("p384.key").path
-            try openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", p384])
+            try await openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", p384])
             let encrypted = scratch.appendingPathComponent("encrypted.key").path
-            try openssl(["pkcs8", "-topk8", "-in", sec1, "-out", encrypted, "-passout", "pass:secret"])
+            try await openssl(["pkcs8", "-topk8", "-in", sec1, "-out", encrypted, "-passout", "pass:secret"])
             let text = scratch.appendingPathComponent("notes.txt").path
             try Data("not a key\n".utf8).write(to: URL(fileURLWithPath: text))
             let cases: [(String, String)] = [
@@ -149,7 +149,7 @@ import Testing
                 key.verify(base64.b64decode(sys.argv[3]), pae, ec.ECDSA(hashes.SHA256()))
                 print("ok")
                 """
-            let output = try runTool(
+            let output = try await runTool(
                 "/usr/bin/env", ["python3", "-c", script, pub.path, envelope.payload, envelope.signatures[0].sig])
             #expect(String(decoding: output, as: UTF8.self) == "ok\n")
         }

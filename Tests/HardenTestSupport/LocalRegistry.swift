@@ -90,7 +90,7 @@ public final class LocalRegistry {
             return ""
         case .htpasswd(let user, let password):
             let file = directory.appendingPathComponent("htpasswd")
-            try runTool("/usr/bin/htpasswd", ["-Bbn", user, password]).write(to: file)
+            try runToolWaiting("/usr/bin/htpasswd", ["-Bbn", user, password]).write(to: file)
             return """
                 auth:
                   htpasswd:

@@ -50,9 +50,23 @@ public final class TestProcess {
     }
 }
 
+/// Runs blocking work (waiting on a child) on a thread of its own: Swift's cooperative pool has
+/// as many threads as cores, and a test holding one stalls every other test's tasks with it.
+public func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}
+
+/// `runTool` from a task, waiting off the cooperative pool.
+@discardableResult
+public func runTool(_ executable: String, _ arguments: [String], input: Data? = nil) async throws -> Data {
+    try await offThePool { try runToolWaiting(executable, arguments, input: input) }
+}
+
 /// Runs a tool to its end and returns its standard output; throws with its standard error when it fails.
 @discardableResult
-public func runTool(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> Data {
+public func runToolWaiting(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> Data {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -79,7 +93,7 @@ public func runTool(_ executable: String, _ arguments: [String], input: Data? = 
 
 /// `sha256:<hex>` of the bytes, by coreutils' sha256sum.
 public func sha256Digest(_ data: Data) throws -> String {
-    let output = String(decoding: try runTool("/usr/bin/sha256sum", ["-"], input: data), as: UTF8.self)
+    let output = String(decoding: try runToolWaiting("/usr/bin/sha256sum", ["-"], input: data), as: UTF8.self)
     return "sha256:" + output.prefix(while: { !$0.isWhitespace })
 }
 

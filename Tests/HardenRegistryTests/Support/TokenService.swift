@@ -30,7 +30,7 @@ final class TokenService {
         try await withScratchDirectory { directory in
             let key = directory.appendingPathComponent("key.pem")
             let certificate = directory.appendingPathComponent("certificate.pem")
-            try runTool(
+            try await runTool(
                 "/usr/bin/openssl",
                 [
                     "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.path, "-out", certificate.path,
