@@ -44,7 +44,17 @@ public struct JudgedFinding: Sendable, Codable, Equatable {
     }
     public var vulnerability: Vulnerability
     public var verdict: Verdict
+    /// Where the ignore that accepted it was written (`scan.ignores[0]`, `.trivyignore:3`).
     public var ignoredBy: String?
+    /// Why that ignore accepts it, when it says.
+    public var reason: String?
+
+    public init(vulnerability: Vulnerability, verdict: Verdict, ignoredBy: String? = nil, reason: String? = nil) {
+        self.vulnerability = vulnerability
+        self.verdict = verdict
+        self.ignoredBy = ignoredBy
+        self.reason = reason
+    }
 }
 
 /// One scan's result under the policy gate.
@@ -106,7 +116,8 @@ public struct ScanGate: Sendable {
             if let index = active.firstIndex(where: { $0.matches(finding) }) {
                 used.insert(index)
                 let ignore = active[index]
-                judged.append(JudgedFinding(vulnerability: finding, verdict: .ignored, ignoredBy: ignore.source))
+                judged.append(
+                    JudgedFinding(vulnerability: finding, verdict: .ignored, ignoredBy: ignore.source, reason: ignore.reason))
             } else if ignoreUnfixed, finding.fixedVersion == nil {
                 judged.append(JudgedFinding(vulnerability: finding, verdict: .unfixed))
             } else {

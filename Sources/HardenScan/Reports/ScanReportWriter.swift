@@ -36,7 +36,7 @@ public enum ScanReportWriter {
             if let source = finding.severitySource, !source.hasSuffix("of this record") {
                 line += " — severity: \(source)"
             }
-            if let by = judged.ignoredBy { line += " — ignored by \(by)" }
+            if let by = judged.ignoredBy { line += " — ignored by \(by)" + (judged.reason.map { ": \($0)" } ?? "") }
             lines.append(line)
         }
         for ignore in report.expiredIgnores {
