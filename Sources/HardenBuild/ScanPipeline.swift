@@ -34,8 +34,9 @@ public struct ScanPipeline: Sendable {
         var ignores = try ignoreFile.map { path throws(IgnoreFileError) in try IgnoreFiles.load(path) } ?? []
         ignores += settings.ignores.enumerated().map { position, ignore in
             VulnerabilityIgnore(
-                id: ignore.id, package: ignore.package, reason: ignore.reason, expires: ignore.expires,
-                source: "scan.ignores[\(position)]")
+                id: ignore.id, package: ignore.package, reason: ignore.reason,
+                justification: ignore.justification.flatMap { OpenVEX.Justification(rawValue: $0.rawValue) },
+                expires: ignore.expires, source: "scan.ignores[\(position)]")
         }
         return ScanGate(
             failOn: Set(settings.failOn.map { Severity(word: $0.rawValue) }), ignoreUnfixed: settings.ignoreUnfixed,

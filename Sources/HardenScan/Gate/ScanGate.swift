@@ -48,12 +48,18 @@ public struct JudgedFinding: Sendable, Codable, Equatable {
     public var ignoredBy: String?
     /// Why that ignore accepts it, when it says.
     public var reason: String?
+    /// The OpenVEX justification the ignore names.
+    public var justification: OpenVEX.Justification?
 
-    public init(vulnerability: Vulnerability, verdict: Verdict, ignoredBy: String? = nil, reason: String? = nil) {
+    public init(
+        vulnerability: Vulnerability, verdict: Verdict, ignoredBy: String? = nil, reason: String? = nil,
+        justification: OpenVEX.Justification? = nil
+    ) {
         self.vulnerability = vulnerability
         self.verdict = verdict
         self.ignoredBy = ignoredBy
         self.reason = reason
+        self.justification = justification
     }
 }
 
@@ -117,7 +123,9 @@ public struct ScanGate: Sendable {
                 used.insert(index)
                 let ignore = active[index]
                 judged.append(
-                    JudgedFinding(vulnerability: finding, verdict: .ignored, ignoredBy: ignore.source, reason: ignore.reason))
+                    JudgedFinding(
+                        vulnerability: finding, verdict: .ignored, ignoredBy: ignore.source, reason: ignore.reason,
+                        justification: ignore.justification))
             } else if ignoreUnfixed, finding.fixedVersion == nil {
                 judged.append(JudgedFinding(vulnerability: finding, verdict: .unfixed))
             } else {
