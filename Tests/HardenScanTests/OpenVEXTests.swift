@@ -136,6 +136,14 @@ import Testing
         let engine = ScanGate(failOn: [.high], vex: statements)
             .judge(try Self.findings(werkzeug: "2.2.3"), image: "app", scanners: ["builtin"], subject: byID)
         #expect(engine.findings.filter { $0.verdict == .ignored }.count == 1)
+        // urllib3 gone from this image: its statements speak of nothing here.
+        let without = ScanGate(failOn: [.high], vex: statements).judge(
+            try Self.findings(werkzeug: "2.2.3").filter { $0.package != "urllib3" }, image: "app", scanners: [],
+            subject: Self.image)
+        #expect(Set(without.staleStatements?.map(\.vulnerability) ?? []) == ["CVE-2023-43804"])  // CVE-2023-45803 was left out
+        #expect(
+            ScanReportWriter.render(without, as: .text, version: "test").contains(
+                ", not_affected) matched no finding of this image — remove it"))
         let text = ScanReportWriter.render(again, as: .text, version: "test")
         #expect(text.contains("— ignored by app.vex.json: statements["), "\(text)")
         #expect(text.contains("(not_affected): the app sends no Cookie headers through urllib3"), "\(text)")
@@ -153,7 +161,7 @@ import Testing
         #expect(judged.staleStatements?.count == statements.count)
         let text = ScanReportWriter.render(judged, as: .text, version: "test")
         #expect(text.contains("stale VEX statement: CVE-2023-43804 (old.vex.json: statements["), "\(text)")
-        #expect(text.contains("matched no finding of this image"), "\(text)")
+        #expect(text.contains("is not about this image (another digest"), "\(text)")
     }
 
     /// Written by hand, the way vexctl does: a package as the product, and the image by a
@@ -175,9 +183,10 @@ import Testing
         let statements = try OpenVEX.read(Data(text.utf8), file: "hand.json")
         let judged = ScanGate(failOn: [.high], vex: statements)
             .judge(findings, image: "app", scanners: ["builtin"], subject: Self.image)
-        let ignored = Dictionary(uniqueKeysWithValues: judged.findings.filter { $0.verdict == .ignored }.map {
-            ($0.vulnerability.primaryID, $0)
-        })
+        let ignored = Dictionary(
+            uniqueKeysWithValues: judged.findings.filter { $0.verdict == .ignored }.map {
+                ($0.vulnerability.primaryID, $0)
+            })
         #expect(Set(ignored.keys) == ["CVE-2023-43804", "CVE-2023-32681"])
         #expect(ignored["CVE-2023-43804"]?.reason == nil)
         #expect(ignored["CVE-2023-43804"]?.justification == .vulnerableCodeNotPresent)

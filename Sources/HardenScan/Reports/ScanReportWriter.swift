@@ -56,7 +56,10 @@ public enum ScanReportWriter {
         for statement in report.staleStatements ?? [] {
             lines.append(
                 "  stale VEX statement: \(statement.vulnerability) (\(statement.source), \(statement.status.rawValue)) "
-                    + "matched no finding of this image — remove it, or state it for this image's digest")
+                    + (statement.isAbout(report.subject)
+                        ? "matched no finding of this image — remove it"
+                        : "is not about this image (another digest, or a package without that finding) — remove it, "
+                            + "or state it for this image's digest"))
         }
         if let inferred = report.inferredRelease { lines.append("  release: \(inferred)") }
         for group in report.unmatched {

@@ -111,7 +111,8 @@ public struct ImageIdentity: Sendable, Codable, Equatable {
         if let purl = ociPURL, let hex = manifestDigest.flatMap(Digest.init)?.hex {
             components.append(
                 OpenVEX.Component(
-                    id: purl, identifiers: OpenVEX.Identifiers(purl: purl), hashes: ["sha-256": hex], subcomponents: subcomponents))
+                    id: purl, identifiers: OpenVEX.Identifiers(purl: purl), hashes: ["sha-256": hex], subcomponents: subcomponents
+                ))
         }
         if let purl = dockerPURL, imageID != manifestDigest {
             components.append(

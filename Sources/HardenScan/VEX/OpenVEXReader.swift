@@ -67,7 +67,8 @@ public struct VEXError: Error, Sendable, CustomStringConvertible {
 }
 
 extension OpenVEX {
-    static let readHint = "--vex takes OpenVEX 0.2.0 JSON documents (as harden vex or vexctl write them): fix the file or write it again"
+    static let readHint =
+        "--vex takes OpenVEX 0.2.0 JSON documents (as harden vex or vexctl write them): fix the file or write it again"
 
     /// The statements of every file, in the order given.
     public static func load(_ paths: [String]) throws(VEXError) -> [VEXStatement] {
