@@ -18,6 +18,9 @@ public struct ScanPipeline: Sendable {
     /// Where external scanners write their reports (inside harden's state directory).
     public var scratch: URL
     public var today: String = IgnoreFiles.today()
+    /// OpenVEX statements the gate applies (`harden scan --vex`), and the date before which they expire.
+    public var vex: [VEXStatement] = []
+    public var vexNotBefore: Date?
     public var externalTimeout: Duration = .seconds(600)
     /// Receives one line per scanner run (what it found, how long it took), for `--verbose`.
     public var note: @Sendable (String) -> Void = { _ in }
@@ -34,13 +37,14 @@ public struct ScanPipeline: Sendable {
         var ignores = try ignoreFile.map { path throws(IgnoreFileError) in try IgnoreFiles.load(path) } ?? []
         ignores += settings.ignores.enumerated().map { position, ignore in
             VulnerabilityIgnore(
-                id: ignore.id, package: ignore.package, reason: ignore.reason, expires: ignore.expires,
-                source: "scan.ignores[\(position)]")
+                id: ignore.id, package: ignore.package, reason: ignore.reason,
+                justification: ignore.justification.flatMap { OpenVEX.Justification(rawValue: $0.rawValue) },
+                expires: ignore.expires, source: "scan.ignores[\(position)]")
         }
         return ScanGate(
             failOn: Set(settings.failOn.map { Severity(word: $0.rawValue) }), ignoreUnfixed: settings.ignoreUnfixed,
-            ignores: ignores,
-            today: today, failOnUnmatched: settings.failOnUnmatched ?? false)
+            ignores: ignores, today: today, failOnUnmatched: settings.failOnUnmatched ?? false, vex: vex,
+            vexNotBefore: vexNotBefore)
     }
 
     /// Scans the image at `path` (already read as `analysis`).
@@ -93,7 +97,8 @@ public struct ScanPipeline: Sendable {
         }
         let unmatched = UnmatchedPackages.uncheckedByAll(uncheckedBy)
         var report = gate.judge(
-            FindingMerger.merge(lists), image: name, scanners: settings.scanners.map(\.rawValue), unmatched: unmatched)
+            FindingMerger.merge(lists), image: name, scanners: settings.scanners.map(\.rawValue), unmatched: unmatched,
+            subject: ImageIdentity(analysis.contents.image, name: name))
         report.ecosystems = Catalog(os: os, packages: analysis.catalog.packages).osvEcosystems
         report.inferredRelease = inferred.map {
             "\($0.os.osvEcosystem ?? $0.os.id), inferred from \($0.evidence) (the image's os-release does not say)"

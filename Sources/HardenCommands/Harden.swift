@@ -14,8 +14,8 @@ public struct Harden: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            PlanCommand.self, BuildCommand.self, VerifyCommand.self, SbomCommand.self, ScanCommand.self, CompareCommand.self,
-            DiffCommand.self, NormalizeCommand.self, PushCommand.self, VerifySignatureCommand.self,
+            PlanCommand.self, BuildCommand.self, VerifyCommand.self, SbomCommand.self, ScanCommand.self, VexCommand.self,
+            CompareCommand.self, DiffCommand.self, NormalizeCommand.self, PushCommand.self, VerifySignatureCommand.self,
             AdvisoriesCommand.self, RebuildCommand.self, WatchCommand.self, HistoryCommand.self, ExportCommand.self,
             KeyCommand.self, VersionCommand.self,
         ]

@@ -260,16 +260,29 @@ public struct ScanSettings: Sendable, Equatable, Codable {
 
 /// One accepted vulnerability in a recipe's `scan.ignores`.
 public struct ScanIgnore: Sendable, Equatable, Codable {
+    /// Why the image is not affected, in OpenVEX 0.2.0's words (`harden vex` writes it).
+    public enum Justification: String, Sendable, Codable, CaseIterable {
+        case componentNotPresent = "component_not_present"
+        case vulnerableCodeNotPresent = "vulnerable_code_not_present"
+        case vulnerableCodeNotInExecutePath = "vulnerable_code_not_in_execute_path"
+        case vulnerableCodeCannotBeControlledByAdversary = "vulnerable_code_cannot_be_controlled_by_adversary"
+        case inlineMitigationsAlreadyExist = "inline_mitigations_already_exist"
+    }
+
     public var id: String
     public var package: String?
     public var reason: String
+    public var justification: Justification?
     /// The last day (YYYY-MM-DD) it applies.
     public var expires: String?
 
-    public init(id: String, package: String? = nil, reason: String, expires: String? = nil) {
+    public init(
+        id: String, package: String? = nil, reason: String, justification: Justification? = nil, expires: String? = nil
+    ) {
         self.id = id
         self.package = package
         self.reason = reason
+        self.justification = justification
         self.expires = expires
     }
 }

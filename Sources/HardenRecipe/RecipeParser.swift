@@ -15,7 +15,7 @@ enum RecipeParser {
     static let policyKeys = ["allow-root", "allow-shell", "allow-package-manager", "disable", "forbid-paths", "exceptions"]
     static let exceptionKeys = ["rule", "path", "reason", "expires"]
     static let scanKeys = ["scanners", "fail-on", "ignore-unfixed", "fail-on-unmatched", "ignore-file", "ignores"]
-    static let ignoreKeys = ["id", "package", "reason", "expires"]
+    static let ignoreKeys = ["id", "package", "reason", "justification", "expires"]
     static let scheduleKeys = ["cron", "timezone", "triggers"]
     static let publishKeys = ["to", "tags", "sign-key", "attest", "legacy-sig"]
 
@@ -215,7 +215,11 @@ enum RecipeParser {
             scan.ignores.append(
                 ScanIgnore(
                     id: try entry.required("id").string(vulnerabilityID), package: try entry["package"]?.string(),
-                    reason: reason, expires: try entry["expires"]?.string(Validate.date)))
+                    reason: reason,
+                    justification: try entry["justification"].map { field throws(RecipeError) in
+                        try enumValue(field, ScanIgnore.Justification.self)
+                    },
+                    expires: try entry["expires"]?.string(Validate.date)))
         }
         return scan
     }
@@ -271,17 +275,24 @@ enum RecipeParser {
         _ field: YAMLField, _ type: T.Type, lowercase: Bool = false
     ) throws(RecipeError) -> [T] where T.RawValue == String {
         var result: [T] = []
-        let allowed = T.allCases.map(\.rawValue)
         for item in try field.sequence(allowScalar: true) {
-            let raw = try item.string()
-            guard let value = T(rawValue: lowercase ? raw.lowercased() : raw) else {
-                let suggestion = Suggest.closest(to: raw, among: allowed)
-                throw item.error(
-                    "\(item.path): '\(raw)' is not one of \(allowed.joined(separator: ", "))"
-                        + (suggestion.map { "; did you mean '\($0)'?" } ?? ""))
-            }
-            result.append(value)
+            result.append(try enumValue(item, type, lowercase: lowercase))
         }
         return result
+    }
+
+    /// One of `T`'s raw values, or an error naming them all and the nearest.
+    private static func enumValue<T: RawRepresentable & CaseIterable>(
+        _ field: YAMLField, _ type: T.Type, lowercase: Bool = false
+    ) throws(RecipeError) -> T where T.RawValue == String {
+        let allowed = T.allCases.map(\.rawValue)
+        let raw = try field.string()
+        guard let value = T(rawValue: lowercase ? raw.lowercased() : raw) else {
+            let suggestion = Suggest.closest(to: raw, among: allowed)
+            throw field.error(
+                "\(field.path): '\(raw)' is not one of \(allowed.joined(separator: ", "))"
+                    + (suggestion.map { "; did you mean '\($0)'?" } ?? ""))
+        }
+        return value
     }
 }

@@ -71,6 +71,19 @@ let minimalRecipe = """
         #expect(error.location.line == 15)
     }
 
+    /// A scan ignore may name an OpenVEX justification; a misspelt one is refused with the nearest.
+    @Test func ignoresNameAnOpenVEXJustification() throws {
+        let project = try TemporaryProject()
+        let ignore = "\nscan:\n  ignores:\n    - id: CVE-2023-45853\n      reason: minizip is not built\n"
+        let loaded = try project.load(minimalRecipe + ignore + "      justification: vulnerable_code_not_present\n")
+        #expect(loaded.recipe.scan.ignores.first?.justification == .vulnerableCodeNotPresent)
+        #expect(try project.load(minimalRecipe + ignore).recipe.scan.ignores.first?.justification == nil)
+        let error = try #require(project.error(minimalRecipe + ignore + "      justification: component_not_presen\n"))
+        #expect(error.message.contains("scan.ignores[0].justification: 'component_not_presen' is not one of"), "\(error.message)")
+        #expect(error.message.contains("did you mean 'component_not_present'?"), "\(error.message)")
+        #expect(error.location.line == 18)
+    }
+
     @Test func unknownKeySuggestsTheNearestOneWithItsPosition() throws {
         let project = try TemporaryProject()
         let error = try #require(project.error(minimalRecipe + "\n  entrypont: [python3]\n"))

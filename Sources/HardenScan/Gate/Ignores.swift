@@ -10,6 +10,8 @@ public struct VulnerabilityIgnore: Sendable, Codable, Equatable {
     public var paths: [String]?
     public var purls: [String]?
     public var reason: String?
+    /// harden's policy: why the image is not affected, as OpenVEX says it.
+    public var justification: OpenVEX.Justification?
     /// The last day (YYYY-MM-DD) it applies, inclusive.
     public var expires: String?
     /// Where it was written: `file:line` or `policy`.
@@ -17,13 +19,14 @@ public struct VulnerabilityIgnore: Sendable, Codable, Equatable {
 
     public init(
         id: String, package: String? = nil, paths: [String]? = nil, purls: [String]? = nil, reason: String? = nil,
-        expires: String? = nil, source: String
+        justification: OpenVEX.Justification? = nil, expires: String? = nil, source: String
     ) {
         self.id = id
         self.package = package
         self.paths = paths
         self.purls = purls
         self.reason = reason
+        self.justification = justification
         self.expires = expires
         self.source = source
     }

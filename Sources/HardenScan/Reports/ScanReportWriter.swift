@@ -36,7 +36,10 @@ public enum ScanReportWriter {
             if let source = finding.severitySource, !source.hasSuffix("of this record") {
                 line += " — severity: \(source)"
             }
-            if let by = judged.ignoredBy { line += " — ignored by \(by)" }
+            if let by = judged.ignoredBy {
+                line += " — ignored by \(by)" + (judged.vexStatus.map { " (\($0.rawValue))" } ?? "")
+                    + ((judged.reason ?? judged.justification?.rawValue).map { ": \($0)" } ?? "")
+            }
             lines.append(line)
         }
         for ignore in report.expiredIgnores {
@@ -44,6 +47,19 @@ public enum ScanReportWriter {
         }
         for ignore in report.staleIgnores {
             lines.append("  stale ignore: \(ignore.id) (\(ignore.source)) matched nothing — remove it")
+        }
+        for statement in report.expiredStatements ?? [] {
+            lines.append(
+                "  expired VEX statement: \(statement.vulnerability) (\(statement.source), \(statement.status.rawValue)) "
+                    + "of \(statement.timestamp) is older than the --vex-max-age — it no longer applies")
+        }
+        for statement in report.staleStatements ?? [] {
+            lines.append(
+                "  stale VEX statement: \(statement.vulnerability) (\(statement.source), \(statement.status.rawValue)) "
+                    + (statement.isAbout(report.subject)
+                        ? "matched no finding of this image — remove it"
+                        : "is not about this image (another digest, or a package without that finding) — remove it, "
+                            + "or state it for this image's digest"))
         }
         if let inferred = report.inferredRelease { lines.append("  release: \(inferred)") }
         for group in report.unmatched {
