@@ -29,7 +29,7 @@ enum PushAttestations {
     }
 
     static func make(
-        _ kinds: [Kind], layout: String, build: BuildRecord?, repository: String, vex: (() throws -> Data)?
+        _ kinds: [Kind], layout: String, build: BuildRecord?, repository: String, vex: (() throws -> Data?)?
     ) throws(PushError) -> [Attestation] {
         var made: [Attestation] = []
         for kind in kinds {
@@ -41,19 +41,33 @@ enum PushAttestations {
                     throw PushError(
                         "--attest vex needs the scan of a build", hint: "push a recipe by name after harden build scanned it")
                 }
+                let document: Data?
                 do {
-                    made.append(Attestation(name: "vex", predicateType: "https://openvex.dev/ns", predicate: try vex()))
+                    document = try vex()
                 } catch {
-                    throw PushError("cannot make the OpenVEX document: \(error)")
+                    throw PushError("cannot make the OpenVEX document from the build's scan report: \(error)")
+                }
+                if let document {
+                    made.append(Attestation(name: "vex", predicateType: "https://openvex.dev/ns", predicate: document))
+                } else {
+                    Output.note("harden: the scan found nothing and nothing was fixed: no VEX attestation (OpenVEX needs a statement)")
                 }
             }
         }
         return made
     }
 
-    /// The OpenVEX document of a build's scan, for `--attest vex` (nil: the build kept no scan).
-    static func vexDocument(for build: BuildRecord, image: String, repository: String) -> (() throws -> Data)? {
-        nil
+    /// The OpenVEX document of a build's scan, for `--attest vex`, about the image as pushed
+    /// (nil: the build kept no scan). The closure gives nil when there is nothing to state.
+    static func vexDocument(for build: BuildRecord, image digest: String, repository: String) -> (() throws -> Data?)? {
+        guard let path = build.scanReport else { return nil }
+        return {
+            let report = try JSONDecoder().decode(ScanReport.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            let product = ImageIdentity(name: repository, manifestDigest: digest, imageID: build.runtimeImage)
+            return OpenVEX.document(
+                for: report, product: product, author: "harden", timestamp: build.finishedAt ?? build.startedAt,
+                tooling: "harden \(Harden.version)")
+        }
     }
 
     private static func sboms(layout: String, repository: String) throws(PushError) -> [Attestation] {

@@ -1,5 +1,6 @@
 import Foundation
 import HardenHistory
+import HardenTestSupport
 import Testing
 
 /// `harden vex` and `harden scan --vex` as a user runs them: two builds of a recipe whose
@@ -145,6 +146,40 @@ import Testing
         let withOptions = try await project.harden(["vex", name, "--scanner", "trivy"])
         #expect(withOptions.status == 2)
         #expect(withOptions.stderr.contains("is a recipe"), "\(withOptions.stderr)")
+
+        // Pushed with --attest vex: the signed attestation is the build's OpenVEX, about the pushed digest.
+        let key = try await project.harden(["key", "generate", "--output", "keys"])
+        #expect(key.status == 0, "\(key.stderr)")
+        try await LocalRegistry.run { registry in
+            let pushed = try await project.harden([
+                "push", name, "\(registry.host)/harden-test/\(name):1", "--sign-key", "keys/harden.key", "--attest", "vex",
+            ])
+            #expect(pushed.status == 0, "\(pushed.stderr)")
+            #expect(pushed.stdout.contains("vex: https://openvex.dev/ns attached"), "\(pushed.stdout)")
+            let latest = try #require(try await DockerBuildTests().store(project).builds().first?.runtimeImage)
+            let pushedLayout = project.root.appendingPathComponent(".harden/images/\(name)/\(latest.dropFirst(7)).oci")
+            let digest = try #require(
+                (try JSONSerialization.jsonObject(with: Data(contentsOf: pushedLayout.appendingPathComponent("index.json")))
+                    as? [String: Any]).flatMap { ($0["manifests"] as? [[String: Any]])?.first?["digest"] as? String })
+            #expect(pushed.stdout.contains("@\(digest)"), "\(pushed.stdout)")  // the layout's digest, pushed as itself
+            let checked = try await CLI.shell(
+                "python3 '\(CLI.packageRoot.path)/Tests/HardenPublishTests/Checkers/cosign_check.py' bundles "
+                    + "http://\(registry.host) harden-test/\(name) \(digest) '\(project.root.path)/keys/harden.pub'")
+            #expect(checked.status == 0, "\(checked.output)")
+            let found = try #require(try JSONSerialization.jsonObject(with: Data(checked.output.utf8)) as? [[String: Any]])
+            let vex = try #require(found.first { $0["predicateType"] as? String == "https://openvex.dev/ns" }?["predicate"])
+            let attested = project.root.appendingPathComponent("attested.json").path
+            try JSONSerialization.data(withJSONObject: vex).write(to: URL(fileURLWithPath: attested))
+            try validate(attested)
+            let statuses = try statements(attested)
+            #expect(statuses.contains { $0.name == "CVE-2023-43804" && $0.status == "not_affected" })
+            let products = statuses.flatMap { ($0.statement["products"] as? [[String: Any]]) ?? [] }
+            #expect(
+                products.contains {
+                    ($0["@id"] as? String)?.hasPrefix(
+                        "pkg:oci/\(name)@\(digest.replacingOccurrences(of: ":", with: "%3A"))?repository_url=\(registry.host.replacingOccurrences(of: ":", with: "%3A"))/harden-test/\(name)") == true
+                }, "\(products)")
+        }
     }
 
     @Test func anImageIsScannedAndIgnoresWithoutAReasonAreLeftOut() async throws {
