@@ -194,11 +194,5 @@ public enum SignatureCheck {
 
 /// The layers of a legacy signature manifest, with their annotations.
 struct ArtifactLayers: Decodable {
-    struct Layer: Decodable {
-        var mediaType: String
-        var digest: String
-        var size: Int64
-        var annotations: [String: String]?
-    }
-    var layers: [Layer]
+    var layers: [ArtifactManifest.Entry]
 }

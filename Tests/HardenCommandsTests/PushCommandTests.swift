@@ -14,6 +14,25 @@ import Testing
         let blobsPresent: Int
     }
 
+    /// Recipe "app"'s last successful build, as harden build records it and keeps its layout;
+    /// gives the history it is in.
+    @discardableResult
+    func keepBuild(
+        of layout: String, in project: Project, imageID: String, inputParts: [String: String] = [:],
+        baseImages: [String: String] = [:]
+    ) async throws -> BuildStore {
+        let state = StateDirectory(root: project.root.appendingPathComponent(".harden"))
+        let kept = state.imageLayout(recipe: "app", imageID: imageID)
+        try FileManager.default.createDirectory(at: kept.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: layout, toPath: kept.path)
+        let store = try BuildStore(path: state.database.path)
+        _ = try await store.insert(
+            BuildRecord(
+                recipe: "app", status: .succeeded, reasons: ["new recipe"], inputDigest: "sha256:in", inputParts: inputParts,
+                baseImages: baseImages, runtimeImage: imageID, startedAt: Date(), finishedAt: Date()))
+        return store
+    }
+
     @Test func aLayoutAndARecipesLastBuildArePushedAsThemselves() async throws {
         let project = try Project()
         let images = try TestImages()
@@ -23,17 +42,8 @@ import Testing
             try JSONDecoder().decode(ImageIndex.self, from: Data(contentsOf: URL(fileURLWithPath: layout + "/index.json")))
                 .manifests.first?.digest.description)
 
-        // The recipe's last successful build, as harden build records it and keeps its layout.
-        let state = StateDirectory(root: project.root.appendingPathComponent(".harden"))
-        let imageID = "sha256:" + String(repeating: "ab", count: 32)
-        let kept = state.imageLayout(recipe: "app", imageID: imageID)
-        try FileManager.default.createDirectory(at: kept.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: layout, toPath: kept.path)
-        let store = try BuildStore(path: state.database.path)
-        _ = try await store.insert(
-            BuildRecord(
-                recipe: "app", status: .succeeded, reasons: ["new recipe"], inputDigest: "sha256:in", inputParts: [:],
-                baseImages: [:], runtimeImage: imageID, startedAt: Date(), finishedAt: Date()))
+        // The recipe's last successful build.
+        let store = try await keepBuild(of: layout, in: project, imageID: "sha256:" + String(repeating: "ab", count: 32))
 
         try await LocalRegistry.run { registry in
             let first = try await project.harden(["push", layout, "\(registry.host)/harden-test/cli:1", "--format", "json"])
@@ -82,18 +92,10 @@ import Testing
         defer { images.remove() }
         let layout = try images.image([base, [file("app/run", "#!/app signed\n", mode: 0o755)]])
         let unsignedLayout = try images.image([base, [file("app/run", "#!/app unsigned\n", mode: 0o755)]])
-        let state = StateDirectory(root: project.root.appendingPathComponent(".harden"))
-        let imageID = "sha256:" + String(repeating: "cd", count: 32)
-        let kept = state.imageLayout(recipe: "app", imageID: imageID)
-        try FileManager.default.createDirectory(at: kept.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: layout, toPath: kept.path)
-        let store = try BuildStore(path: state.database.path)
-        _ = try await store.insert(
-            BuildRecord(
-                recipe: "app", status: .succeeded, reasons: ["new recipe"], inputDigest: "sha256:in",
-                inputParts: ["recipe.runtime.user": "1", "context/app.py": "2"],
-                baseImages: ["python:3.11-slim": "sha256:" + String(repeating: "ef", count: 32)], runtimeImage: imageID,
-                startedAt: Date(), finishedAt: Date()))
+        try await keepBuild(
+            of: layout, in: project, imageID: "sha256:" + String(repeating: "cd", count: 32),
+            inputParts: ["recipe.runtime.user": "1", "context/app.py": "2"],
+            baseImages: ["python:3.11-slim": "sha256:" + String(repeating: "ef", count: 32)])
         for name in ["mine", "other"] {
             let made = try await project.harden(["key", "generate", "--output", "keys/\(name)"])
             #expect(made.status == 0, "\(made.stderr)")
