@@ -36,7 +36,12 @@ struct Publishing {
         guard reference.digest == nil, name.contains(":") else {
             throw PushError("\(destination): name the tag to push to, and no digest", hint: "write it as registry/repository:tag")
         }
-        let image = try LayoutImage.read(layout)
+        let image = try PushableImage.read(layout)
+        if image.manifestComposed {
+            Output.note(
+                "harden: \(layout) is a docker-archive with no manifest of its own: pushed with an OCI manifest "
+                    + "harden wrote (its config and uncompressed layers as they are), \(image.digest)")
+        }
         let attestations = try PushAttestations.make(
             signing?.attest ?? [], layout: layout, build: build, repository: reference.name,
             vex: build.flatMap { PushAttestations.vexDocument(for: $0, image: image.digest, repository: reference.name) })

@@ -12,10 +12,11 @@ struct PushCommand: AsyncParsableCommand {
         commandName: "push",
         abstract: "Push a built image to a registry as itself, so the registry stores it under harden's digest.",
         discussion: """
-            SOURCE is a recipe name (its last successful build's OCI layout) or an OCI layout directory; \
-            DEST is registry/repository:tag. Blobs the registry already has are not sent again; the \
-            manifest is sent as the layout's exact bytes and the digest the registry reports must be \
-            harden's. Logins come from the docker config file. Plain HTTP only for loopback registries \
+            SOURCE is a recipe name (its last successful build's OCI layout), an OCI layout directory, \
+            an OCI archive or a docker-archive; DEST is registry/repository:tag. Blobs the registry \
+            already has are not sent again; blobs over 128 MiB go up in chunks. The manifest is sent as \
+            its exact bytes (a classic docker-archive has none: harden writes one naming its config \
+            and layers as they are) and the digest the registry reports must be harden's. Logins come from the docker config file. Plain HTTP only for loopback registries \
             and those given with --insecure-registry. \
             With --sign-key the pushed digest is signed as cosign 3 signs (a Sigstore bundle attached as \
             an OCI referrer, or listed in the sha256-<hex> tag index where the registry has no referrers \
@@ -28,7 +29,7 @@ struct PushCommand: AsyncParsableCommand {
             (the error says so).
             """)
 
-    @Argument(help: "A recipe name, or an OCI layout directory.")
+    @Argument(help: "A recipe name, an OCI layout directory, an OCI archive or a docker-archive.")
     var source: String
 
     @Argument(help: "Where to push: registry/repository:tag.")
@@ -81,14 +82,11 @@ struct PushCommand: AsyncParsableCommand {
         }
     }
 
-    /// The layout directory SOURCE names: itself, or the last successful build of that recipe.
+    /// The image SOURCE names: a path as it is, or the OCI layout of that recipe's last successful build.
     private func resolveSource(
         _ history: BuildStore?, _ directory: StateDirectory
     ) async throws(PushError) -> (layout: String, build: BuildRecord?) {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue {
-            return (source, nil)
-        }
+        if source.contains("/") || FileManager.default.fileExists(atPath: source) { return (source, nil) }
         guard let history else {
             throw PushError(
                 "\(source): no such OCI layout, and no build history in \(state) to find a recipe of that name in",

@@ -21,8 +21,9 @@ public struct HTTPAnswer: Sendable {
 public struct HTTPRequest: Sendable {
     public enum Body: Sendable {
         case bytes(Data)
-        /// A file sent as it is read, `size` bytes long.
-        case file(path: String, size: Int64)
+        /// `size` bytes of a file from `offset` on, sent as they are read (a blob file, a tar
+        /// member in place, one chunk of a large blob).
+        case file(path: String, offset: Int64 = 0, size: Int64)
     }
 
     public var method: String
@@ -73,8 +74,9 @@ public final class HTTPTransport: Sendable {
         let progress = Progress()
         switch request.body {
         case .bytes(let data): outgoing.body = .bytes(ByteBuffer(bytes: data))
-        case .file(let path, let size):
-            outgoing.body = .stream(FileChunks(path: path, onChunk: progress.touch), length: .known(size))
+        case .file(let path, let offset, let size):
+            outgoing.body = .stream(
+                FileChunks(path: path, offset: offset, length: size, onChunk: progress.touch), length: .known(size))
         case nil: break
         }
         let client = HTTPClients.shared.client(for: request.url, followingRedirects: request.followRedirects)
@@ -342,11 +344,16 @@ extension HTTPTransport {
 public struct FileChunks: AsyncSequence, Sendable {
     public typealias Element = ByteBuffer
     public let path: String
+    public let offset: Int64
+    /// At most this many bytes are read; nil: to the end of the file.
+    public let length: Int64?
     /// Told of every chunk read (a stall watch).
     let onChunk: @Sendable () -> Void
 
-    public init(path: String, onChunk: @escaping @Sendable () -> Void = {}) {
+    public init(path: String, offset: Int64 = 0, length: Int64? = nil, onChunk: @escaping @Sendable () -> Void = {}) {
         self.path = path
+        self.offset = offset
+        self.length = length
         self.onChunk = onChunk
     }
 
@@ -358,29 +365,31 @@ public struct FileChunks: AsyncSequence, Sendable {
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let path: String
-        let onChunk: @Sendable () -> Void
+        let chunks: FileChunks
         var handle: FileHandle?
+        var left: Int64
         var done = false
 
         public mutating func next() async throws -> ByteBuffer? {
             if done { return nil }
             if handle == nil {
-                guard let opened = FileHandle(forReadingAtPath: path) else {
-                    throw ReadError(path: path, reason: String(cString: strerror(errno)))
+                guard let opened = FileHandle(forReadingAtPath: chunks.path) else {
+                    throw ReadError(path: chunks.path, reason: String(cString: strerror(errno)))
                 }
+                if chunks.offset > 0 { try opened.seek(toOffset: UInt64(chunks.offset)) }
                 handle = opened
             }
-            let chunk = try handle?.read(upToCount: 1 << 20) ?? Data()
-            onChunk()
+            let chunk = left > 0 ? try handle?.read(upToCount: Int(Swift.min(left, 1 << 20))) ?? Data() : Data()
+            chunks.onChunk()
             if chunk.isEmpty {
                 done = true
                 try? handle?.close()
                 return nil
             }
+            left -= Int64(chunk.count)
             return ByteBuffer(bytes: chunk)
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(path: path, onChunk: onChunk) }
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(chunks: self, left: length ?? .max) }
 }

@@ -29,6 +29,8 @@ public struct LocatedImage: Sendable {
     public var format: Format
     public var manifestDigest: Digest?
     public var configDigest: Digest
+    /// The member holding the config's bytes (`blobs/sha256/…`, `<hex>.json`).
+    public var configMember: String
     public var config: ImageConfig
     public var layers: [LayerRef]
     public var repoTags: [String]
@@ -132,7 +134,8 @@ public struct ImageLocator: Sendable {
             } ?? []
         return LocatedImage(
             source: source, format: isTar ? (source.contains("manifest.json") ? .dockerArchive : .ociArchive) : .ociLayout,
-            manifestDigest: descriptor.digest, configDigest: manifest.config.digest, config: config, layers: layers,
+            manifestDigest: descriptor.digest, configDigest: manifest.config.digest,
+            configMember: "blobs/sha256/\(manifest.config.digest.hex)", config: config, layers: layers,
             repoTags: tags)
     }
 
@@ -240,7 +243,8 @@ public struct ImageLocator: Sendable {
                     diffID: config.rootfs.diffIDs[position], createdBy: history[position]))
         }
         return LocatedImage(
-            source: source, format: .dockerArchive, manifestDigest: nil, configDigest: configDigest, config: config,
+            source: source, format: .dockerArchive, manifestDigest: nil, configDigest: configDigest,
+            configMember: ImageSource.clean(manifest.config), config: config,
             layers: layers, repoTags: manifest.repoTags ?? [])
     }
 

@@ -73,6 +73,15 @@ public struct ImageSource: Sendable {
         }
     }
 
+    /// Where a member's bytes lie as they are, to be sent without reading them here: the file,
+    /// the offset of the first byte and the size. Nil when missing, or not stored in place.
+    public func span(of name: String) -> (path: String, offset: Int64, size: Int64)? {
+        switch container {
+        case .directory(let root): size(of: name).map { (root + "/" + name, 0, $0) }
+        case .tar(let path): members[name].flatMap { member in member.offset.map { (path, $0, member.size) } }
+        }
+    }
+
     /// A member's bytes as a stream.
     public func open(_ name: String) throws(ImageError) -> ByteSource {
         switch container {

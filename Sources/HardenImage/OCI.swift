@@ -97,6 +97,13 @@ public struct ImageManifest: Sendable, Codable {
     public var config: Descriptor
     public var layers: [Descriptor]
     public var manifests: [Descriptor]?
+
+    public init(schemaVersion: Int, mediaType: String?, config: Descriptor, layers: [Descriptor]) {
+        self.schemaVersion = schemaVersion
+        self.mediaType = mediaType
+        self.config = config
+        self.layers = layers
+    }
 }
 
 /// OCI `config.md`: the parts harden reads.

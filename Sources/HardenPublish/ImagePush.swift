@@ -15,13 +15,15 @@ public struct PushError: Error, Sendable, CustomStringConvertible {
     public var description: String { message + (hint.map { "\n  hint: \($0)" } ?? "") }
 }
 
-/// An image manifest in an OCI layout, ready to be pushed as itself: the manifest's exact bytes
-/// and the files of the blobs it names.
-public struct LayoutImage: Sendable {
+/// An image ready to be pushed as itself: the manifest's exact bytes and where the bytes of
+/// the blobs it names lie (files of an OCI layout, or members of an archive read in place).
+public struct PushableImage: Sendable {
     public struct Blob: Sendable {
         public var digest: String
         public var size: Int64
         public var path: String
+        /// Where the blob starts in `path` (0 for a layout's blob file).
+        public var offset: Int64 = 0
     }
 
     public var manifest: Data
@@ -29,10 +31,21 @@ public struct LayoutImage: Sendable {
     public var digest: String
     /// The config first, then the layers.
     public var blobs: [Blob]
+    /// True when harden wrote the manifest: a classic docker-archive has none of its own.
+    public var manifestComposed = false
+
+    /// An OCI layout directory, an OCI archive or a docker-archive (`docker save`).
+    public static func read(_ path: String) throws(PushError) -> PushableImage {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw PushError("\(path): no such file or directory")
+        }
+        return isDirectory.boolValue ? try layout(path) : try archive(path)
+    }
 
     /// Reads `index.json` of the layout at `path`: one image manifest, whose bytes must have its
     /// digest and whose blobs must be there with their sizes.
-    public static func read(_ path: String) throws(PushError) -> LayoutImage {
+    static func layout(_ path: String) throws(PushError) -> PushableImage {
         let root = URL(fileURLWithPath: path)
         func blobPath(_ digest: Digest) -> String { root.appendingPathComponent("blobs/sha256/\(digest.hex)").path }
         let indexPath = root.appendingPathComponent("index.json").path
@@ -41,7 +54,7 @@ public struct LayoutImage: Sendable {
         else {
             throw PushError(
                 "\(path) is not an OCI layout (no oci-layout and index.json)",
-                hint: "push a recipe by name, or an OCI layout that harden build or harden normalize wrote")
+                hint: "push a recipe by name, an OCI layout that harden build or harden normalize wrote, or a docker-archive")
         }
         guard let index = try? JSONDecoder().decode(ImageIndex.self, from: indexData) else {
             throw PushError("\(indexPath): not an OCI image index")
@@ -83,9 +96,89 @@ public struct LayoutImage: Sendable {
             }
             blobs.append(Blob(digest: blob.digest.description, size: blob.size, path: file))
         }
-        return LayoutImage(
+        return PushableImage(
             manifest: manifest, mediaType: parsed.mediaType ?? descriptor.mediaType, digest: descriptor.digest.description,
             blobs: blobs)
+    }
+
+    /// An image archive, its members sent in place. An OCI archive (and a docker-archive of
+    /// docker 25 or later) carries its manifest, which is pushed as it is; for a classic
+    /// docker-archive harden writes an OCI manifest naming the config and the layers as they are
+    /// in the archive (uncompressed layers: their digests are the config's diff_ids), so the
+    /// pushed image keeps its image ID and the same archive always gives the same digest.
+    static func archive(_ path: String) throws(PushError) -> PushableImage {
+        let located: LocatedImage
+        do {
+            located = try ImageLocator().locate(try ImageSource.open(path))
+        } catch {
+            throw PushError(
+                error.description, hint: "push a recipe by name, an OCI layout, an OCI archive or a docker-archive (docker save)")
+        }
+        let source = located.source
+        func span(_ member: String, what: String) throws(PushError) -> (path: String, offset: Int64, size: Int64) {
+            guard let span = source.span(of: member) else {
+                throw PushError(
+                    "\(path): \(what) (\(member)) is not stored as it is in the archive (a compressed tar?)",
+                    hint: "decompress the archive, or push its OCI layout")
+            }
+            return span
+        }
+        let config = try span(located.configMember, what: "the config")
+        var blobs = [Blob(digest: located.configDigest.description, size: config.size, path: config.path, offset: config.offset)]
+        if let manifestDigest = located.manifestDigest {
+            let manifest: Data
+            do {
+                manifest = try source.read("blobs/sha256/\(manifestDigest.hex)", limit: 4 << 20)
+            } catch {
+                throw PushError(error.description)
+            }
+            guard let parsed = try? JSONDecoder().decode(ImageManifest.self, from: manifest) else {
+                throw PushError("\(path): manifest \(manifestDigest) is not an image manifest")
+            }
+            for layer in parsed.layers {
+                let member = try span("blobs/sha256/\(layer.digest.hex)", what: "layer \(layer.digest)")
+                blobs.append(Blob(digest: layer.digest.description, size: member.size, path: member.path, offset: member.offset))
+            }
+            return PushableImage(
+                manifest: manifest, mediaType: parsed.mediaType ?? MediaType.ociManifest,
+                digest: manifestDigest.description, blobs: blobs)
+        }
+        var layers: [Descriptor] = []
+        for layer in located.layers {
+            let member = try span(layer.member, what: "layer \(layer.index + 1)")
+            guard try isPlainTar(member) else {
+                throw PushError(
+                    "\(path): layer \(layer.member) is compressed; harden pushes a docker-archive's layers as they are, "
+                        + "and their digests would not be the config's diff_ids",
+                    hint: "harden normalize the archive to an OCI layout and push that")
+            }
+            layers.append(
+                Descriptor(mediaType: "application/vnd.oci.image.layer.v1.tar", digest: layer.diffID, size: member.size))
+            blobs.append(Blob(digest: layer.diffID.description, size: member.size, path: member.path, offset: member.offset))
+        }
+        let manifest = ImageWriter.encode(
+            ImageManifest(
+                schemaVersion: 2, mediaType: MediaType.ociManifest,
+                config: Descriptor(mediaType: MediaType.ociConfig, digest: located.configDigest, size: config.size),
+                layers: layers))
+        return PushableImage(
+            manifest: manifest, mediaType: MediaType.ociManifest, digest: Digest.sha256(manifest).description, blobs: blobs,
+            manifestComposed: true)
+    }
+
+    /// False for a gzip or zstd stream, by its first bytes.
+    private static func isPlainTar(_ span: (path: String, offset: Int64, size: Int64)) throws(PushError) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: span.path) else { throw PushError("cannot read \(span.path)") }
+        defer { try? handle.close() }
+        let head: Data
+        do {
+            try handle.seek(toOffset: UInt64(span.offset))
+            head = try handle.read(upToCount: 4) ?? Data()
+        } catch {
+            throw PushError("cannot read \(span.path): \(error.localizedDescription)")
+        }
+        let bytes = [UInt8](head)
+        return !(bytes.starts(with: [0x1f, 0x8b]) || bytes.starts(with: [0x28, 0xb5, 0x2f, 0xfd]))
     }
 }
 
@@ -110,7 +203,7 @@ public enum ImagePush {
     /// (where harden pushed before, newest first); a missing blob is mounted from them if the
     /// registry will, and sent otherwise.
     public static func push(
-        _ image: LayoutImage, to destination: ImageReference, client: RegistryClient, mountFrom: [String] = [],
+        _ image: PushableImage, to destination: ImageReference, client: RegistryClient, mountFrom: [String] = [],
         progress: @Sendable (String) -> Void = { _ in }
     ) async throws(PushError) -> PushResult {
         var result = PushResult(
@@ -132,7 +225,7 @@ public enum ImagePush {
                     continue
                 }
                 progress("push: sending \(blob.digest) (\(blob.size) bytes)")
-                try await client.uploadBlob(blob.digest, size: blob.size, file: blob.path, to: destination)
+                try await client.uploadBlob(blob.digest, size: blob.size, file: blob.path, offset: blob.offset, to: destination)
                 result.blobsSent += 1
                 result.bytesSent += blob.size
             }

@@ -95,7 +95,9 @@ public enum Referrers {
         _ subject: String, in repository: ImageReference, client: RegistryClient
     ) async throws(RegistryError) -> (referrers: [Referrer], source: ReferrersSource) {
         if let index = try await client.referrers(of: subject, in: repository) {
-            return (try decodeIndex(index, what: "the referrers API's answer for \(subject)", repository).referrers, .referrersAPI)
+            return (
+                try decodeIndex(index, what: "the referrers API's answer for \(subject)", repository).referrers, .referrersAPI
+            )
         }
         let tag = tagName(for: subject)
         guard let fetched = try await client.fetchManifest(repository.tagged(tag)) else { return ([], .tagIndex) }

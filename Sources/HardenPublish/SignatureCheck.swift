@@ -45,7 +45,8 @@ public enum SignatureCheck {
             {
                 continue
             }
-            found.append(try await checkBundle(referrer, source: source, subject: subject, in: repository, key: key, client: client))
+            found.append(
+                try await checkBundle(referrer, source: source, subject: subject, in: repository, key: key, client: client))
         }
         found += try await checkLegacy(subject, in: repository, key: key, client: client)
         return found

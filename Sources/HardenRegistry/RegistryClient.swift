@@ -20,6 +20,8 @@ public actor RegistryClient {
     private let transport: HTTPTransport
     /// How long an upload may go without progress before it is given up.
     let uploadStallSeconds: Double
+    /// Blobs larger than this go up in chunks of this size (or of the registry's minimum, if larger).
+    let uploadChunkSize: Int64
 
     private var answers: [ImageReference: Task<Result<String, RegistryError>, Never>] = [:]
     private var tokens: [TokenKey: Task<Result<String, RegistryError>, Never>] = [:]
@@ -32,10 +34,13 @@ public actor RegistryClient {
     ///   - timeout: how long one request may wait for an answer.
     ///   - maximumConcurrentRequests: how many references `digests(of:)` asks about at once.
     ///   - uploadStall: how long a blob upload may send nothing and get no answer (any size, any link).
+    ///   - uploadChunkSize: blobs up to this size go up in one request, larger ones in chunks of it
+    ///     (a proxy in front of a registry may refuse very large request bodies).
     public init(
         credentials: DockerCredentials = .none, insecureRegistries: Set<String> = [], timeout: Duration = .seconds(30),
-        maximumConcurrentRequests: Int = 8, uploadStall: Duration = .seconds(60)
+        maximumConcurrentRequests: Int = 8, uploadStall: Duration = .seconds(60), uploadChunkSize: Int64 = 128 << 20
     ) {
+        self.uploadChunkSize = max(1, uploadChunkSize)
         self.uploadStallSeconds = Double(uploadStall.components.seconds) + Double(uploadStall.components.attoseconds) / 1e18
         self.credentials = credentials
         self.insecureRegistries = insecureRegistries

@@ -44,7 +44,8 @@ extension RegistryClient {
         let served = Self.sha256(answer.body)
         guard served == digest else {
             throw RegistryError(
-                .unexpectedResponse, "\(reference.apiHost) (\(reference.repository)) served \(served) when asked for blob \(digest)",
+                .unexpectedResponse,
+                "\(reference.apiHost) (\(reference.repository)) served \(served) when asked for blob \(digest)",
                 hint: "the registry's storage is damaged or something in between altered the blob")
         }
         return answer.body

@@ -1,7 +1,7 @@
 import Foundation
 import HardenHTTP
 
-/// The push half of the Registry API v2: blobs asked for, uploaded whole, and a manifest put
+/// The push half of the Registry API v2: blobs asked for, uploaded whole or in chunks, and a manifest put
 /// under a tag as the exact bytes given.
 extension RegistryClient {
     /// Whether the repository already holds the blob (`HEAD /v2/<repo>/blobs/<digest>`).
@@ -38,12 +38,14 @@ extension RegistryClient {
         }
     }
 
-    /// Uploads a blob in one request: `POST /v2/<repo>/blobs/uploads/`, then `PUT` of the whole
-    /// file to the upload's location with its digest; the registry checks the digest.
+    /// Uploads a blob: `POST /v2/<repo>/blobs/uploads/`, then the file to the upload's location
+    /// (`offset`: where the blob starts in it, a tar member read in place) and a `PUT` with its
+    /// digest, which the registry checks. Up to the chunk size in one `PUT`; larger blobs in
+    /// `PATCH` chunks with their `Content-Range`, each to the location the last answer gave.
     public func uploadBlob(
-        _ digest: String, size: Int64, file: String, to reference: ImageReference
+        _ digest: String, size: Int64, file: String, offset: Int64 = 0, to reference: ImageReference
     ) async throws(RegistryError) {
-        try await uploadBlob(digest, size: size, body: .file(path: file, size: size), to: reference)
+        try await uploadBlob(digest, size: size, body: .file(path: file, offset: offset, size: size), to: reference)
     }
 
     /// Uploads a small blob held in memory (a signature bundle, an empty config).
@@ -58,28 +60,87 @@ extension RegistryClient {
         var post = HTTPRequest("POST", start)
         post.followRedirects = false
         let opened = try await send(post, for: reference, actions: "pull,push", about: "an upload")
-        guard opened.status == 202, let location = opened.header("Location"),
-            let resolved = URL(string: location, relativeTo: start)?.absoluteString
-        else {
+        guard opened.status == 202, var location = uploadLocation(opened, relativeTo: start) else {
             throw failure(opened, step: "starting the upload of blob \(digest)", reference)
         }
-        // Appended as text: the location's own query (the upload's state) is sent back untouched.
-        guard let target = URL(string: resolved + (resolved.contains("?") ? "&" : "?") + "digest=" + digest) else {
-            throw RegistryError(.unexpectedResponse, "\(reference.apiHost) gave an unusable upload location: \(location)")
+        var last = body
+        if case .file(let path, let offset, _) = body {
+            // OCI-Chunk-Min-Length: the smallest chunk this registry takes.
+            let chunk = max(uploadChunkSize, opened.header("OCI-Chunk-Min-Length").flatMap { Int64($0) } ?? 0)
+            if size > chunk {
+                var sent: Int64 = 0
+                while size - sent > chunk {
+                    location = try await sendChunk(
+                        .file(path: path, offset: offset + sent, size: chunk), at: sent, of: digest, to: location,
+                        start: start, reference)
+                    sent += chunk
+                }
+                last = .file(path: path, offset: offset + sent, size: size - sent)
+            }
         }
+        try await finishUpload(digest, with: last, at: location, start: start, reference)
+    }
+
+    /// The upload's location from a 202, resolved against the URL asked.
+    private func uploadLocation(_ answer: HTTPAnswer, relativeTo url: URL) -> URL? {
+        answer.header("Location").flatMap { URL(string: $0, relativeTo: url)?.absoluteURL }
+    }
+
+    /// Sends one `PATCH` chunk starting `at` that byte of the blob; returns where the next goes.
+    private func sendChunk(
+        _ chunk: HTTPRequest.Body, at first: Int64, of digest: String, to location: URL, start: URL,
+        _ reference: ImageReference
+    ) async throws(RegistryError) -> URL {
+        guard case .file(_, _, let size) = chunk else { return location }
+        var patch = HTTPRequest("PATCH", location)
+        patch.headers = [
+            ("Content-Type", "application/octet-stream"), ("Content-Length", String(size)),
+            ("Content-Range", "\(first)-\(first + size - 1)"),
+        ]
+        patch.body = chunk
+        patch.followRedirects = false
+        patch.stallSeconds = uploadStallSeconds
+        let step = "uploading bytes \(first)-\(first + size - 1) of blob \(digest)"
+        let answer = try await sendToUpload(patch, at: location, start: start, about: "blob \(digest)", reference)
+        guard answer.status == 202, let next = uploadLocation(answer, relativeTo: location) else {
+            throw failure(answer, step: step, reference)
+        }
+        return next
+    }
+
+    /// The `PUT` that ends an upload with the blob's digest, carrying the blob's last bytes (or all of it).
+    private func finishUpload(
+        _ digest: String, with body: HTTPRequest.Body, at location: URL, start: URL, _ reference: ImageReference
+    ) async throws(RegistryError) {
+        // Appended as text: the location's own query (the upload's state) is sent back untouched.
+        let resolved = location.absoluteString
+        guard let target = URL(string: resolved + (resolved.contains("?") ? "&" : "?") + "digest=" + digest) else {
+            throw RegistryError(.unexpectedResponse, "\(reference.apiHost) gave an unusable upload location: \(resolved)")
+        }
+        let size: Int64 =
+            switch body {
+            case .bytes(let data): Int64(data.count)
+            case .file(_, _, let size): size
+            }
         var put = HTTPRequest("PUT", target)
         put.headers = [("Content-Type", "application/octet-stream"), ("Content-Length", String(size))]
         put.body = body
         put.followRedirects = false
         // Any size on any link: only a while without progress gives up.
         put.stallSeconds = uploadStallSeconds
-        // A location on another server gets no credentials: they are the registry's.
-        let sameServer = target.scheme == start.scheme && target.host == start.host && target.port == start.port
-        let stored =
-            sameServer
-            ? try await send(put, for: reference, actions: "pull,push", about: "blob \(digest)")
-            : try await exchange(put, authorization: nil, about: "blob \(digest)")
+        let stored = try await sendToUpload(put, at: target, start: start, about: "blob \(digest)", reference)
         guard stored.status == 201 else { throw failure(stored, step: "uploading blob \(digest)", reference) }
+    }
+
+    /// A request to an upload's location: with the registry's credentials on its own server,
+    /// with none on another (a storage backend the registry handed the upload to).
+    private func sendToUpload(
+        _ request: HTTPRequest, at url: URL, start: URL, about: String, _ reference: ImageReference
+    ) async throws(RegistryError) -> HTTPAnswer {
+        let sameServer = url.scheme == start.scheme && url.host == start.host && url.port == start.port
+        return sameServer
+            ? try await send(request, for: reference, actions: "pull,push", about: about)
+            : try await exchange(request, authorization: nil, about: about)
     }
 
     /// Puts `manifest` under the reference's tag as these exact bytes; returns the digest the

@@ -68,6 +68,33 @@ import Testing
         }
     }
 
+    /// What `docker save` wrote (docker 20.10: a classic archive, no manifest of its own) goes
+    /// up from inside the tar with the image ID docker gave it.
+    @Test func aDockerSaveArchiveKeepsItsImageID() async throws {
+        let project = try Project()
+        let image = "harden-local/python3-debian12:nonroot"
+        let archive = project.root.appendingPathComponent("saved.tar").path
+        let saved = try await CLI.shell("docker save -o \(archive) \(image) && docker image inspect --format '{{.Id}}' \(image)")
+        #expect(saved.status == 0, "\(saved.output)")
+        let imageID = saved.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        try await LocalRegistry.run { registry in
+            let destination = "\(registry.host)/harden-test/saved:1"
+            let first = try await project.harden(["push", archive, destination, "--format", "json"])
+            #expect(first.status == 0, "\(first.stderr)")
+            #expect(first.stderr.contains("docker-archive with no manifest of its own"), "\(first.stderr)")
+            let pushed = try JSONDecoder().decode(Pushed.self, from: Data(first.stdout.utf8))
+            let raw = try await runTool("/usr/bin/skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(destination)"])
+            #expect(try sha256Digest(raw) == pushed.manifestDigest)
+            let config = try await runTool(
+                "/usr/bin/skopeo", ["inspect", "--config", "--raw", "--tls-verify=false", "docker://\(destination)"])
+            #expect(try sha256Digest(config) == imageID)
+            // The same archive again: the same digest, nothing sent.
+            let again = try await project.harden(["push", archive, "\(registry.host)/harden-test/saved:2", "--format", "json"])
+            let second = try JSONDecoder().decode(Pushed.self, from: Data(again.stdout.utf8))
+            #expect(second.manifestDigest == pushed.manifestDigest && second.blobsSent == 0)
+        }
+    }
+
     @Test(arguments: [
         (["push", "nothing-built", "127.0.0.1:5000/x:1"], "no build history"),
         (["push", ".", "127.0.0.1:5000/x:1"], "not an OCI layout"),
@@ -118,14 +145,17 @@ import Testing
             let again = try await project.harden([
                 "push", "app", destination, "--sign-key", "keys/mine/harden.key", "--attest", "sbom,provenance",
             ])
-            #expect(again.status == 0 && again.stdout.components(separatedBy: "already signed by this key").count == 5, "\(again.stdout)")
+            #expect(
+                again.status == 0 && again.stdout.components(separatedBy: "already signed by this key").count == 5,
+                "\(again.stdout)")
 
             let verified = try await project.harden([
                 "verify-signature", destination, "--key", "keys/mine/harden.pub", "--attestations",
             ])
             #expect(verified.status == 0, "\(verified.stderr)")
             #expect(verified.stdout.contains("signed by keys/mine/harden.pub"), "\(verified.stdout)")
-            #expect(verified.stdout.contains("attestation https://slsa.dev/provenance/v1 [sigstore-bundle]"), "\(verified.stdout)")
+            #expect(
+                verified.stdout.contains("attestation https://slsa.dev/provenance/v1 [sigstore-bundle]"), "\(verified.stdout)")
             #expect(verified.stdout.contains("signature [cosign-simple-signing] at tag sha256-"), "\(verified.stdout)")
             #expect(!verified.stdout.contains("invalid"), "\(verified.stdout)")
 
@@ -136,7 +166,9 @@ import Testing
 
             let unsigned = "\(registry.host)/harden-test/unsigned:1"
             #expect(try await project.harden(["push", unsignedLayout, unsigned]).status == 0)
-            let none = try await project.harden(["verify-signature", unsigned, "--key", "keys/mine/harden.pub", "--format", "json"])
+            let none = try await project.harden([
+                "verify-signature", unsigned, "--key", "keys/mine/harden.pub", "--format", "json",
+            ])
             #expect(none.status == 1)
             let report = try #require(try JSONSerialization.jsonObject(with: Data(none.stdout.utf8)) as? [String: Any])
             #expect(report["valid"] as? Bool == false && (report["found"] as? [Any])?.isEmpty == true, "\(none.stdout)")
@@ -147,7 +179,9 @@ import Testing
             ])
             #expect(badKey.status == 2 && badKey.stderr.contains("not an ECDSA P-256 private key"), "\(badKey.stderr)")
             #expect(try await registry.manifestRequests("PUT", repository: "harden-test/badkey", expected: 0) == 0)
-            let attestWithoutKey = try await project.harden(["push", "app", "\(registry.host)/harden-test/x:1", "--attest", "sbom"])
+            let attestWithoutKey = try await project.harden([
+                "push", "app", "\(registry.host)/harden-test/x:1", "--attest", "sbom",
+            ])
             #expect(attestWithoutKey.status == 2 && attestWithoutKey.stderr.contains("need --sign-key"))
         }
         let nowhere = try await project.harden([

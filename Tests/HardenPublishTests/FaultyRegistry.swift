@@ -58,6 +58,13 @@ final class FaultyRegistry {
                     return self.answer(404, body=json.dumps({"errors": [{"code": "NAME_UNKNOWN", "message": "repository name not known to registry"}]}).encode())
                 self.answer(202, [("Location", "/v2/upload/1?state=abc")])
 
+            def do_PATCH(self):
+                print("PATCH", self.path, self.headers.get("Content-Range"), flush=True)
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if MODE == "chunk416":
+                    return self.answer(416, [("Range", "0-0")], json.dumps({"errors": [{"code": "BLOB_UPLOAD_INVALID", "message": "chunk out of order"}]}).encode())
+                self.answer(202, [("Location", "/v2/upload/1?state=next"), ("Range", "0-" + self.headers.get("Content-Range", "0-0").split("-")[1])])
+
             def do_PUT(self):
                 print("PUT", self.path, flush=True)
                 if MODE == "stall":

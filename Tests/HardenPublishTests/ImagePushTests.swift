@@ -26,7 +26,7 @@ import Testing
         let images = try TestImages()
         defer { images.remove() }
         let path = try layout(images)
-        let image = try LayoutImage.read(path)
+        let image = try PushableImage.read(path)
         try await LocalRegistry.run { registry in
             let destination = try ImageReference(parsing: "\(registry.host)/harden-test/app:1")
             let first = try await ImagePush.push(image, to: destination, client: RegistryClient())
@@ -41,7 +41,7 @@ import Testing
             // A copy back to an OCI layout has the same layers.
             let copy = images.directory.appendingPathComponent("copy").path
             _ = try skopeo(["copy", "--src-tls-verify=false", "docker://\(destination)", "oci:\(copy):1"])
-            let copied = try LayoutImage.read(copy)
+            let copied = try PushableImage.read(copy)
             #expect(copied.digest == image.digest)
             #expect(copied.blobs.map(\.digest) == image.blobs.map(\.digest))
 
@@ -53,12 +53,116 @@ import Testing
         }
     }
 
+    /// A blob over the chunk size goes up in PATCH chunks; the registry puts them together into
+    /// the blob the layout has, under its digest.
+    @Test func aBlobOverTheChunkSizeGoesUpInChunks() async throws {
+        let images = try TestImages()
+        defer { images.remove() }
+        // Random bytes: gzip cannot make the layer smaller than a few chunks.
+        let noise = Data((0..<300_000).map { _ in UInt8.random(in: 0...255) })
+        let path = try images.image([base, [file("/app/noise.bin", noise)]])
+        let image = try PushableImage.read(path)
+        let largest = try #require(image.blobs.map(\.size).max())
+        #expect(largest > 4 * 65_536)
+        try await LocalRegistry.run { registry in
+            let destination = try ImageReference(parsing: "\(registry.host)/harden-test/chunked:1")
+            let pushed = try await ImagePush.push(image, to: destination, client: RegistryClient(uploadChunkSize: 65_536))
+            #expect(pushed.manifestDigest == image.digest && pushed.blobsSent == image.blobs.count)
+            let copy = images.directory.appendingPathComponent("chunked-copy").path
+            _ = try skopeo(["copy", "--src-tls-verify=false", "docker://\(destination)", "oci:\(copy):1"])
+            let copied = try PushableImage.read(copy)
+            #expect(copied.digest == image.digest)
+            for (blob, back) in zip(image.blobs, copied.blobs) {
+                #expect(
+                    try Data(contentsOf: URL(fileURLWithPath: back.path)) == Data(contentsOf: URL(fileURLWithPath: blob.path)))
+            }
+        }
+    }
+
+    /// A chunk the registry refuses ends the push naming the bytes it held.
+    @Test func aRefusedChunkNamesItsBytes() async throws {
+        let images = try TestImages()
+        defer { images.remove() }
+        let image = try PushableImage.read(try layout(images, label: "chunks"))
+        try await FaultyRegistry.run(mode: "chunk416") { registry in
+            let destination = try ImageReference(parsing: "\(registry.host)/harden-test/faulty:1")
+            do {
+                _ = try await ImagePush.push(image, to: destination, client: RegistryClient(uploadChunkSize: 16))
+                Issue.record("a refused chunk went unnoticed")
+            } catch let error as PushError {
+                #expect(error.message.contains("uploading bytes 0-15 of blob \(image.blobs[0].digest)"), "\(error)")
+                #expect(error.message.contains("BLOB_UPLOAD_INVALID"), "\(error)")
+            }
+            #expect(registry.log.contains("PATCH /v2/upload/1?state=abc 0-15"), "\(registry.log)")
+            #expect(!registry.log.contains("PUT /v2/harden-test/faulty/manifests/"), "\(registry.log)")
+        }
+    }
+
+    /// An OCI archive is pushed with its own manifest; a classic docker-archive with the one
+    /// harden writes: its config (the image ID) and its uncompressed layers as they are, sent from
+    /// inside the tar, and the same archive always gives the same digest.
+    @Test func archivesArePushedFromInsideTheTar() async throws {
+        let images = try TestImages()
+        defer { images.remove() }
+        let layers = [base, [file("/app/run", "#!/app archive\n", mode: 0o755)]]
+        let blobs = try layers.map { try ImageWriter.layer($0, compression: .gzip) }
+        let config = ImageWriter.config(
+            layers: blobs, config: ContainerConfig(user: "65532", entrypoint: ["/app/run"]), history: ["RUN a", "RUN b"])
+        let dockerArchive = images.directory.appendingPathComponent("saved.tar")
+        try ImageWriter.writeDockerArchive(config: config, layers: blobs, to: dockerArchive, tag: "app:1")
+        let layout = images.directory.appendingPathComponent("layout")
+        try ImageWriter.writeLayout(config: config, layers: blobs, to: layout)
+        let ociArchive = images.directory.appendingPathComponent("layout.tar")
+        try ImageWriter.writeTar(try ImageWriter.files(in: layout), to: ociArchive)
+
+        let saved = try PushableImage.read(dockerArchive.path)
+        #expect(saved.manifestComposed)
+        #expect(try PushableImage.read(dockerArchive.path).digest == saved.digest)
+        #expect(saved.blobs.dropFirst().map(\.digest) == config.rootfs.diffIDs.map(\.description))
+        #expect(saved.blobs.allSatisfy { $0.path == dockerArchive.path && $0.offset > 0 })
+        let fromTar = try PushableImage.read(ociArchive.path)
+        #expect(!fromTar.manifestComposed)
+        #expect(fromTar.digest == (try PushableImage.read(layout.path)).digest)
+
+        try await LocalRegistry.run { registry in
+            for (name, image) in [("saved", saved), ("oci", fromTar)] {
+                let destination = try ImageReference(parsing: "\(registry.host)/harden-test/\(name):1")
+                let pushed = try await ImagePush.push(image, to: destination, client: RegistryClient())
+                #expect(pushed.manifestDigest == image.digest)
+                let raw = try skopeo(["inspect", "--raw", "--tls-verify=false", "docker://\(destination)"])
+                #expect(raw == image.manifest)
+                // skopeo reads it back as the image it was: same config, the layers unpack to the diff_ids.
+                let inspected = try JSONSerialization.jsonObject(
+                    with: try skopeo(["inspect", "--config", "--raw", "--tls-verify=false", "docker://\(destination)"]))
+                let diffIDs = ((inspected as? [String: Any])?["rootfs"] as? [String: Any])?["diff_ids"] as? [String]
+                #expect(diffIDs == config.rootfs.diffIDs.map(\.description))
+            }
+        }
+    }
+
+    /// A docker-archive with compressed layers cannot be pushed as it is: said, with what to do.
+    @Test func aDockerArchiveWithCompressedLayersIsRefused() throws {
+        let images = try TestImages()
+        defer { images.remove() }
+        var blob = try ImageWriter.layer(base, compression: .gzip)
+        blob.tar = nil  // the archive keeps the gzip bytes
+        let config = ImageWriter.config(layers: [blob], config: ContainerConfig(user: "65532"), history: ["RUN a"])
+        let archive = images.directory.appendingPathComponent("gzip.tar")
+        try ImageWriter.writeDockerArchive(config: config, layers: [blob], to: archive)
+        #expect {
+            _ = try PushableImage.read(archive.path)
+        } throws: { error in
+            let error = error as? PushError
+            return error?.message.contains("is compressed") == true && error?.hint?.contains("harden normalize") == true
+        }
+    }
+
     /// Blobs another repository of the registry holds are mounted, not sent; a repository that
     /// does not hold them falls back to an upload.
     @Test func blobsAreMountedFromARepositoryThatHasThem() async throws {
         let images = try TestImages()
         defer { images.remove() }
-        let image = try LayoutImage.read(try layout(images, label: "mounted"))
+        let image = try PushableImage.read(try layout(images, label: "mounted"))
         try await LocalRegistry.run { registry in
             let first = try ImageReference(parsing: "\(registry.host)/harden-test/first:1")
             _ = try await ImagePush.push(image, to: first, client: RegistryClient())
@@ -79,7 +183,7 @@ import Testing
     @Test func aRegistryAskingForALoginGetsTheDockerConfigsOne() async throws {
         let images = try TestImages()
         defer { images.remove() }
-        let image = try LayoutImage.read(try layout(images, label: "auth"))
+        let image = try PushableImage.read(try layout(images, label: "auth"))
         try await LocalRegistry.run(auth: .htpasswd(user: "pusher", password: "s3cret")) { registry in
             let destination = try ImageReference(parsing: "\(registry.host)/harden-test/private:1")
             let login = DockerCredentials(logins: [registry.host: .init(username: "pusher", password: "s3cret")])
@@ -107,7 +211,7 @@ import Testing
         let images = try TestImages()
         defer { images.remove() }
         let path = try layout(images, label: "damaged")
-        let image = try LayoutImage.read(path)
+        let image = try PushableImage.read(path)
         let layer = try #require(image.blobs.last)
         var bytes = try Data(contentsOf: URL(fileURLWithPath: layer.path))
         bytes[bytes.count / 2] ^= 0xFF
@@ -133,15 +237,15 @@ import Testing
         let images = try TestImages()
         defer { images.remove() }
         let path = try layout(images, label: "incomplete")
-        let layer = try #require(try LayoutImage.read(path).blobs.last)
+        let layer = try #require(try PushableImage.read(path).blobs.last)
         try FileManager.default.removeItem(atPath: layer.path)
         #expect {
-            _ = try LayoutImage.read(path)
+            _ = try PushableImage.read(path)
         } throws: { error in
             "\(error)".contains(layer.path) && "\(error)".contains("missing")
         }
         #expect {
-            _ = try LayoutImage.read(images.directory.path)
+            _ = try PushableImage.read(images.directory.path)
         } throws: { error in
             "\(error)".contains("not an OCI layout")
         }
@@ -159,20 +263,20 @@ import Testing
         index["manifests"] = entries + entries
         try JSONSerialization.data(withJSONObject: index).write(to: indexURL)
         #expect {
-            _ = try LayoutImage.read(path)
+            _ = try PushableImage.read(path)
         } throws: { error in
             "\(error)".contains("lists 2 entries")
         }
         try original.write(to: indexURL)
 
         // A blob replaced by a link to a file of the same size outside the layout.
-        let layer = try #require(try LayoutImage.read(path).blobs.last)
+        let layer = try #require(try PushableImage.read(path).blobs.last)
         let outside = images.directory.appendingPathComponent("outside")
         try FileManager.default.copyItem(atPath: layer.path, toPath: outside.path)
         try FileManager.default.removeItem(atPath: layer.path)
         try FileManager.default.createSymbolicLink(atPath: layer.path, withDestinationPath: outside.path)
         #expect {
-            _ = try LayoutImage.read(path)
+            _ = try PushableImage.read(path)
         } throws: { error in
             "\(error)".contains("not a file inside the layout")
         }
@@ -181,7 +285,7 @@ import Testing
     @Test func aRegistryThatIsNotThereIsNamed() async throws {
         let images = try TestImages()
         defer { images.remove() }
-        let image = try LayoutImage.read(try layout(images, label: "nowhere"))
+        let image = try PushableImage.read(try layout(images, label: "nowhere"))
         let port = try freePort()
         do {
             _ = try await ImagePush.push(
@@ -205,7 +309,7 @@ import Testing
     func aFaultyRegistryEndsThePushWithTheStepNamed(mode: String, step: String, detail: String) async throws {
         let images = try TestImages()
         defer { images.remove() }
-        let image = try LayoutImage.read(try layout(images, label: "faulty"))
+        let image = try PushableImage.read(try layout(images, label: "faulty"))
         try await FaultyRegistry.run(mode: mode) { registry in
             let destination = try ImageReference(parsing: "\(registry.host)/harden-test/faulty:1")
             do {

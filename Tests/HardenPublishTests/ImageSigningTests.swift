@@ -25,10 +25,10 @@ import Testing
 
     /// Pushes a small image and returns it with its reference and the referrer describing it.
     func pushed(_ images: TestImages, _ registry: LocalRegistry, repository: String, label: String) async throws
-        -> (LayoutImage, ImageReference, Referrer)
+        -> (PushableImage, ImageReference, Referrer)
     {
         let path = try images.image([base, [file("/app/\(label)", "\(label)\n", mode: 0o755)]])
-        let image = try LayoutImage.read(path)
+        let image = try PushableImage.read(path)
         let reference = try ImageReference(parsing: "\(registry.host)/\(repository):1")
         _ = try await ImagePush.push(image, to: reference, client: RegistryClient())
         return (image, reference, Referrer(mediaType: image.mediaType, digest: image.digest, size: Int64(image.manifest.count)))
@@ -38,7 +38,9 @@ import Testing
         recipe: "app", recipePath: "Recipes/app.yaml", recipeDigest: "sha256:" + String(repeating: "1", count: 64),
         inputDigest: "sha256:" + String(repeating: "2", count: 64),
         dependencies: [
-            .init(name: "python:3.11-slim", uri: "docker-image-id://python:3.11-slim", digest: "sha256:" + String(repeating: "3", count: 64)),
+            .init(
+                name: "python:3.11-slim", uri: "docker-image-id://python:3.11-slim",
+                digest: "sha256:" + String(repeating: "3", count: 64)),
             .init(name: "context", uri: nil, digest: "sha256:" + String(repeating: "4", count: 64)),
         ],
         builderID: "https://github.com/harden-build/harden@test", invocationID: "harden-build-7",
@@ -53,18 +55,26 @@ import Testing
         try await LocalRegistry.run { registry in
             let (image, reference, subject) = try await pushed(images, registry, repository: "signed/app", label: "one")
             let attestations = [
-                Attestation(name: "provenance", predicateType: BuildProvenance.predicateType, predicate: try Self.provenance.predicate())
+                Attestation(
+                    name: "provenance", predicateType: BuildProvenance.predicateType, predicate: try Self.provenance.predicate())
             ]
             let attached = try await ImageSigning.sign(
                 subject, in: reference, key: key, attestations: attestations, legacy: true, client: RegistryClient())
             #expect(attached.map(\.name) == ["signature", "provenance"])
             #expect(attached.allSatisfy { !$0.alreadyThere && $0.source == ReferrersSource.tagIndex.rawValue })
-            #expect(attached.map(\.legacyTag) == ["sha256-\(image.digest.dropFirst(7)).sig", "sha256-\(image.digest.dropFirst(7)).att"])
+            #expect(
+                attached.map(\.legacyTag) == [
+                    "sha256-\(image.digest.dropFirst(7)).sig", "sha256-\(image.digest.dropFirst(7)).att",
+                ])
 
             let bundles = try check("bundles", registry, "signed/app", image.digest, keys.publicKey)
-            #expect(Set(bundles.compactMap { $0["predicateType"] as? String }) == [SignatureCheck.signaturePredicateType, BuildProvenance.predicateType])
+            #expect(
+                Set(bundles.compactMap { $0["predicateType"] as? String }) == [
+                    SignatureCheck.signaturePredicateType, BuildProvenance.predicateType,
+                ])
             // The SLSA fields, as the independent parser read them out of the signed statement.
-            let slsa = try #require(bundles.first { $0["predicateType"] as? String == BuildProvenance.predicateType }?["predicate"] as? [String: Any])
+            let slsa = try #require(
+                bundles.first { $0["predicateType"] as? String == BuildProvenance.predicateType }?["predicate"] as? [String: Any])
             let definition = try #require(slsa["buildDefinition"] as? [String: Any])
             #expect(definition["buildType"] as? String == BuildProvenance.buildType)
             let dependencies = try #require(definition["resolvedDependencies"] as? [[String: Any]])
@@ -73,7 +83,10 @@ import Testing
             #expect((recipe["digest"] as? [String: String])?["sha256"] == String(repeating: "1", count: 64))
             let run = try #require(slsa["runDetails"] as? [String: Any])
             let metadata = try #require(run["metadata"] as? [String: String])
-            #expect(metadata == ["invocationId": "harden-build-7", "startedOn": "2025-12-06T05:46:40Z", "finishedOn": "2025-12-06T05:47:40Z"])
+            #expect(
+                metadata == [
+                    "invocationId": "harden-build-7", "startedOn": "2025-12-06T05:46:40Z", "finishedOn": "2025-12-06T05:47:40Z",
+                ])
             let legacy = try check("legacy", registry, "signed/app", image.digest, keys.publicKey)
             #expect(legacy.count == 1)
             let legacyAttestations = try check("attestations", registry, "signed/app", image.digest, keys.publicKey)
@@ -101,10 +114,16 @@ import Testing
         let key = try SigningKeys.loadPrivate(keys.privateKey)
         try await LocalRegistry.run { registry in
             let (image, reference, subject) = try await pushed(images, registry, repository: "other/app", label: "two")
-            let (unsigned, unsignedReference, _) = try await pushed(images, registry, repository: "other/unsigned", label: "three")
-            #expect(try await SignatureCheck.find(unsigned.digest, in: unsignedReference, key: key.publicKey, client: RegistryClient()).isEmpty)
+            let (unsigned, unsignedReference, _) = try await pushed(
+                images, registry, repository: "other/unsigned", label: "three")
+            #expect(
+                try await SignatureCheck.find(
+                    unsigned.digest, in: unsignedReference, key: key.publicKey, client: RegistryClient()
+                ).isEmpty)
 
-            _ = try await runTool("/usr/bin/env", ["python3", Self.checker, "sign", registry.baseURL.absoluteString, "other/app", image.digest, keyDirectory.path])
+            _ = try await runTool(
+                "/usr/bin/env",
+                ["python3", Self.checker, "sign", registry.baseURL.absoluteString, "other/app", image.digest, keyDirectory.path])
             let other = try SigningKeys.loadPublic(keyDirectory.appendingPathComponent("other.pub").path)
             let byOther = try await SignatureCheck.find(image.digest, in: reference, key: other, client: RegistryClient())
             #expect(byOther.count == 1 && byOther[0].valid && byOther[0].kind == .signature, "\(byOther)")
@@ -113,24 +132,32 @@ import Testing
             #expect(byMine.count == 1 && !byMine[0].valid && byMine[0].problem?.contains("another key") == true, "\(byMine)")
 
             // harden signs too; the entry the other tool put in the tag index survives.
-            _ = try await ImageSigning.sign(subject, in: reference, key: key, attestations: [], legacy: false, client: RegistryClient())
+            _ = try await ImageSigning.sign(
+                subject, in: reference, key: key, attestations: [], legacy: false, client: RegistryClient())
             let (listed, source) = try await Referrers.list(image.digest, in: reference, client: RegistryClient())
             #expect(source == .tagIndex && listed.count == 2)
-            #expect(try await SignatureCheck.find(image.digest, in: reference, key: other, client: RegistryClient()).filter(\.valid).count == 1)
+            #expect(
+                try await SignatureCheck.find(image.digest, in: reference, key: other, client: RegistryClient()).filter(\.valid)
+                    .count == 1)
 
             // A statement naming another digest, attached to this image, is refused.
             _ = try await runTool(
                 "/usr/bin/env",
-                ["python3", Self.checker, "sign", registry.baseURL.absoluteString, "other/app", image.digest, keyDirectory.path, unsigned.digest])
+                [
+                    "python3", Self.checker, "sign", registry.baseURL.absoluteString, "other/app", image.digest,
+                    keyDirectory.path, unsigned.digest,
+                ])
             let moved = try SigningKeys.loadPublic(keyDirectory.appendingPathComponent("other.pub").path)
             let overOther = try await SignatureCheck.find(image.digest, in: reference, key: moved, client: RegistryClient())
             #expect(overOther.contains { !$0.valid && $0.problem?.contains("names \(unsigned.digest)") == true }, "\(overOther)")
             #expect(!overOther.contains { $0.valid })
 
             // One changed byte in a bundle harden made: the signature no longer holds.
-            let mine = try #require(listed.first { $0.annotations?["org.opencontainers.image.created"] != "2026-12-07T00:00:00.000Z" })
+            let mine = try #require(
+                listed.first { $0.annotations?["org.opencontainers.image.created"] != "2026-12-07T00:00:00.000Z" })
             let manifest = try #require(try await RegistryClient().fetchManifest(reference.pinned(mine.digest)))
-            let layer = try #require((try JSONSerialization.jsonObject(with: manifest.bytes) as? [String: Any])?["layers"] as? [[String: Any]])
+            let layer = try #require(
+                (try JSONSerialization.jsonObject(with: manifest.bytes) as? [String: Any])?["layers"] as? [[String: Any]])
             var bundle = try await RegistryClient().fetchBlob(try #require(layer.first?["digest"] as? String), in: reference)
             let decoded = try JSONDecoder().decode(SigstoreBundle.self, from: bundle)
             let envelope = try #require(decoded.dsseEnvelope)
@@ -143,7 +170,8 @@ import Testing
                 artifactType: SigstoreBundle.mediaType, layer: bundle, layerTitle: "altered.sigstore.json",
                 annotations: ["dev.sigstore.bundle.content": "dsse-envelope"], subject: subject, in: reference,
                 client: RegistryClient())
-            let afterChange = try await SignatureCheck.find(image.digest, in: reference, key: key.publicKey, client: RegistryClient())
+            let afterChange = try await SignatureCheck.find(
+                image.digest, in: reference, key: key.publicKey, client: RegistryClient())
             #expect(afterChange.contains { !$0.valid && $0.problem?.contains("altered") == true }, "\(afterChange)")
             #expect(afterChange.filter(\.valid).count == 1)
         }
@@ -153,17 +181,21 @@ import Testing
     @Test func aReferrersTagThatIsNotAnIndexStopsSigningAndIsLeftAlone() async throws {
         let images = try TestImages()
         defer { images.remove() }
-        let key = try SigningKeys.loadPrivate(try SigningKeys.generate(into: images.directory.appendingPathComponent("k").path).privateKey)
+        let key = try SigningKeys.loadPrivate(
+            try SigningKeys.generate(into: images.directory.appendingPathComponent("k").path).privateKey)
         try await LocalRegistry.run { registry in
             let (image, reference, subject) = try await pushed(images, registry, repository: "garbage/app", label: "four")
             // Another image manifest under the referrers tag.
             let squatter = reference.tagged(Referrers.tagName(for: image.digest))
             _ = try await ImagePush.push(image, to: squatter, client: RegistryClient())
             do {
-                _ = try await ImageSigning.sign(subject, in: reference, key: key, attestations: [], legacy: false, client: RegistryClient())
+                _ = try await ImageSigning.sign(
+                    subject, in: reference, key: key, attestations: [], legacy: false, client: RegistryClient())
                 Issue.record("signed over a tag that is not an index")
             } catch let error as PushError {
-                #expect(error.message.contains("the referrers tag \(Referrers.tagName(for: image.digest)) is not an OCI image index"), "\(error)")
+                #expect(
+                    error.message.contains("the referrers tag \(Referrers.tagName(for: image.digest)) is not an OCI image index"),
+                    "\(error)")
                 #expect(error.message.contains(registry.host) && error.message.contains("garbage/app"), "\(error)")
             }
             #expect(try await RegistryClient().fetchManifest(squatter)?.digest == image.digest)
