@@ -266,6 +266,7 @@ public struct BuildRunner: Sendable {
             } catch {
                 throw BuildError(.failed, "the normalized image cannot be read: \(error.description)")
             }
+            KeptCatalog(state: state).keep(analysis.catalog, imageID: release.image)
             try verify(analysis.verification, kept: kept, key: key, recipe: recipe, started: checked, outcome: &outcome)
             try await scan(
                 analysis, settings: scanSettings, archive: release.archive, recipe: recipe, options: options, outcome: &outcome)

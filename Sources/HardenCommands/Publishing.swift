@@ -44,7 +44,8 @@ struct Publishing {
         }
         let attestations = try PushAttestations.make(
             signing?.attest ?? [], layout: layout, build: build, repository: reference.name,
-            vex: build.flatMap { PushAttestations.vexDocument(for: $0, image: image.digest, repository: reference.name) })
+            vex: build.flatMap { PushAttestations.vexDocument(for: $0, image: image.digest, repository: reference.name) },
+            catalogs: KeptCatalog(state: directory))
         // Repositories of that registry harden pushed to before may hold the blobs: mounted, not sent.
         var seen: Set<String> = []
         let earlier = ((try? await history?.pushes(registry: reference.registry)) ?? []).map(\.repository)

@@ -29,12 +29,13 @@ enum PushAttestations {
     }
 
     static func make(
-        _ kinds: [Kind], layout: String, build: BuildRecord?, repository: String, vex: (() throws -> Data?)?
+        _ kinds: [Kind], layout: String, build: BuildRecord?, repository: String, vex: (() throws -> Data?)?,
+        catalogs: KeptCatalog
     ) throws(PushError) -> [Attestation] {
         var made: [Attestation] = []
         for kind in kinds {
             switch kind {
-            case .sbom: made += try sboms(layout: layout, repository: repository)
+            case .sbom: made += try sboms(layout: layout, repository: repository, catalogs: catalogs)
             case .provenance: made.append(try provenance(build))
             case .vex:
                 guard let vex else {
@@ -70,14 +71,23 @@ enum PushAttestations {
         }
     }
 
-    private static func sboms(layout: String, repository: String) throws(PushError) -> [Attestation] {
-        let analysis: CataloguedImage
+    /// The SBOMs from the image's kept catalog (the build's, or an earlier push's), else from
+    /// reading the image, whose catalog is then kept.
+    private static func sboms(layout: String, repository: String, catalogs: KeptCatalog) throws(PushError) -> [Attestation] {
+        let image: LocatedImage
+        let catalog: Catalog
         do {
-            analysis = try CataloguedImage.read(path: layout)
+            image = try ImageLocator().locate(try ImageSource.open(layout))
+            if let kept = catalogs.load(imageID: image.configDigest.description) {
+                catalog = kept
+            } else {
+                catalog = try CataloguedImage.read(path: layout).catalog
+                catalogs.keep(catalog, imageID: image.configDigest.description)
+            }
         } catch {
             throw PushError("cannot catalog \(layout) for the SBOM: \(error.description)")
         }
-        var subject = SBOMSubject(analysis.contents.image, created: SbomCommand.created(analysis.contents.image.config))
+        var subject = SBOMSubject(image, created: SbomCommand.created(image.config))
         subject.name = repository
         return [
             (SBOMWriter.Format.cyclonedx, "sbom-cyclonedx", "https://cyclonedx.org/bom"),
@@ -86,7 +96,7 @@ enum PushAttestations {
             Attestation(
                 name: name, predicateType: predicateType,
                 predicate: Data(
-                    SBOMWriter.render(analysis.catalog, subject: subject, format: format, toolVersion: Harden.version).utf8))
+                    SBOMWriter.render(catalog, subject: subject, format: format, toolVersion: Harden.version).utf8))
         }
     }
 

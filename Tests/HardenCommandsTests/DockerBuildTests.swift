@@ -205,6 +205,10 @@ import Testing
         let report = try #require(
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
         #expect(report["passed"] as? Bool == true)
+        // The scanned catalog is kept by image ID, for the SBOMs of a push.
+        let imageID = String(path.split(separator: "/").last!.prefix(64))
+        let kept = try Data(contentsOf: project.root.appendingPathComponent(".harden/catalogs/\(imageID).json"))
+        #expect(String(decoding: kept, as: UTF8.self).contains("zlib1g"))
 
         let unscanned = try await project.harden(["build", "--force"], environment: ["HARDEN_ADVISORIES": ""])
         #expect(unscanned.status == 0)

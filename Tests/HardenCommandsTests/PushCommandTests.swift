@@ -148,6 +148,19 @@ import Testing
             #expect(
                 again.status == 0 && again.stdout.components(separatedBy: "already signed by this key").count == 5,
                 "\(again.stdout)")
+            // The SBOMs came from one read of the image, whose catalog is kept by image ID; a kept
+            // catalog that cannot be read is made again.
+            let imageID = try ImageLocator().locate(try ImageSource.open(layout)).configDigest
+            let kept = project.root.appendingPathComponent(".harden/catalogs/\(imageID.hex).json")
+            let catalog = try Data(contentsOf: kept)
+            #expect(String(decoding: catalog, as: UTF8.self).contains(imageID.description))
+            try Data("garbage".utf8).write(to: kept)
+            let remade = try await project.harden([
+                "push", "app", "\(registry.host)/harden-test/signed-again:1", "--sign-key", "keys/mine/harden.key",
+                "--attest", "sbom",
+            ])
+            #expect(remade.status == 0, "\(remade.stderr)")
+            #expect(try Data(contentsOf: kept) == catalog)
 
             let verified = try await project.harden([
                 "verify-signature", destination, "--key", "keys/mine/harden.pub", "--attestations",
