@@ -89,7 +89,10 @@ cat "$work/again.md"
 echo
 echo "## signing on top: a signed push where every blob is already there"
 "$harden" key generate --output "$work/key" >/dev/null
-"$harden" build flask-distroless --state "$work/recipe-state" >/dev/null 2>"$work/build.log" \
+# The scan of the build gets the real PyPA advisories beside the repository, when they are there.
+records=$root/../shared/data/osv/PyPI
+[[ -d $records ]] && "$harden" advisories import "$records" --state "$work/recipe-state" >/dev/null 2>&1
+"$harden" build flask-distroless --image-map scripts/local-image-map.yaml --state "$work/recipe-state" >"$work/build.log" 2>&1 \
   || { cat "$work/build.log" >&2; exit 1; }
 cat >"$work/unsigned.sh" <<EOF
 bash $work/restart.sh
