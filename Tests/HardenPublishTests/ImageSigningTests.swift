@@ -201,4 +201,30 @@ import Testing
             #expect(try await RegistryClient().fetchManifest(squatter)?.digest == image.digest)
         }
     }
+
+    /// A `.sig` tag that holds something else than an image manifest with layers stops
+    /// `--legacy-sig` with the tag named, and is left as it was.
+    @Test func aLegacySignatureTagThatIsNotAManifestIsLeftAlone() async throws {
+        let images = try TestImages()
+        defer { images.remove() }
+        let key = try SigningKeys.loadPrivate(
+            try SigningKeys.generate(into: images.directory.appendingPathComponent("k").path).privateKey)
+        try await LocalRegistry.run { registry in
+            let (image, reference, subject) = try await pushed(images, registry, repository: "legacy/app", label: "five")
+            let tag = reference.tagged(Referrers.tagName(for: image.digest) + ".sig")
+            let index = Data(
+                #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"\#(image.mediaType)","digest":"\#(image.digest)","size":\#(image.manifest.count)}]}"#
+                    .utf8)
+            let squatted = try await RegistryClient().putManifest(index, mediaType: MediaType.ociIndex, to: tag)
+            do {
+                _ = try await ImageSigning.sign(
+                    subject, in: reference, key: key, attestations: [], legacy: true, client: RegistryClient())
+                Issue.record("a legacy signature was appended to an index")
+            } catch let error as PushError {
+                #expect(error.message.contains("the tag \(tag.tag ?? "") is not an image manifest with layers"), "\(error)")
+                #expect(error.message.contains(registry.host) && error.message.contains("legacy/app"), "\(error)")
+            }
+            #expect(try await RegistryClient().fetchManifest(tag)?.digest == squatted)
+        }
+    }
 }
