@@ -129,13 +129,18 @@ public actor RegistryClient {
 
     /// Sends a request about `reference`'s repository, answering the registry's challenge for
     /// `actions` (`pull`, `pull,push`) once if it asks: the answer, 401s included, is the caller's.
+    /// `pulling`: another repository the request reads from (a mount's source), whose pull scope
+    /// a token must carry too.
     func send(
-        _ request: HTTPRequest, for reference: ImageReference, actions: String, about subject: String
+        _ request: HTTPRequest, for reference: ImageReference, actions: String, pulling: String? = nil,
+        about subject: String
     ) async throws(RegistryError) -> HTTPAnswer {
         let host = reference.apiHost
+        var scopes = ["repository:\(reference.repository):\(actions)"]
+        if let pulling, pulling != reference.repository { scopes.append("repository:\(pulling):pull") }
         var authorization: String?
         if let challenge = challenges[host] {
-            authorization = try await self.authorization(answering: challenge, for: reference, actions: actions, renew: false)
+            authorization = try await self.authorization(answering: challenge, for: reference, scopes: scopes, renew: false)
         }
         var answer = try await exchange(request, authorization: authorization, about: subject)
         if answer.status == 401 {
@@ -147,7 +152,7 @@ public actor RegistryClient {
             }
             challenges[host] = challenge
             authorization = try await self.authorization(
-                answering: challenge, for: reference, actions: actions, renew: authorization != nil)
+                answering: challenge, for: reference, scopes: scopes, renew: authorization != nil)
             answer = try await exchange(request, authorization: authorization, about: subject)
         }
         return answer
@@ -155,7 +160,7 @@ public actor RegistryClient {
 
     /// The `Authorization` value answering a challenge; `renew` drops a cached token the registry refused.
     private func authorization(
-        answering challenge: AuthChallenge, for reference: ImageReference, actions: String, renew: Bool
+        answering challenge: AuthChallenge, for reference: ImageReference, scopes: [String], renew: Bool
     ) async throws(RegistryError) -> String {
         switch challenge.scheme {
         case "basic":
@@ -166,7 +171,7 @@ public actor RegistryClient {
             }
             return Self.basic(login)
         case "bearer":
-            let key = TokenKey(host: reference.apiHost, scope: "repository:\(reference.repository):\(actions)")
+            let key = TokenKey(host: reference.apiHost, scopes: scopes)
             if renew { tokens[key] = nil }
             return "Bearer " + (try await token(for: key, challenge: challenge, registry: reference.registry))
         default:
@@ -191,7 +196,7 @@ public actor RegistryClient {
     private func fetchToken(
         for key: TokenKey, challenge: AuthChallenge, registry: String
     ) async throws(RegistryError) -> String {
-        let subject = "\(key.scope) on \(key.host)"
+        let subject = "\(key.scopes.joined(separator: " ")) on \(key.host)"
         guard let realm = challenge.parameters["realm"], var components = URLComponents(string: realm),
             components.scheme == "https" || components.scheme == "http"
         else {
@@ -202,7 +207,7 @@ public actor RegistryClient {
         }
         var query = components.queryItems ?? []
         if let service = challenge.parameters["service"] { query.append(URLQueryItem(name: "service", value: service)) }
-        query.append(URLQueryItem(name: "scope", value: key.scope))
+        query += key.scopes.map { URLQueryItem(name: "scope", value: $0) }
         components.queryItems = query
         guard let url = components.url else {
             throw RegistryError(.unexpectedResponse, "cannot make a token URL from realm \(realm) for \(subject)")
@@ -345,7 +350,8 @@ public actor RegistryClient {
 
     private struct TokenKey: Hashable, Sendable {
         let host: String
-        let scope: String
+        /// `repository:<name>:<actions>`, one per repository the token is for.
+        let scopes: [String]
     }
 
     /// Docker's token answer: `token`, or `access_token` as in OAuth 2.

@@ -26,7 +26,8 @@ extension RegistryClient {
         let url = try endpoint(reference, "blobs/uploads/?mount=\(digest)&from=\(from)")
         var post = HTTPRequest("POST", url)
         post.followRedirects = false
-        let answer = try await send(post, for: reference, actions: "pull,push", about: "a mount of \(digest)")
+        let answer = try await send(
+            post, for: reference, actions: "pull,push", pulling: repository, about: "a mount of \(digest)")
         switch answer.status {
         case 201: return true
         case 202:

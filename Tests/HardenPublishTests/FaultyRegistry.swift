@@ -29,7 +29,7 @@ final class FaultyRegistry {
     }
 
     static let script = """
-        import json, sys, time
+        import hashlib, json, sys, time
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         MODE = sys.argv[1]
@@ -45,15 +45,35 @@ final class FaultyRegistry {
                 self.end_headers()
                 self.wfile.write(body)
 
+            # "token": every API request needs a bearer token from /token, which logs the scopes asked.
+            def challenged(self):
+                if MODE != "token" or self.headers.get("Authorization") == "Bearer t":
+                    return False
+                realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+                self.answer(401, [("WWW-Authenticate", f'Bearer realm="{realm}",service="faulty"')])
+                return True
+
+            def do_GET(self):
+                if self.path.startswith("/token"):
+                    print("TOKEN", self.path, flush=True)
+                    return self.answer(200, body=b'{"token":"t"}')
+                self.answer(404)
+
             def do_HEAD(self):
                 if MODE == "nochallenge":
                     return self.answer(401)
+                if self.challenged():
+                    return
                 self.answer(404)
 
             def do_POST(self):
                 print("POST", self.path, flush=True)
                 if MODE == "nochallenge":
                     return self.answer(401)
+                if self.challenged():
+                    return
+                if MODE == "token" and "mount=" in self.path:
+                    return self.answer(201)
                 if MODE == "upload404":
                     return self.answer(404, body=json.dumps({"errors": [{"code": "NAME_UNKNOWN", "message": "repository name not known to registry"}]}).encode())
                 self.answer(202, [("Location", "/v2/upload/1?state=abc")])
@@ -70,7 +90,11 @@ final class FaultyRegistry {
                 if MODE == "stall":
                     time.sleep(3600)
                 length = int(self.headers.get("Content-Length", "0"))
-                self.rfile.read(length)
+                body = self.rfile.read(length)
+                if self.challenged():
+                    return
+                if MODE == "token" and "/manifests/" in self.path:
+                    return self.answer(201, [("Docker-Content-Digest", "sha256:" + hashlib.sha256(body).hexdigest())])
                 if MODE == "redirect":
                     return self.answer(307, [("Location", "http://127.0.0.2:9/elsewhere" + self.path)])
                 if MODE == "mismatch":

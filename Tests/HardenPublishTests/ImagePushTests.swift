@@ -79,6 +79,24 @@ import Testing
         }
     }
 
+    /// With token authentication, a mount asks for a token that may also pull from the source
+    /// repository (without it, a registry would refuse the mount and the blob would be sent).
+    @Test func aMountsTokenMayPullFromTheSourceRepository() async throws {
+        let images = try TestImages()
+        defer { images.remove() }
+        let image = try PushableImage.read(try layout(images, label: "token"))
+        try await FaultyRegistry.run(mode: "token") { registry in
+            let destination = try ImageReference(parsing: "\(registry.host)/harden-test/faulty:1")
+            let pushed = try await ImagePush.push(
+                image, to: destination, client: RegistryClient(), mountFrom: ["harden-test/earlier"])
+            #expect(pushed.blobsMounted == image.blobs.count && pushed.blobsSent == 0, "\(registry.log)")
+            #expect(
+                registry.log.contains(
+                    "TOKEN /token?service=faulty&scope=repository:harden-test/faulty:pull,push&scope=repository:harden-test/earlier:pull"),
+                "\(registry.log)")
+        }
+    }
+
     /// A chunk the registry refuses ends the push naming the bytes it held.
     @Test func aRefusedChunkNamesItsBytes() async throws {
         let images = try TestImages()
