@@ -16,7 +16,9 @@ struct WatchCommand: AsyncParsableCommand {
             triggers to check. SIGTERM or SIGINT stops it: while idle at once (exit 0); during a build the \
             build is cancelled and recorded as interrupted (exit 130). A round that cannot plan (a recipe \
             error, no engine) is reported and retried after --interval. Never two builds of one recipe at \
-            once, across processes too (a lock per recipe in the state directory).
+            once, across processes too (a lock per recipe in the state directory). A rebuilt recipe with a \
+            publish: section is pushed and signed as it says (--no-push: not); a push that fails is \
+            reported, and watch goes on.
             """)
 
     @OptionGroup var project: ProjectOptions
@@ -32,6 +34,9 @@ struct WatchCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "A registry reached over plain HTTP (besides localhost and 127.0.0.0/8); repeatable.")
     var insecureRegistry: [String] = []
+
+    @Flag(name: .long, help: "Do not push what was rebuilt, even for recipes with a publish: section.")
+    var noPush = false
 
     @Flag(name: .long, help: "Show the full build logs on stderr.")
     var verbose = false
@@ -78,10 +83,16 @@ struct WatchCommand: AsyncParsableCommand {
             Output.note(
                 "harden watch: due: \(due.map { "\($0.recipe) (\($0.triggers.joined(separator: ", ")))" }.joined(separator: "; "))"
             )
-            let outcomes =
+            var outcomes =
                 (try? await DueCheck.rebuild(
                     decisions, planning: planning, project: project, jobs: jobs, advisories: advisories,
                     progress: BuildProgress(verbose: verbose))) ?? []
+            if !noPush {
+                let publishing = Publishing(
+                    directory: project.stateDirectory, history: planning.store, insecureRegistries: insecureRegistry)
+                let recipes = Dictionary(uniqueKeysWithValues: planning.recipes.map { ($0.name, $0.recipe) })
+                await publishing.publishBuilt(&outcomes, recipes: recipes, project: project.rootURL, upToDate: false)
+            }
             BuildSummary.print(outcomes)
             if outcomes.contains(where: { $0.status == .interrupted }) {
                 interrupted = true

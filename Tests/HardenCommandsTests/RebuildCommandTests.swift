@@ -274,6 +274,32 @@ import Testing
         #expect(try await store.integrityCheck() == "ok")
     }
 
+    /// A recipe that watch rebuilds is pushed as its publish: says, then watch sleeps again.
+    @Test func watchPushesWhatItRebuilt() async throws {
+        try await LocalRegistry.run { registry in
+            let project = try Project()
+            let name = unique("watchpush")
+            try write(project, recipe: name, base: DockerBuildTests.runtimeBase)
+            let recipe = project.root.appendingPathComponent("Recipes/\(name).yaml")
+            let text = try String(contentsOf: recipe, encoding: .utf8)
+            try (text + "\npublish:\n  to: \(registry.host)/harden-test/\(name)\n  tags: [\"1\"]\n")
+                .write(to: recipe, atomically: true, encoding: .utf8)
+            let watching = try CLI.start(["watch", "--interval", "1h", name], in: project.root)
+            let slept = try await waitFor(watching) { $0.contains("next check at") }
+            kill(watching.process.processIdentifier, SIGTERM)
+            watching.process.waitUntilExit()
+            let result = watching.result()
+            #expect(slept && result.status == 0, "\(result.stdout)\n\(result.stderr)")
+            #expect(result.stderr.contains("publish: \(name) → \(registry.host)/harden-test/\(name):1"), "\(result.stderr)")
+            let store = try BuildStore(path: project.root.appendingPathComponent(".harden/harden.db").path)
+            let pushes = try await store.pushes(recipe: name)
+            let digest = try #require(pushes.first?.digest)
+            let raw = try await CLI.shell(
+                "skopeo inspect --raw --tls-verify=false docker://\(registry.host)/harden-test/\(name):1 | sha256sum")
+            #expect(raw.output.hasPrefix(String(digest.dropFirst(7))), "\(raw.output)")
+        }
+    }
+
     /// Waits up to 120 s for the process's stderr to satisfy `condition`.
     func waitFor(_ running: CLI.Running, _ condition: (String) -> Bool) async throws -> Bool {
         for _ in 0..<1200 {
