@@ -104,7 +104,92 @@ final class FaultyRegistry {
             def log_message(self, format, *args):
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # "referrers": a registry of OCI 1.1 (in memory) that answers the referrers API, which
+        # Debian's docker-registry 2.8 does not.
+        class Referrers(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            blobs, manifests, uploads = {}, {}, 0
+            answer = Handler.answer
+
+            def parts(self):
+                path = self.path.split("?")[0]
+                head, _, rest = path[len("/v2/"):].partition("/blobs/")
+                if rest or path.endswith("/blobs/uploads/"):
+                    return head, "blobs", rest
+                for kind in ("manifests", "referrers"):
+                    head, _, rest = path[len("/v2/"):].partition(f"/{kind}/")
+                    if rest:
+                        return head, kind, rest
+                return None, None, None
+
+            def manifest(self, repository, reference):
+                return Referrers.manifests.get((repository, reference))
+
+            def do_HEAD(self):
+                repository, kind, rest = self.parts()
+                if kind == "blobs":
+                    return self.answer(200 if rest in Referrers.blobs else 404)
+                found = self.manifest(repository, rest) if kind == "manifests" else None
+                if not found:
+                    return self.answer(404)
+                self.send_response(200)
+                self.send_header("Content-Type", found[1])
+                self.send_header("Docker-Content-Digest", "sha256:" + hashlib.sha256(found[0]).hexdigest())
+                self.send_header("Content-Length", str(len(found[0])))
+                self.end_headers()
+
+            def do_GET(self):
+                print("GET", self.path, flush=True)
+                repository, kind, rest = self.parts()
+                if kind == "referrers":
+                    entries = []
+                    for (repo, reference), (body, _) in sorted(Referrers.manifests.items()):
+                        document = json.loads(body)
+                        if repo != repository or not reference.startswith("sha256:"):
+                            continue
+                        if document.get("subject", {}).get("digest") == rest:
+                            entry = {"mediaType": document["mediaType"], "digest": reference, "size": len(body)}
+                            for field in ("artifactType", "annotations"):
+                                if field in document:
+                                    entry[field] = document[field]
+                            entries.append(entry)
+                    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}).encode()
+                    return self.answer(200, [("Content-Type", "application/vnd.oci.image.index.v1+json")], index)
+                if kind == "blobs" and rest in Referrers.blobs:
+                    return self.answer(200, [("Content-Type", "application/octet-stream")], Referrers.blobs[rest])
+                found = self.manifest(repository, rest) if kind == "manifests" else None
+                if not found:
+                    return self.answer(404)
+                self.answer(200, [("Content-Type", found[1]), ("Docker-Content-Digest", "sha256:" + hashlib.sha256(found[0]).hexdigest())], found[0])
+
+            def do_POST(self):
+                repository, _, _ = self.parts()
+                Referrers.uploads += 1
+                self.answer(202, [("Location", f"/v2/{repository}/blobs/uploads/{Referrers.uploads}")])
+
+            def do_PUT(self):
+                print("PUT", self.path, flush=True)
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                repository, kind, rest = self.parts()
+                digest = "sha256:" + hashlib.sha256(body).hexdigest()
+                if kind == "blobs":
+                    if self.path.split("digest=")[-1] != digest:
+                        return self.answer(400)
+                    Referrers.blobs[digest] = body
+                    return self.answer(201)
+                media_type = self.headers.get("Content-Type")
+                Referrers.manifests[(repository, rest)] = (body, media_type)
+                Referrers.manifests[(repository, digest)] = (body, media_type)
+                headers = [("Docker-Content-Digest", digest)]
+                subject = json.loads(body).get("subject")
+                if subject:
+                    headers.append(("OCI-Subject", subject["digest"]))
+                self.answer(201, headers)
+
+            def log_message(self, format, *args):
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Referrers if MODE == "referrers" else Handler)
         server.daemon_threads = True
         print(f"port {server.server_address[1]}", flush=True)
         server.serve_forever()

@@ -227,4 +227,36 @@ import Testing
             #expect(try await RegistryClient().fetchManifest(tag)?.digest == squatted)
         }
     }
+
+    /// A registry with the referrers API (scripted: Debian's registry has none) gets the bundles
+    /// as referrers and no `sha256-<hex>` tag index; verifying finds them there.
+    @Test func aRegistryWithTheReferrersAPIGetsNoTagIndex() async throws {
+        let images = try TestImages()
+        defer { images.remove() }
+        let key = try SigningKeys.loadPrivate(
+            try SigningKeys.generate(into: images.directory.appendingPathComponent("k").path).privateKey)
+        let image = try PushableImage.read(try images.image([base, [file("/app/six", "six\n", mode: 0o755)]]))
+        try await FaultyRegistry.run(mode: "referrers") { registry in
+            let reference = try ImageReference(parsing: "\(registry.host)/oci11/app:1")
+            let pushed = try await ImagePush.push(image, to: reference, client: RegistryClient())
+            #expect(pushed.manifestDigest == image.digest)
+            let subject = Referrer(mediaType: image.mediaType, digest: image.digest, size: Int64(image.manifest.count))
+            let attestations = [
+                Attestation(
+                    name: "provenance", predicateType: BuildProvenance.predicateType, predicate: try Self.provenance.predicate())
+            ]
+            let attached = try await ImageSigning.sign(
+                subject, in: reference, key: key, attestations: attestations, legacy: false, client: RegistryClient())
+            #expect(attached.map(\.name) == ["signature", "provenance"])
+            #expect(attached.allSatisfy { $0.source == ReferrersSource.referrersAPI.rawValue }, "\(attached)")
+            #expect(!registry.log.contains("PUT /v2/oci11/app/manifests/sha256-"), "\(registry.log)")
+
+            let found = try await SignatureCheck.find(image.digest, in: reference, key: key.publicKey, client: RegistryClient())
+            #expect(found.count == 2 && found.allSatisfy { $0.valid }, "\(found)")
+            #expect(found.allSatisfy { $0.location.contains("referrers API") }, "\(found)")
+            let again = try await ImageSigning.sign(
+                subject, in: reference, key: key, attestations: attestations, legacy: false, client: RegistryClient())
+            #expect(again.allSatisfy { $0.alreadyThere }, "\(again)")
+        }
+    }
 }
