@@ -87,6 +87,7 @@ let package = Package(
             ]
         ),
         .target(name: "HardenPlan", dependencies: ["HardenEngine", "HardenProcess", "HardenRecipe", "HardenImage", "HardenHistory", "Yams"]),
+        .target(name: "HardenReport", dependencies: ["HardenCron", "HardenHistory"]),
         .target(name: "HardenSchedule", dependencies: ["HardenCron", "HardenPlan", "HardenRecipe", "HardenHistory"]),
         .target(
             name: "HardenBuild",
@@ -100,7 +101,7 @@ let package = Package(
             dependencies: [
                 "HardenAdvisories", "HardenBuild", "HardenPlan", "HardenEngine", "HardenProcess", "HardenScan", "HardenHistory", "HardenRegistry",
                 "HardenSchedule", "HardenCron", "HardenArchive", "HardenRecipe", "HardenImage", "HardenSQLite", "HardenSigning", "HardenPublish",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "HardenReport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "harden", dependencies: ["HardenCommands"]),
@@ -123,6 +124,7 @@ let package = Package(
             name: "HardenAdvisoriesTests", dependencies: ["HardenAdvisories", "HardenArchive", "HardenTestSupport"],
             exclude: ["Fixtures"]),
         .testTarget(name: "HardenHistoryTests", dependencies: ["HardenHistory", "HardenSQLite", "CSQLite"]),
+        .testTarget(name: "HardenReportTests", dependencies: ["HardenReport", "HardenHistory"]),
         .testTarget(name: "HardenCronTests", dependencies: ["HardenCron"]),
         .testTarget(name: "HardenScheduleTests", dependencies: ["HardenSchedule", "HardenPlan", "HardenHistory", "HardenRecipe"]),
         .testTarget(name: "HardenHTTPTests", dependencies: ["HardenHTTP"]),

@@ -16,7 +16,8 @@ public struct Harden: AsyncParsableCommand {
         subcommands: [
             PlanCommand.self, BuildCommand.self, VerifyCommand.self, SbomCommand.self, ScanCommand.self, VexCommand.self,
             CompareCommand.self, DiffCommand.self, NormalizeCommand.self, PushCommand.self, VerifySignatureCommand.self,
-            AdvisoriesCommand.self, RebuildCommand.self, WatchCommand.self, HistoryCommand.self, ExportCommand.self,
+            AdvisoriesCommand.self, RebuildCommand.self, WatchCommand.self, HistoryCommand.self, ReportCommand.self,
+            ExportCommand.self,
             KeyCommand.self, VersionCommand.self,
         ]
     )
