@@ -58,7 +58,9 @@ let package = Package(
         .target(
             name: "HardenAdvisories", dependencies: ["HardenArchive", "HardenConcurrency", "HardenHTTP", "HardenSQLite"]),
         .target(
-            name: "HardenScan", dependencies: ["HardenAdvisories", "HardenImage", "HardenConcurrency", "HardenProcess", "Yams"]),
+            name: "HardenScan",
+            dependencies: ["HardenAdvisories", "HardenImage", "HardenConcurrency", "HardenProcess", "HardenVersions", "Yams"]),
+        .target(name: "HardenVersions"),
         .target(name: "HardenCron"),
         .target(
             name: "HardenHTTP",
@@ -118,7 +120,8 @@ let package = Package(
         .testTarget(
             name: "HardenVerifyTests", dependencies: ["HardenVerify", "HardenImage", "HardenArchive", "HardenTestSupport"]),
         .testTarget(
-            name: "HardenScanTests", dependencies: ["HardenScan", "HardenAdvisories", "HardenProcess"], exclude: ["Fixtures"]),
+            name: "HardenScanTests", dependencies: ["HardenScan", "HardenAdvisories", "HardenProcess", "HardenVersions"],
+            exclude: ["Fixtures"]),
         .testTarget(
             name: "HardenAdvisoriesTests", dependencies: ["HardenAdvisories", "HardenArchive", "HardenTestSupport"],
             exclude: ["Fixtures"]),

@@ -42,7 +42,8 @@ public struct DebianVersion: Sendable, Hashable, Comparable, CustomStringConvert
         hasher.combine(revision)
     }
 
-    static func compare(_ a: DebianVersion, _ b: DebianVersion) -> Int {
+    /// -1, 0 or 1.
+    public static func compare(_ a: DebianVersion, _ b: DebianVersion) -> Int {
         if a.epoch != b.epoch { return a.epoch < b.epoch ? -1 : 1 }
         let upstream = compareParts(Array(a.upstream.utf8), Array(b.upstream.utf8))
         if upstream != 0 { return upstream }
