@@ -61,6 +61,12 @@ let package = Package(
             name: "HardenScan",
             dependencies: ["HardenAdvisories", "HardenImage", "HardenConcurrency", "HardenProcess", "HardenVersions", "Yams"]),
         .target(name: "HardenVersions"),
+        .target(
+            name: "HardenDebian",
+            dependencies: [
+                "HardenArchive", "HardenHTTP", "HardenProcess", "HardenVerify", "HardenVersions",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .target(name: "HardenCron"),
         .target(
             name: "HardenHTTP",
@@ -129,6 +135,9 @@ let package = Package(
         .testTarget(name: "HardenCronTests", dependencies: ["HardenCron"]),
         .testTarget(name: "HardenScheduleTests", dependencies: ["HardenSchedule", "HardenPlan", "HardenHistory", "HardenRecipe"]),
         .testTarget(name: "HardenHTTPTests", dependencies: ["HardenHTTP"]),
+        .testTarget(
+            name: "HardenDebianTests",
+            dependencies: ["HardenDebian", "HardenVersions", "HardenProcess", "HardenArchive", "HardenTestSupport"]),
         .testTarget(name: "HardenRegistryTests", dependencies: ["HardenRegistry", "HardenTestSupport"]),
         .testTarget(name: "HardenSigningTests", dependencies: ["HardenSigning", "HardenTestSupport"]),
         .testTarget(
