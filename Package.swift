@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "HardenDebian",
             dependencies: [
-                "HardenArchive", "HardenHTTP", "HardenProcess", "HardenVerify", "HardenVersions",
+                "HardenArchive", "HardenHTTP", "HardenImage", "HardenProcess", "HardenVerify", "HardenVersions",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(name: "HardenCron"),
@@ -137,7 +137,9 @@ let package = Package(
         .testTarget(name: "HardenHTTPTests", dependencies: ["HardenHTTP"]),
         .testTarget(
             name: "HardenDebianTests",
-            dependencies: ["HardenDebian", "HardenVersions", "HardenProcess", "HardenArchive", "HardenTestSupport"]),
+            dependencies: [
+                "HardenDebian", "HardenVersions", "HardenProcess", "HardenArchive", "HardenImage", "HardenTestSupport",
+            ]),
         .testTarget(name: "HardenRegistryTests", dependencies: ["HardenRegistry", "HardenTestSupport"]),
         .testTarget(name: "HardenSigningTests", dependencies: ["HardenSigning", "HardenTestSupport"]),
         .testTarget(

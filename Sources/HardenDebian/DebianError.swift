@@ -20,6 +20,8 @@ public struct DebianError: Error, Sendable, CustomStringConvertible {
         case forbidden
         /// The cache cannot be written.
         case cache
+        /// A package's files leave the image root, are device nodes, or cannot be read.
+        case unsafeContent
     }
 
     public var code: Code

@@ -7,12 +7,18 @@ struct TestPackage {
     var version: String
     var architecture = "amd64"
     var fields: [String: String] = [:]
+    /// Files besides `usr/share/doc/<name>/README`: path → contents.
+    var files: [String: String] = [:]
 
-    init(_ name: String, _ version: String, architecture: String = "amd64", _ fields: [String: String] = [:]) {
+    init(
+        _ name: String, _ version: String, architecture: String = "amd64", _ fields: [String: String] = [:],
+        files: [String: String] = [:]
+    ) {
         self.name = name
         self.version = version
         self.architecture = architecture
         self.fields = fields
+        self.files = files
     }
 }
 
@@ -88,6 +94,12 @@ final class LocalAptRepository: Sendable {
         TestPackage("pythonish", "3.11", ["Multi-Arch": "allowed"]),
         TestPackage("arm-only", "1.0", architecture: "arm64"),
         TestPackage("arm-user", "1.0", ["Depends": "arm-only"]),
+        // two relations no single version of libold meets
+        TestPackage("wants-new", "1.0", ["Depends": "libold (>= 2.0)"]),
+        TestPackage("wants-old", "1.0", ["Depends": "libold (<< 2.0)"]),
+        // one path, two contents
+        TestPackage("clash-a", "1.0", files: ["usr/lib/clash.conf": "a\n", "usr/lib/same.conf": "same\n"]),
+        TestPackage("clash-b", "1.0", files: ["usr/lib/clash.conf": "b\n", "usr/lib/same.conf": "same\n"]),
     ]
     static let updates: [TestPackage] = [TestPackage("libupd", "1.1-1")]
     static let security: [TestPackage] = [
@@ -168,6 +180,11 @@ final class LocalAptRepository: Sendable {
             to: control.appendingPathComponent("control"), atomically: true, encoding: .utf8)
         try "\(package.name) \(package.version)\n".write(
             to: doc.appendingPathComponent("README"), atomically: true, encoding: .utf8)
+        for (path, contents) in package.files {
+            let file = tree.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try contents.write(to: file, atomically: true, encoding: .utf8)
+        }
         try FileManager.default.createDirectory(at: pool, withIntermediateDirectories: true)
         let deb = pool.appendingPathComponent("\(package.name)_\(package.version)_\(package.architecture).deb")
         try await runTool("/usr/bin/dpkg-deb", ["--root-owner-group", "-Zgzip", "--build", tree.path, deb.path])

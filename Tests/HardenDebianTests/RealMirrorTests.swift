@@ -70,5 +70,24 @@ import Testing
         #expect(result.broken.contains { $0.dropped.contains("debconf") })
         #expect(!names.contains("debconf") && !names.contains("perl-base"))
         #expect(indexes.map(\.source.suite) == ["bookworm", "bookworm-updates", "bookworm-security"])
+
+        // Fetched and unpacked: xz and zstd data.tar members, real usr/lib layouts.
+        let cache = BlobCache(
+            directory: FileManager.default.temporaryDirectory.appendingPathComponent("harden-debs-\(UUID().uuidString)"))
+        defer { try? FileManager.default.removeItem(at: cache.directory) }
+        var files: [PackageFile] = []
+        let fetching = try await clock.measure {
+            for resolved in result.packages {
+                files.append(PackageFile(resolved.package, path: try await PackageFetcher(cache: cache).fetch(resolved.package)))
+            }
+        }
+        var assembly: Assembly?
+        let assembling = try clock.measure { assembly = try Assembler().assemble(files) }
+        let assembled = try #require(assembly)
+        print("fetched in \(fetching), assembled \(assembled.owners.count) paths (\(assembled.layer.data.count) bytes gzip) in \(assembling)")
+        for conflict in assembled.conflicts { print("  conflict: \(conflict)") }
+        #expect(assembled.owners["usr/bin/python3.11"] == "python3.11-minimal")
+        #expect(assembled.owners["etc/ssl/certs"] != nil || assembled.owners["usr/share/ca-certificates"] != nil)
+        #expect(assembled.owners["var/lib/dpkg/status.d/libssl3"] == "harden")
     }
 }

@@ -63,6 +63,13 @@ import Testing
         #expect(error.message.contains("strict-user depends on libfoo (= 9.9)"), "\(error)")
     }
 
+    @Test func twoRelationsNoVersionMeetsAreAConflict() async throws {
+        let error = try await Self.failure(["wants-new", "wants-old"])
+        #expect(error.code == .conflict)
+        #expect(error.message.contains("wants-old depends on libold (<< 2.0)"), "\(error)")
+        #expect(error.message.contains("libold 2.1-1+deb12u1, already chosen for wants-new → libold"), "\(error)")
+    }
+
     @Test func cyclesEnd() async throws {
         #expect(Set(Self.versions(try await Self.plan(["cyc-a"])).keys) == ["cyc-a", "cyc-b"])
     }
