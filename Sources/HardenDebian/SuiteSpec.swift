@@ -64,7 +64,7 @@ extension SuiteReader {
                 try await read(
                     source, components: spec.components, architecture: spec.architecture, keyring: spec.keyring, now: now))
         }
-        let resolver = try Resolver(indexes: indexes, architecture: spec.architecture)
+        let resolver = Resolver(indexes: indexes, architecture: spec.architecture)
         return DebianPlan(indexes: indexes, resolution: try resolver.resolve(spec.request))
     }
 }
