@@ -58,7 +58,15 @@ let package = Package(
         .target(
             name: "HardenAdvisories", dependencies: ["HardenArchive", "HardenConcurrency", "HardenHTTP", "HardenSQLite"]),
         .target(
-            name: "HardenScan", dependencies: ["HardenAdvisories", "HardenImage", "HardenConcurrency", "HardenProcess", "Yams"]),
+            name: "HardenScan",
+            dependencies: ["HardenAdvisories", "HardenImage", "HardenConcurrency", "HardenProcess", "HardenVersions", "Yams"]),
+        .target(name: "HardenVersions"),
+        .target(
+            name: "HardenDebian",
+            dependencies: [
+                "HardenArchive", "HardenHTTP", "HardenImage", "HardenProcess", "HardenVerify", "HardenVersions",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .target(name: "HardenCron"),
         .target(
             name: "HardenHTTP",
@@ -119,7 +127,8 @@ let package = Package(
         .testTarget(
             name: "HardenVerifyTests", dependencies: ["HardenVerify", "HardenImage", "HardenArchive", "HardenTestSupport"]),
         .testTarget(
-            name: "HardenScanTests", dependencies: ["HardenScan", "HardenAdvisories", "HardenProcess"], exclude: ["Fixtures"]),
+            name: "HardenScanTests", dependencies: ["HardenScan", "HardenAdvisories", "HardenProcess", "HardenVersions"],
+            exclude: ["Fixtures"]),
         .testTarget(
             name: "HardenAdvisoriesTests", dependencies: ["HardenAdvisories", "HardenArchive", "HardenTestSupport"],
             exclude: ["Fixtures"]),
@@ -128,6 +137,11 @@ let package = Package(
         .testTarget(name: "HardenCronTests", dependencies: ["HardenCron"]),
         .testTarget(name: "HardenScheduleTests", dependencies: ["HardenSchedule", "HardenPlan", "HardenHistory", "HardenRecipe"]),
         .testTarget(name: "HardenHTTPTests", dependencies: ["HardenHTTP"]),
+        .testTarget(
+            name: "HardenDebianTests",
+            dependencies: [
+                "HardenDebian", "HardenVersions", "HardenProcess", "HardenArchive", "HardenImage", "HardenTestSupport",
+            ]),
         .testTarget(name: "HardenRegistryTests", dependencies: ["HardenRegistry", "HardenTestSupport"]),
         .testTarget(name: "HardenSigningTests", dependencies: ["HardenSigning", "HardenTestSupport"]),
         .testTarget(

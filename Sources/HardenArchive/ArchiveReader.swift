@@ -80,7 +80,8 @@ public struct ArchiveEntry: Sendable, Equatable {
 
 /// Reads a tar stream entry by entry, in memory, never touching disk.
 ///
-/// Only the tar format and the gzip, zstd and uncompressed filters are enabled.
+/// Only the tar format and the gzip, zstd and uncompressed filters are enabled (and, for
+/// Debian's indexes and packages alone, xz and the ar container).
 /// `decompressOnly` uses libarchive's pass-through "raw" reader instead of tar:
 /// it parses no structure and yields the filter's output as one stream, which
 /// is how harden hashes a layer's uncompressed bytes (its diff_id) while a second
@@ -95,6 +96,13 @@ public final class ArchiveReader {
         case decompressOnly
         /// Zip, read through its central directory (needs a file: a cut-off zip has none).
         case zip
+        /// No format, like `decompressOnly`, for a Debian archive index (`Packages.xz`,
+        /// `.gz`, `.zst` or plain): the only mode with the xz filter, which image layers never use.
+        case debianIndex
+        /// A `.deb`: the ar container, uncompressed, whose members are read as they come.
+        case debianPackage
+        /// A `.deb`'s `data.tar` or `control.tar`: tar, plain or compressed with xz, zstd or gzip.
+        case debianTar
     }
 
     private var handle: OpaquePointer?
@@ -144,14 +152,17 @@ public final class ArchiveReader {
         }
         var setup: [Int32]
         switch mode {
-        case .decompressOnly: setup = [archive_read_support_format_raw(handle)]
+        case .decompressOnly, .debianIndex: setup = [archive_read_support_format_raw(handle)]
         case .zip: setup = [archive_read_support_format_zip_seekable(handle)]
-        case .tar, .plainTar: setup = [archive_read_support_format_tar(handle)]
+        case .tar, .plainTar, .debianTar: setup = [archive_read_support_format_tar(handle)]
+        case .debianPackage: setup = [archive_read_support_format_ar(handle)]
         }
         setup.append(archive_read_support_filter_none(handle))
-        if mode == .tar || mode == .decompressOnly {
+        if mode == .tar || mode == .decompressOnly || mode == .debianIndex || mode == .debianTar {
             setup += [archive_read_support_filter_gzip(handle), archive_read_support_filter_zstd(handle)]
         }
+        // In process (liblzma): an external xz program would make this ARCHIVE_WARN, refused below.
+        if mode == .debianIndex || mode == .debianTar { setup.append(archive_read_support_filter_xz(handle)) }
         if let failed = setup.first(where: { $0 != ARCHIVE_OK }) {
             let message = archive_error_string(handle).map { String(cString: $0) } ?? "status \(failed)"
             archive_read_free(handle)

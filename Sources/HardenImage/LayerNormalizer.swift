@@ -124,3 +124,24 @@ struct LayerNormalizer: Sendable {
         return nil
     }
 }
+
+extension ImageWriter {
+    /// A layer made from entries in memory, in the form `normalize` gives a layer it reads:
+    /// paths as `a/b`, sorted by their bytes, hardlinks pointing to the first of their group,
+    /// every mtime `sourceDateEpoch`.
+    public static func normalizedLayer(
+        _ entries: [(ArchiveEntry, Data)], sourceDateEpoch: Int64, compression: ArchiveWriter.Compression = .gzip
+    ) throws(ImageError) -> LayerBlob {
+        let normalizer = LayerNormalizer(sourceDateEpoch: sourceDateEpoch, limits: ImageLimits(), compression: compression)
+        let items = entries.map { entry, data in
+            var entry = entry
+            let key = LayerNormalizer.canonicalPath(entry.path)
+            entry.path = key.isEmpty ? "./" : String(decoding: key, as: UTF8.self)
+            entry.hardlinkTarget = entry.hardlinkTarget.map { String(decoding: LayerNormalizer.canonicalPath($0), as: UTF8.self) }
+            entry.mtime = sourceDateEpoch
+            if entry.type == .regular { entry.size = Int64(data.count) }
+            return LayerNormalizer.Item(key: key, entry: entry, data: data)
+        }
+        return try layer(normalizer.canonicalOrder(items).map { ($0.entry, $0.data) }, compression: compression)
+    }
+}

@@ -11,11 +11,13 @@ public struct Verifier: Sendable {
     /// Files whose content the rules read; see `ImageReader.capture`.
     public static let capturedPaths: Set<String> = ["/etc/passwd", "/etc/group"]
 
-    static let shells: Set<String> = [
+    /// Executable names of shells (also the Debian packages that ship them, for `HardenDebian`).
+    public static let shells: Set<String> = [
         "sh", "bash", "rbash", "dash", "ash", "zsh", "ksh", "ksh93", "mksh", "lksh", "pdksh", "yash", "csh", "tcsh",
         "fish", "posh", "busybox", "toybox",
     ]
-    static let packageManagers: Set<String> = [
+    /// Executable names of package managers.
+    public static let packageManagers: Set<String> = [
         "apt", "apt-get", "aptitude", "dpkg", "dpkg-deb", "apk", "yum", "dnf", "microdnf", "rpm", "zypper", "pacman",
         "pip", "pip3", "npm", "gem",
     ]
@@ -230,7 +232,7 @@ public struct Verifier: Sendable {
         node.mode & 0o111 != 0 || node.content.kind == .elf || node.content.kind == .script
     }
 
-    static func isPackageManager(_ name: String) -> Bool {
+    public static func isPackageManager(_ name: String) -> Bool {
         if packageManagers.contains(name) { return true }
         // pip3.11, pip2.7
         guard name.hasPrefix("pip"), name.count > 3 else { return false }

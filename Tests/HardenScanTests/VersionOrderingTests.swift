@@ -1,5 +1,6 @@
 import Foundation
 import HardenProcess
+import HardenVersions
 import Testing
 
 @testable import HardenScan

@@ -1,5 +1,6 @@
 import Foundation
 import HardenAdvisories
+import HardenVersions
 
 /// A vulnerability found in one package, by one or more scanners.
 public struct Vulnerability: Sendable, Codable, Equatable {

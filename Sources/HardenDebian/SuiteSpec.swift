@@ -1,0 +1,70 @@
+import Foundation
+
+/// Which Debian packages make a base, and where they come from.
+public struct SuiteSpec: Sendable {
+    /// `http://deb.debian.org/debian`, or a `file://` copy.
+    public var mirror: URL
+    /// `bookworm`.
+    public var suite: String
+    /// Also read `<suite>-updates` from `mirror`.
+    public var updates = true
+    /// Also read `<suite>-security` from `securityMirror`.
+    public var security = true
+    /// Where `<suite>-security` lives; by default a mirror ending in `/debian` gives
+    /// `/debian-security` beside it (as Debian's do), any other the mirror itself.
+    public var securityMirror: URL?
+    public var components = ["main"]
+    public var architecture = "amd64"
+    /// An OpenPGP keyring `gpgv` checks each `InRelease` against.
+    public var keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+    public var packages: [String]
+    /// Left out wherever they are wanted (reported as broken dependencies), on top of `installOnly`.
+    public var exclude: Set<String> = []
+    public var installOnly = InstallOnly.defaults
+
+    public init(mirror: URL, suite: String, packages: [String]) {
+        self.mirror = mirror
+        self.suite = suite
+        self.packages = packages
+    }
+
+    /// The suites read, the main one first.
+    public var sources: [SuiteSource] {
+        var sources = [SuiteSource(mirror: mirror, suite: suite)]
+        if updates { sources.append(SuiteSource(mirror: mirror, suite: suite + "-updates")) }
+        if security {
+            sources.append(SuiteSource(mirror: securityMirror ?? Self.securityMirror(beside: mirror), suite: suite + "-security"))
+        }
+        return sources
+    }
+
+    static func securityMirror(beside mirror: URL) -> URL {
+        guard mirror.lastPathComponent == "debian" else { return mirror }
+        return mirror.deletingLastPathComponent().appendingPathComponent("debian-security")
+    }
+
+    public var request: ResolveRequest {
+        ResolveRequest(packages: packages, architecture: architecture, exclude: exclude, installOnly: installOnly)
+    }
+}
+
+/// A spec resolved: the suites read and the closure.
+public struct DebianPlan: Sendable {
+    public var indexes: [SuiteIndex]
+    public var resolution: Resolution
+}
+
+extension SuiteReader {
+    /// Reads every suite of `spec` (one after another: the main suite's index is the large one)
+    /// and resolves its packages.
+    public func plan(_ spec: SuiteSpec, now: Date = Date()) async throws(DebianError) -> DebianPlan {
+        var indexes: [SuiteIndex] = []
+        for source in spec.sources {
+            indexes.append(
+                try await read(
+                    source, components: spec.components, architecture: spec.architecture, keyring: spec.keyring, now: now))
+        }
+        let resolver = Resolver(indexes: indexes, architecture: spec.architecture)
+        return DebianPlan(indexes: indexes, resolution: try resolver.resolve(spec.request))
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import HardenDebian
+import HardenHTTP
+import Testing
+
+/// Debian's own mirror, as the host's apt sources name it: the Python runtime's packages for
+/// bookworm resolve with the real archive keyring. Skipped when the mirror cannot be reached.
+@Suite struct RealMirrorTests {
+    static let keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+    /// The mirrors of the host's apt sources that carry `suite`, from deb822 `.sources` files
+    /// and one-line `sources.list` entries.
+    static func hostMirror(for suite: String) -> URL? {
+        let directory = "/etc/apt/sources.list.d"
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+        for file in files where file.hasSuffix(".sources") {
+            guard let data = FileManager.default.contents(atPath: "\(directory)/\(file)"),
+                let stanzas = try? Deb822.stanzas(in: data, name: file)
+            else { continue }
+            for stanza in stanzas where (stanza["Suites"] ?? "").split(separator: " ").contains(Substring(suite)) {
+                if let uri = stanza["URIs"]?.split(separator: " ").first { return URL(string: String(uri)) }
+            }
+        }
+        let lists = ["/etc/apt/sources.list"] + files.filter { $0.hasSuffix(".list") }.map { "\(directory)/\($0)" }
+        for list in lists {
+            for line in (try? String(contentsOfFile: list, encoding: .utf8))?.split(separator: "\n") ?? [] {
+                let words = line.split(separator: " ").filter { !$0.hasPrefix("[") && !$0.hasSuffix("]") }
+                if words.count >= 3, words[0] == "deb", words[2] == suite { return URL(string: String(words[1])) }
+            }
+        }
+        return nil
+    }
+
+    static func reachable() async -> Bool {
+        guard let mirror = hostMirror(for: "bookworm"), FileManager.default.fileExists(atPath: keyring) else { return false }
+        let request = HTTPRequest("HEAD", mirror.appendingPathComponent("dists/bookworm/InRelease"))
+        return (try? await HTTPTransport(timeoutSeconds: 5).send(request).status) == 200
+    }
+
+    @Test(.enabled("skipped: mirror unreachable") { await reachable() }, .timeLimit(.minutes(1)))
+    func pythonRuntimeResolvesForBookworm() async throws {
+        let mirror = try #require(Self.hostMirror(for: "bookworm"))
+        var spec = SuiteSpec(
+            mirror: mirror, suite: "bookworm",
+            packages: ["python3.11-minimal", "libpython3.11-stdlib", "ca-certificates", "tzdata", "netbase"])
+        spec.securityMirror = Self.hostMirror(for: "bookworm-security")
+        spec.keyring = Self.keyring
+        let clock = ContinuousClock()
+        let reader = SuiteReader(cache: nil)
+        var indexes: [SuiteIndex] = []
+        let reading = try await clock.measure {
+            for source in spec.sources {
+                indexes.append(
+                    try await reader.read(source, components: ["main"], architecture: "amd64", keyring: Self.keyring, now: Date())
+                )
+            }
+        }
+        var resolver: Resolver?
+        var resolution: Resolution?
+        let indexing = clock.measure { resolver = Resolver(indexes: indexes, architecture: "amd64") }
+        let resolving = try clock.measure { resolution = try resolver?.resolve(spec.request) }
+        let result = try #require(resolution)
+        let names = Set(result.packages.map(\.package.name))
+        print(
+            "bookworm: \(indexes.map { "\($0.source.suite) \($0.packages.count)" }.joined(separator: ", ")) packages read in \(reading), indexed in \(indexing), closure of \(names.count) resolved in \(resolving)"
+        )
+        for broken in result.broken { print("  broken on purpose: \(broken)") }
+        #expect(names.isSuperset(of: ["python3.11-minimal", "libpython3.11-stdlib", "libc6", "libssl3", "tzdata", "netbase"]))
+        #expect(names.filter(ForbiddenPackages.contains).isEmpty)
+        #expect(result.broken.contains { $0.dropped.contains("debconf") })
+        #expect(!names.contains("debconf") && !names.contains("perl-base"))
+        #expect(indexes.map(\.source.suite) == ["bookworm", "bookworm-updates", "bookworm-security"])
+
+        // Fetched and unpacked: xz and zstd data.tar members, real usr/lib layouts.
+        let cache = BlobCache(
+            directory: FileManager.default.temporaryDirectory.appendingPathComponent("harden-debs-\(UUID().uuidString)"))
+        defer { try? FileManager.default.removeItem(at: cache.directory) }
+        var files: [PackageFile] = []
+        let fetching = try await clock.measure {
+            for resolved in result.packages {
+                files.append(PackageFile(resolved.package, path: try await PackageFetcher(cache: cache).fetch(resolved.package)))
+            }
+        }
+        var assembly: Assembly?
+        let assembling = try clock.measure { assembly = try Assembler().assemble(files) }
+        let assembled = try #require(assembly)
+        print("fetched in \(fetching), assembled \(assembled.owners.count) paths (\(assembled.layer.data.count) bytes gzip) in \(assembling)")
+        for conflict in assembled.conflicts { print("  conflict: \(conflict)") }
+        #expect(assembled.owners["usr/bin/python3.11"] == "python3.11-minimal")
+        #expect(assembled.owners["etc/ssl/certs"] != nil || assembled.owners["usr/share/ca-certificates"] != nil)
+        #expect(assembled.owners["var/lib/dpkg/status.d/libssl3"] == "harden")
+    }
+}
