@@ -160,7 +160,7 @@ final class LocalAptRepository: Sendable {
         bytes[bytes.count - 1] ^= 0xff
         try bytes.write(to: deb)
 
-        try FileManager.default.removeItem(at: work)
+        try await removeWhenAgentsAreGone(work)
         return LocalAptRepository(root: mirror, keyring: keyring.path)
     }
 
@@ -274,5 +274,18 @@ func serving<T>(_ directory: URL, _ body: (URL) async throws -> T) async throws 
         }
         guard let port else { throw TestSetupError("the test mirror did not start:\n\(process.log)") }
         return try await body(URL(string: "http://127.0.0.1:\(port)")!)
+    }
+}
+
+/// Removes a directory that held gpg homes: a killed agent may still be taking its sockets away
+/// while the directory is walked, so a walk that finds one gone is tried again.
+func removeWhenAgentsAreGone(_ directory: URL) async throws {
+    for attempt in 1...20 {
+        do {
+            try FileManager.default.removeItem(at: directory)
+            return
+        } catch where attempt < 20 {
+            try await Task.sleep(for: .milliseconds(100))
+        }
     }
 }
