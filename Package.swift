@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "HardenDebian",
             dependencies: [
-                "HardenArchive", "HardenHTTP", "HardenImage", "HardenProcess", "HardenVerify", "HardenVersions",
+                "HardenArchive", "HardenConcurrency", "HardenHTTP", "HardenImage", "HardenProcess", "HardenVerify", "HardenVersions",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(name: "HardenCron"),

@@ -24,3 +24,21 @@ public func concurrentMap<Value>(_ count: Int, _ body: @Sendable (Int) -> Value)
     DispatchQueue.concurrentPerform(iterations: count) { index in results[index] = body(index) }
     return results.values.compactMap { $0 }
 }
+
+/// Runs long blocking work (parsing tens of megabytes) on a thread of its own and waits for it
+/// without holding one of the cooperative pool's few threads, which other tasks' timers and
+/// network reads need meanwhile.
+public func blockingWork<Value: Sendable, Failure: Error>(
+    _ work: @escaping @Sendable () throws(Failure) -> Value
+) async throws(Failure) -> Value {
+    let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, Failure>, Never>) in
+        Thread {
+            do throws(Failure) {
+                continuation.resume(returning: .success(try work()))
+            } catch {
+                continuation.resume(returning: .failure(error))
+            }
+        }.start()
+    }
+    return try result.get()
+}

@@ -1,4 +1,5 @@
 import Foundation
+import HardenConcurrency
 import HardenArchive
 import HardenProcess
 
@@ -94,8 +95,9 @@ public struct SuiteReader: Sendable {
                 failures.append(error.message)
                 continue
             }
-            let text = try Self.decompress(compressed, what: what)
-            return try BinaryPackage.parseIndex(text, origin: source, name: what)
+            return try await blockingWork { () throws(DebianError) in
+                try BinaryPackage.parseIndex(try Self.decompress(compressed, what: what), origin: source, name: what)
+            }
         }
         throw DebianError(.fetch, failures.joined(separator: "; "))
     }

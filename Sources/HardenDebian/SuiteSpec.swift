@@ -1,4 +1,5 @@
 import Foundation
+import HardenConcurrency
 
 /// Which Debian packages make a base, and where they come from.
 public struct SuiteSpec: Sendable {
@@ -64,7 +65,9 @@ extension SuiteReader {
                 try await read(
                     source, components: spec.components, architecture: spec.architecture, keyring: spec.keyring, now: now))
         }
-        let resolver = Resolver(indexes: indexes, architecture: spec.architecture)
-        return DebianPlan(indexes: indexes, resolution: try resolver.resolve(spec.request))
+        let (read, architecture, request) = (indexes, spec.architecture, spec.request)
+        return try await blockingWork { () throws(DebianError) in
+            DebianPlan(indexes: read, resolution: try Resolver(indexes: read, architecture: architecture).resolve(request))
+        }
     }
 }
