@@ -316,13 +316,14 @@ import Testing
     }
 
     /// Faults a real registry cannot be made to show: each push ends in an error that names the
-    /// registry, the repository and the step, and the tag is never written.
+    /// registry, the repository and the step, and the tag is never written. The stall limit leaves
+    /// a loaded CI host seconds to answer a small upload (1 s made two answers look like stalls).
     @Test(arguments: [
         ("nochallenge", "answered 401 for blob", "without a WWW-Authenticate challenge"),
         ("upload404", "answered 404 to starting the upload of blob", "NAME_UNKNOWN"),
         ("redirect", "redirected uploading blob", "http://127.0.0.2:9/elsewhere"),
         ("mismatch", "answered HTTP 400 to uploading blob", "DIGEST_INVALID"),
-        ("stall", "for blob sha256:", "nothing was sent or received for 1 s"),
+        ("stall", "for blob sha256:", "nothing was sent or received for 5 s"),
     ])
     func aFaultyRegistryEndsThePushWithTheStepNamed(mode: String, step: String, detail: String) async throws {
         let images = try TestImages()
@@ -332,7 +333,7 @@ import Testing
             let destination = try ImageReference(parsing: "\(registry.host)/harden-test/faulty:1")
             do {
                 _ = try await ImagePush.push(
-                    image, to: destination, client: RegistryClient(timeout: .seconds(5), uploadStall: .seconds(1)))
+                    image, to: destination, client: RegistryClient(timeout: .seconds(15), uploadStall: .seconds(5)))
                 Issue.record("a push to a faulty registry (\(mode)) succeeded")
             } catch let error as PushError {
                 #expect(error.message.contains(registry.host), "\(error)")
