@@ -122,7 +122,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "HardenPlanTests", dependencies: ["HardenPlan", "HardenEngine", "HardenProcess", "HardenRecipe"]),
-        .target(name: "HardenTestSupport", dependencies: ["HardenImage", "HardenArchive"], path: "Tests/HardenTestSupport"),
+        .target(
+            name: "HardenTestSupport", dependencies: ["HardenImage", "HardenArchive", "HardenConcurrency"],
+            path: "Tests/HardenTestSupport"),
         .testTarget(name: "HardenImageTests", dependencies: ["HardenImage", "HardenArchive", "HardenTestSupport"]),
         .testTarget(
             name: "HardenVerifyTests", dependencies: ["HardenVerify", "HardenImage", "HardenArchive", "HardenTestSupport"]),

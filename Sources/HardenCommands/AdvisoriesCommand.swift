@@ -93,7 +93,8 @@ struct AdvisoriesSync: AsyncParsableCommand {
     /// What the database already has, what the last builds' images need, and PyPI.
     private func defaultEcosystems() async -> [String] {
         var wanted: Set<String> = ["PyPI"]
-        if FileManager.default.fileExists(atPath: database.path), let known = try? AdvisoryDatabase(path: database.path).sources() {
+        if FileManager.default.fileExists(atPath: database.path), let known = try? AdvisoryDatabase(path: database.path).sources()
+        {
             for source in known where source.name.hasPrefix("osv:") { wanted.insert(String(source.name.dropFirst(4))) }
         }
         let state = StateDirectory(root: URL(fileURLWithPath: database.state))
@@ -101,9 +102,7 @@ struct AdvisoriesSync: AsyncParsableCommand {
             let builds = try? await store.latestSucceeded()
         {
             for record in builds.values {
-                guard let path = record.scanReport, let data = FileManager.default.contents(atPath: path),
-                    let report = try? JSONDecoder().decode(ScanReport.self, from: data)
-                else { continue }
+                guard let path = record.scanReport, let report = try? ScanReport.read(path: path) else { continue }
                 wanted.formUnion(report.ecosystems)
             }
         }
@@ -286,7 +285,8 @@ enum Advisories {
 
     /// One line on stderr when the oldest source was synced longer ago than the limit.
     private static func warnIfOld(_ database: AdvisoryDatabase) {
-        guard let limit = maxAgeDays, let sources = try? database.sources(), let oldest = sources.min(by: { $0.syncedAt < $1.syncedAt })
+        guard let limit = maxAgeDays, let sources = try? database.sources(),
+            let oldest = sources.min(by: { $0.syncedAt < $1.syncedAt })
         else { return }
         let days = Date().timeIntervalSince(oldest.syncedAt) / 86_400
         guard days > limit else { return }

@@ -131,7 +131,7 @@ struct VexCommand: AsyncParsableCommand {
         }
         let report: ScanReport
         do {
-            report = try JSONDecoder().decode(ScanReport.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            report = try ScanReport.read(path: path)
         } catch {
             Output.error(
                 "\(path): the scan report of build \(last.id ?? 0) cannot be read (\(error)): run harden build \(image) --force")

@@ -57,30 +57,32 @@ struct LayerStreams {
         }
     }
 
-    /// A layer blob's compression, from its first bytes or its media type.
-    enum Compression: String, Equatable, CustomStringConvertible {
-        case none = "an uncompressed tar", gzip = "gzip", zstd = "zstd"
+    typealias Compression = LayerCompression
+}
 
-        init(magic: UnsafeRawBufferPointer) {
-            if magic.starts(with: [0x1F, 0x8B]) {
-                self = .gzip
-            } else if magic.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) {
-                self = .zstd
-            } else {
-                self = .none
-            }
+/// A layer blob's compression, from its first bytes or its media type.
+public enum LayerCompression: String, Sendable, Equatable, CustomStringConvertible {
+    case none = "an uncompressed tar", gzip = "gzip", zstd = "zstd"
+
+    public init(magic: UnsafeRawBufferPointer) {
+        if magic.starts(with: [0x1F, 0x8B]) {
+            self = .gzip
+        } else if magic.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) {
+            self = .zstd
+        } else {
+            self = .none
         }
-
-        init(mediaType: String) {
-            if mediaType.hasSuffix("gzip") {
-                self = .gzip
-            } else if mediaType.hasSuffix("zstd") {
-                self = .zstd
-            } else {
-                self = .none
-            }
-        }
-
-        var description: String { rawValue }
     }
+
+    public init(mediaType: String) {
+        if mediaType.hasSuffix("gzip") {
+            self = .gzip
+        } else if mediaType.hasSuffix("zstd") {
+            self = .zstd
+        } else {
+            self = .none
+        }
+    }
+
+    public var description: String { rawValue }
 }

@@ -166,7 +166,7 @@ public struct PushableImage: Sendable {
             manifestComposed: true)
     }
 
-    /// False for a gzip or zstd stream, by its first bytes.
+    /// False for a gzip or zstd stream, by its first bytes (as the layer reader tells them).
     private static func isPlainTar(_ span: (path: String, offset: Int64, size: Int64)) throws(PushError) -> Bool {
         guard let handle = FileHandle(forReadingAtPath: span.path) else { throw PushError("cannot read \(span.path)") }
         defer { try? handle.close() }
@@ -177,8 +177,7 @@ public struct PushableImage: Sendable {
         } catch {
             throw PushError("cannot read \(span.path): \(error.localizedDescription)")
         }
-        let bytes = [UInt8](head)
-        return !(bytes.starts(with: [0x1f, 0x8b]) || bytes.starts(with: [0x28, 0xb5, 0x2f, 0xfd]))
+        return head.withUnsafeBytes { LayerCompression(magic: $0) } == .none
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HardenConcurrency
 
 /// A failure of the test machinery itself, with what to do about it.
 public struct TestSetupError: Error, CustomStringConvertible {
@@ -53,9 +54,7 @@ public final class TestProcess {
 /// Runs blocking work (waiting on a child) on a thread of its own: Swift's cooperative pool has
 /// as many threads as cores, and a test holding one stalls every other test's tasks with it.
 public func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try work() }) }.start()
-    }
+    try await blockingWork(work)
 }
 
 /// `runTool` from a task, waiting off the cooperative pool.

@@ -63,7 +63,7 @@ enum PushAttestations {
     static func vexDocument(for build: BuildRecord, image digest: String, repository: String) -> (() throws -> Data?)? {
         guard let path = build.scanReport else { return nil }
         return {
-            let report = try JSONDecoder().decode(ScanReport.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            let report = try ScanReport.read(path: path)
             let product = ImageIdentity(name: repository, manifestDigest: digest, imageID: build.runtimeImage)
             return OpenVEX.document(
                 for: report, product: product, author: "harden", timestamp: build.finishedAt ?? build.startedAt,

@@ -72,9 +72,7 @@ struct ReportCommand: AsyncParsableCommand {
 
     /// The vulnerability IDs of a build's kept scan report; nil when it is gone or unreadable.
     static func findings(_ build: BuildRecord) -> Set<String>? {
-        guard let path = build.scanReport, let data = FileManager.default.contents(atPath: path),
-            let report = try? JSONDecoder().decode(ScanReport.self, from: data)
-        else { return nil }
+        guard let path = build.scanReport, let report = try? ScanReport.read(path: path) else { return nil }
         return Set(report.findings.map(\.vulnerability.id))
     }
 }

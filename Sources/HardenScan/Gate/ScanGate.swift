@@ -68,6 +68,11 @@ public struct JudgedFinding: Sendable, Codable, Equatable {
 
 /// One scan's result under the policy gate.
 public struct ScanReport: Sendable, Codable {
+    /// A report as `harden scan --format json` and the build kept it.
+    public static func read(path: String) throws -> ScanReport {
+        try JSONDecoder().decode(ScanReport.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
     public var image: String
     public var scanners: [String]
     public var findings: [JudgedFinding]
