@@ -41,6 +41,25 @@ public struct Assembly: Sendable {
     /// Path (`usr/bin/python3.11`) → the package that ships it, or `harden` for what it writes.
     public var owners: [String: String]
     public var conflicts: [PathConflict]
+    /// Package → the maintainer scripts it has (`preinst`, `postinst`), none of which ran.
+    public var scripts: [String: [String]]
+    /// What harden wrote in the scripts' place (`/etc/ssl/certs/ca-certificates.crt from 146 certificates`).
+    public var written: [String]
+}
+
+/// The distribution an image's `/etc/os-release` names, from the suite's Release file.
+public struct OSRelease: Sendable, Equatable {
+    /// `Debian`.
+    public var origin: String
+    /// `12.8`; the major part is `VERSION_ID`.
+    public var version: String?
+    public var codename: String?
+
+    public init(origin: String, version: String?, codename: String?) {
+        self.origin = origin
+        self.version = version
+        self.codename = codename
+    }
 }
 
 /// Unpacks `.deb` files in process, with no maintainer script run: each one's ar container,
@@ -63,7 +82,8 @@ public struct Assembler: Sendable {
         var owner: String
     }
 
-    public func assemble(_ packages: [PackageFile]) throws(DebianError) -> Assembly {
+    /// `release`: the distribution `/etc/os-release` names when no package (`base-files`) ships it.
+    public func assemble(_ packages: [PackageFile], release: OSRelease? = nil) throws(DebianError) -> Assembly {
         var items: [String: Item] = [:]
         var order: [String] = []
         var conflicts: [PathConflict] = []
@@ -77,9 +97,11 @@ public struct Assembler: Sendable {
             items[entry.path] = Item(entry: entry, data: data, owner: owner)
             order.append(entry.path)
         }
+        var scripts: [String: [String]] = [:]
         for (entry, data) in Self.accounts() { add(entry, data, owner: "harden") }
         for package in packages {
-            let (files, control, md5sums) = try read(package)
+            let (files, control, md5sums, maintainerScripts) = try read(package)
+            if !maintainerScripts.isEmpty { scripts[package.name] = maintainerScripts }
             let status = "var/lib/dpkg/status.d/\(package.name)"
             add(ArchiveEntry(path: status, type: .regular, mode: 0o644), control, owner: "harden")
             if let md5sums {
@@ -87,6 +109,8 @@ public struct Assembler: Sendable {
             }
             for (entry, data) in files { add(entry, data, owner: package.name) }
         }
+        let derived = SystemFiles.derive(from: items.mapValues { ($0.entry, $0.data) }, release: release)
+        for (entry, data) in derived.files { add(entry, data, owner: "harden") }
         // Every parent a directory: a package's own tar has them, harden's files need them.
         for path in order {
             var parent = (path as NSString).deletingLastPathComponent
@@ -102,7 +126,8 @@ public struct Assembler: Sendable {
         } catch {
             throw DebianError(.unsafeContent, "cannot write the layer of \(packages.count) packages: \(error.description)")
         }
-        return Assembly(layer: layer, owners: items.mapValues(\.owner), conflicts: conflicts)
+        return Assembly(
+            layer: layer, owners: items.mapValues(\.owner), conflicts: conflicts, scripts: scripts, written: derived.notes)
     }
 
     private static func same(_ a: ArchiveEntry, _ aData: Data, _ b: ArchiveEntry, _ bData: Data) -> Bool {
@@ -138,7 +163,7 @@ public struct Assembler: Sendable {
     }
 
     /// A package's data entries (paths normalized), its `control` and its `md5sums`.
-    private func read(_ package: PackageFile) throws(DebianError) -> ([(ArchiveEntry, Data)], Data, Data?) {
+    private func read(_ package: PackageFile) throws(DebianError) -> ([(ArchiveEntry, Data)], Data, Data?, [String]) {
         let name = "\(package.label) (\(package.path))"
         func unsafe(_ why: String) -> DebianError {
             DebianError(
@@ -148,6 +173,7 @@ public struct Assembler: Sendable {
         var files: [(ArchiveEntry, Data)] = []
         var control: Data?
         var md5sums: Data?
+        var scripts: [String] = []
         var sawData = false
         var seen: Set<String> = []
         do {
@@ -162,6 +188,7 @@ public struct Assembler: Sendable {
                         switch Self.normalize(entry.path) {
                         case "control"?: control = try tar.readData(limit: 1 << 20)
                         case "md5sums"?: md5sums = try tar.readData(limit: 64 << 20)
+                        case let name? where Self.maintainerScripts.contains(name): scripts.append(name)
                         default: continue
                         }
                     }
@@ -204,8 +231,10 @@ public struct Assembler: Sendable {
             throw DebianError(.unsafeContent, "\(name): cannot read the package: \(error); fetch it again or exclude it")
         }
         guard sawData, let control else { throw unsafe("it has no data.tar or no control file") }
-        return (files, control, md5sums)
+        return (files, control, md5sums, scripts.sorted())
     }
+
+    static let maintainerScripts: Set<String> = ["preinst", "postinst", "config"]
 
     /// `./usr//bin/` → `usr/bin`; nil when a `..` would climb out.
     static func normalize(_ path: String) -> String? {

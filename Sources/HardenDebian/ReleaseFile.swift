@@ -12,6 +12,9 @@ public struct ReleaseFile: Sendable {
 
     public var suite: String?
     public var codename: String?
+    /// `Debian`; with `version` (`12.8`), what `/etc/os-release` is written from.
+    public var origin: String?
+    public var version: String?
     public var date: Date?
     public var validUntil: Date?
     public var architectures: [String]
@@ -39,7 +42,8 @@ public struct ReleaseFile: Sendable {
             files[String(parts[2])] = IndexFile(path: String(parts[2]), size: size, sha256: parts[0].lowercased())
         }
         return ReleaseFile(
-            suite: fields["Suite"], codename: fields["Codename"], date: try date("Date"),
+            suite: fields["Suite"], codename: fields["Codename"], origin: fields["Origin"], version: fields["Version"],
+            date: try date("Date"),
             validUntil: try date("Valid-Until"),
             architectures: words(fields["Architectures"]), components: words(fields["Components"]), files: files)
     }

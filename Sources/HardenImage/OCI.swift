@@ -161,6 +161,13 @@ public struct ContainerConfig: Sendable, Codable, Equatable {
     public var shell: [String]?
     public var onBuild: [String]?
 
+    public init(user: String? = nil, env: [String]? = nil, entrypoint: [String]? = nil, cmd: [String]? = nil) {
+        self.user = user
+        self.env = env
+        self.entrypoint = entrypoint
+        self.cmd = cmd
+    }
+
     public struct Healthcheck: Sendable, Codable, Equatable {
         public var test: [String]?
         enum CodingKeys: String, CodingKey { case test = "Test" }

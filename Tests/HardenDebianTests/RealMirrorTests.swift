@@ -9,28 +9,7 @@ import Testing
 @Suite struct RealMirrorTests {
     static let keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
-    /// The mirrors of the host's apt sources that carry `suite`, from deb822 `.sources` files
-    /// and one-line `sources.list` entries.
-    static func hostMirror(for suite: String) -> URL? {
-        let directory = "/etc/apt/sources.list.d"
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
-        for file in files where file.hasSuffix(".sources") {
-            guard let data = FileManager.default.contents(atPath: "\(directory)/\(file)"),
-                let stanzas = try? Deb822.stanzas(in: data, name: file)
-            else { continue }
-            for stanza in stanzas where (stanza["Suites"] ?? "").split(separator: " ").contains(Substring(suite)) {
-                if let uri = stanza["URIs"]?.split(separator: " ").first { return URL(string: String(uri)) }
-            }
-        }
-        let lists = ["/etc/apt/sources.list"] + files.filter { $0.hasSuffix(".list") }.map { "\(directory)/\($0)" }
-        for list in lists {
-            for line in (try? String(contentsOfFile: list, encoding: .utf8))?.split(separator: "\n") ?? [] {
-                let words = line.split(separator: " ").filter { !$0.hasPrefix("[") && !$0.hasSuffix("]") }
-                if words.count >= 3, words[0] == "deb", words[2] == suite { return URL(string: String(words[1])) }
-            }
-        }
-        return nil
-    }
+    static func hostMirror(for suite: String) -> URL? { AptSources.mirror(for: suite) }
 
     static func reachable() async -> Bool {
         guard let mirror = hostMirror(for: "bookworm"), FileManager.default.fileExists(atPath: keyring) else { return false }
