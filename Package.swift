@@ -65,7 +65,7 @@ let package = Package(
             name: "HardenDebian",
             dependencies: [
                 "HardenArchive", "HardenConcurrency", "HardenHTTP", "HardenImage", "HardenProcess", "HardenVerify", "HardenVersions",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "Yams", .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(name: "HardenCron"),
         .target(
@@ -94,14 +94,16 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .target(name: "HardenPlan", dependencies: ["HardenEngine", "HardenProcess", "HardenRecipe", "HardenImage", "HardenHistory", "Yams"]),
+        .target(
+            name: "HardenPlan",
+            dependencies: ["HardenDebian", "HardenEngine", "HardenProcess", "HardenRecipe", "HardenImage", "HardenHistory", "Yams"]),
         .target(name: "HardenReport", dependencies: ["HardenCron", "HardenHistory"]),
         .target(name: "HardenSchedule", dependencies: ["HardenCron", "HardenPlan", "HardenRecipe", "HardenHistory"]),
         .target(
             name: "HardenBuild",
             dependencies: [
                 "HardenArchive", "HardenEngine", "HardenPlan", "HardenRecipe", "HardenImage", "HardenVerify", "HardenScan",
-                "HardenHistory", "HardenProcess", "HardenAdvisories",
+                "HardenHistory", "HardenProcess", "HardenAdvisories", "HardenDebian",
             ]
         ),
         .target(
@@ -109,7 +111,7 @@ let package = Package(
             dependencies: [
                 "HardenAdvisories", "HardenBuild", "HardenPlan", "HardenEngine", "HardenProcess", "HardenScan", "HardenHistory", "HardenRegistry",
                 "HardenSchedule", "HardenCron", "HardenArchive", "HardenRecipe", "HardenImage", "HardenSQLite", "HardenSigning", "HardenPublish",
-                "HardenReport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "HardenReport", "HardenDebian", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "harden", dependencies: ["HardenCommands"]),

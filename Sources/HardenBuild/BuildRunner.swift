@@ -223,6 +223,7 @@ public struct BuildRunner: Sendable {
         }
         let epoch = try epoch.get()
         outcome.sourceDateEpoch = epoch
+        try await DebianBaseLoader(docker: docker, state: state, progress: progress).ensure(plan)
         var stages = StageResults()
         let rawRuntimeImage: String
         do {
@@ -330,7 +331,9 @@ public struct BuildRunner: Sendable {
         let started = ContinuousClock.now
         let (image, seconds) = try await stage(
             "runtime", plan: plan, dockerfile: runtimeDockerfile, context: recipe.contextDirectory.path,
-            target: targets.runtime, directory: directory, log: log, noCache: noCache, pull: pull, buildArgs: arguments)
+            target: targets.runtime, directory: directory, log: log, noCache: noCache,
+            pull: pull && plan.debianBase == nil,  // an assembled base is only in the engine
+            buildArgs: arguments)
         results.runtimeSeconds = seconds
         progress.note(
             "\(plan.recipe) runtime\(label): built \(Planner.short(image)) in \(BuildProgress.format(ContinuousClock.now - started))")

@@ -15,6 +15,9 @@ public struct StateDirectory: Sendable {
     /// The advisory database `harden advisories sync` and `import` write.
     public var advisories: URL { root.appendingPathComponent("advisories.db") }
 
+    /// Checked `.deb` files and Debian indexes, by SHA256.
+    public var debianCache: URL { root.appendingPathComponent("debian") }
+
     public func buildDirectory(recipe: String, build: Int64) -> URL {
         root.appendingPathComponent("builds/\(recipe)/\(build)")
     }

@@ -30,6 +30,17 @@ struct Planning {
         defer { warming.cancel() }
         let recipes = try options.loadRecipes()
         loaded(recipes)
+        if forBuild {
+            // A Debian base is built from its lock: one that is missing or stale is written first.
+            for recipe in recipes where recipe.recipe.runtime?.debian != nil {
+                let plan: DebianBasePlan?
+                do { plan = try DebianBases.plan(for: recipe) } catch {
+                    Output.error(error.description)
+                    throw ExitCode(Exit.badInput)
+                }
+                if plan?.usable == nil { try await PackageLocking.lock(recipe, state: options.stateDirectory) }
+            }
+        }
         let planner: Planner
         do {
             planner = Planner(

@@ -35,6 +35,8 @@ public struct BuildPlan: Sendable, Codable {
     public var taggedImages: [String: String] = [:]
     /// The Dockerfile to build (rendered, or the recipe's own in Dockerfile mode).
     public var dockerfile: String
+    /// A runtime made from Debian packages: its lock and the tag of the assembled base.
+    public var debianBase: DebianBasePlan?
 }
 
 /// Decides, for each recipe, whether it must be built and why, from hashes of
@@ -73,6 +75,7 @@ public struct Planner: Sendable {
         var references: Set<String> = []
         for recipe in recipes {
             for base in try bases(of: recipe) { references.insert(imageMap.resolve(base)) }
+            if let tag = try DebianBases.plan(for: recipe)?.tag { references.insert(tag) }
             if let image = previous[recipe.name]?.runtimeImage { references.insert(image) }
             if builders, let image = previous[recipe.name]?.builderImage { references.insert(image) }
         }
@@ -100,6 +103,13 @@ public struct Planner: Sendable {
         }
         let dockerfile: String
         var parts = try recipeParts(recipe.recipe)
+        let debian = try DebianBases.plan(for: recipe)
+        if let debian, let runtime = recipe.recipe.runtime {
+            parts.merge(DebianBases.parts(debian)) { $1 }
+            let tag = debian.tag ?? runtime.from
+            resolved[runtime.from] = tag
+            if let image = engine[tag] { baseIDs[runtime.from] = image.id }
+        }
         if let url = recipe.dockerfile {
             dockerfile = try dockerfileText(url)
             parts["dockerfile"] = Digest.sha256(Data(dockerfile.utf8)).description
@@ -117,6 +127,13 @@ public struct Planner: Sendable {
         }
         let digest = Self.digest(parts)
         var reasons = Self.reasons(parts: parts, previous: previous, resolved: resolved)
+        if let debian, debian.usable == nil {
+            let file = (debian.lockFile as NSString).lastPathComponent
+            reasons.append(
+                debian.lock == nil
+                    ? "no lock file \(file) yet: the build resolves the Debian packages and writes it"
+                    : "\(file) was resolved from other debian: settings: the build resolves the packages again")
+        }
         if !reasons.isEmpty, let previous, previous.inputDigest == digest {
             reasons = []
         }
@@ -137,7 +154,7 @@ public struct Planner: Sendable {
             inputParts: parts, baseImages: baseIDs, resolvedBases: resolved, baseDigests: baseDigests,
             missingBases: missing,
             previousBuild: previous?.id, previousImage: previous?.runtimeImage,
-            previousBuilder: ReusableBuilder(previous, engine: engine), dockerfile: dockerfile)
+            previousBuilder: ReusableBuilder(previous, engine: engine), dockerfile: dockerfile, debianBase: debian)
         if let image = previous?.runtimeImage, let known = engine[image] {
             let current = Set(known.repoTags.map(DockerClient.normalize))
             for tag in Self.tags(recipe) where current.contains(DockerClient.normalize(tag)) { plan.taggedImages[tag] = known.id }
@@ -192,6 +209,12 @@ public struct Planner: Sendable {
                     was == nil
                         ? "context file \(file) added"
                         : now == nil ? "context file \(file) removed" : "context file \(file) changed")
+            } else if key.hasPrefix("debian/") {
+                reasons.append(DebianBases.reason(package: String(key.dropFirst("debian/".count)), now: now, was: was))
+            } else if key == "debian.lock" {
+                continue  // said by the planner with the lock file's name
+            } else if key == "debian.assembler" {
+                reasons.append("harden assembles Debian bases differently now (assembler \(was ?? "none") → \(now ?? "none"))")
             } else if key.hasPrefix("base/") {
                 let base = key.dropFirst("base/".count)
                 reasons.append("base \(base) is now \(now ?? "gone") (was \(was ?? "not used"))")

@@ -38,9 +38,10 @@ public struct Recipe: Sendable, Equatable, Codable {
         self.schedule = schedule
     }
 
-    /// Every base image the recipe names, builder first.
+    /// Every base image the engine must have, builder first (a runtime made from Debian
+    /// packages is assembled by harden, not looked up).
     public var baseImages: [String] {
-        [builder?.from, runtime?.from].compactMap { $0 }
+        [builder?.from, runtime?.debian == nil ? runtime?.from : nil].compactMap { $0 }
     }
 }
 
@@ -76,7 +77,10 @@ public struct BuilderStage: Sendable, Equatable, Codable {
 }
 
 public struct RuntimeStage: Sendable, Equatable, Codable {
+    /// The base image; for a `debian` base, the local name harden gives the assembled image.
     public var from: String
+    /// Debian packages harden assembles into the base, instead of an image.
+    public var debian: DebianBase?
     public var workdir: String?
     public var args: [KeyValue]
     public var env: [KeyValue]
@@ -109,6 +113,37 @@ public struct RuntimeStage: Sendable, Equatable, Codable {
         self.labels = labels
         self.healthcheck = healthcheck
     }
+}
+
+/// A runtime base made from Debian packages (`runtime.from.debian`): resolved from the
+/// suite's signed indexes, locked in `<recipe>.lock.yaml`, assembled with no maintainer script.
+public struct DebianBase: Sendable, Equatable, Codable {
+    public var suite: String
+    public var packages: [String]
+    /// Left out wherever they are wanted (printed as deliberately broken dependencies).
+    public var exclude: [String]
+    /// Replaces harden's list of packages only maintainer scripts need; nil: that list.
+    public var installOnly: [String]?
+    /// nil: the host's apt sources for the suite, else deb.debian.org.
+    public var mirror: String?
+    public var securityMirror: String?
+    /// nil: Debian's archive keyring.
+    public var keyring: String?
+    public var updates: Bool
+    public var security: Bool
+    /// nil: the host's.
+    public var architecture: String?
+
+    public init(suite: String, packages: [String]) {
+        self.suite = suite
+        self.packages = packages
+        exclude = []
+        updates = true
+        security = true
+    }
+
+    /// The local image name of a recipe's assembled base (a tag per lock is added to it).
+    public static func imageName(recipe: String) -> String { "harden-base/\(recipe)" }
 }
 
 /// One `COPY`: from the build context or from the builder stage.
@@ -322,6 +357,8 @@ public struct Schedule: Sendable, Equatable, Codable {
         case fixableVulnerabilities = "fixable-vulnerabilities"
         case recipeChange = "recipe-change"
         case contextChange = "context-change"
+        /// The mirror has a newer version of a package in the recipe's lock (a Debian base).
+        case packageUpdate = "package-update"
     }
     public var cron: String?
     public var timezone: String

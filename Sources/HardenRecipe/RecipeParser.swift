@@ -11,6 +11,10 @@ enum RecipeParser {
         "from", "workdir", "args", "env", "run", "copy", "user", "entrypoint", "cmd", "expose", "labels", "healthcheck",
     ]
     static let copyKeys = ["from", "src", "dest", "chown"]
+    static let debianKeys = [
+        "suite", "packages", "exclude", "install-only", "mirror", "security-mirror", "keyring", "updates", "security",
+        "architecture",
+    ]
     static let healthcheckKeys = ["test", "interval", "timeout", "start-period", "retries"]
     static let policyKeys = ["allow-root", "allow-shell", "allow-package-manager", "disable", "forbid-paths", "exceptions"]
     static let exceptionKeys = ["rule", "path", "reason", "expires"]
@@ -26,7 +30,7 @@ enum RecipeParser {
         recipe.context = try top["context"]?.string(Validate.path) ?? "."
         recipe.tags = try top["tags"]?.strings(allowScalar: true, Validate.imageReference) ?? []
         if let builder = top["builder"] { recipe.builder = try parseBuilder(builder) }
-        if let runtime = top["runtime"] { recipe.runtime = try parseRuntime(runtime) }
+        if let runtime = top["runtime"] { recipe.runtime = try parseRuntime(runtime, recipe: recipe.name) }
         if let dockerfile = top["dockerfile"] {
             let hint = "Dockerfile mode needs dockerfile, builder-target and runtime-target"
             recipe.dockerfile = DockerfileSource(
@@ -93,10 +97,22 @@ enum RecipeParser {
         return stage
     }
 
-    private static func parseRuntime(_ field: YAMLField) throws(RecipeError) -> RuntimeStage {
+    private static func parseRuntime(_ field: YAMLField, recipe: String) throws(RecipeError) -> RuntimeStage {
         let map = try field.mapping(allowed: runtimeKeys)
-        let from = try map.required("from").string(Validate.imageReference)
-        var stage = RuntimeStage(from: from)
+        let fromField = try map.required("from", hint: "an image (from: python:3.11-slim) or Debian packages (from: {debian: …})")
+        var stage: RuntimeStage
+        if case .mapping = fromField.node {
+            let from = try fromField.mapping(allowed: ["debian"])
+            stage = RuntimeStage(from: DebianBase.imageName(recipe: recipe))
+            stage.debian = try parseDebian(try from.required("debian"))
+            if let run = map["run"] {
+                throw run.error(
+                    "runtime.run needs a shell, and a runtime made from Debian packages has none",
+                    hint: "run the steps in the builder stage and copy their results, or add the files with copy")
+            }
+        } else {
+            stage = RuntimeStage(from: try fromField.string(Validate.imageReference))
+        }
         stage.workdir = try map["workdir"]?.string(Validate.absolutePath)
         stage.args = try map["args"]?.keyValues(key: Validate.envName) ?? []
         stage.env = try map["env"]?.keyValues(key: Validate.envName) ?? []
@@ -116,6 +132,27 @@ enum RecipeParser {
         stage.labels = try map["labels"]?.keyValues(key: Validate.labelKey) ?? []
         if let health = map["healthcheck"] { stage.healthcheck = try parseHealthcheck(health) }
         return stage
+    }
+
+    private static func parseDebian(_ field: YAMLField) throws(RecipeError) -> DebianBase {
+        let map = try field.mapping(allowed: debianKeys)
+        let packages = try map.required("packages", hint: "the packages the runtime needs, e.g. [python3.11-minimal]")
+        var base = DebianBase(
+            suite: try map.required("suite", hint: "a Debian suite or codename, e.g. bookworm").string(Validate.debianSuite),
+            packages: try packages.strings(Validate.debianPackage))
+        if base.packages.isEmpty { throw packages.error("\(packages.path) must name at least one package") }
+        base.exclude = try map["exclude"]?.strings(Validate.debianPackage) ?? []
+        base.installOnly = try map["install-only"]?.strings(Validate.debianPackage)
+        base.mirror = try map["mirror"]?.string(Validate.mirrorURL)
+        base.securityMirror = try map["security-mirror"]?.string(Validate.mirrorURL)
+        base.keyring = try map["keyring"]?.string(Validate.text)
+        base.updates = try map["updates"]?.bool() ?? true
+        base.security = try map["security"]?.bool() ?? true
+        base.architecture = try map["architecture"]?.string(Validate.debianSuite)
+        for name in base.exclude where base.packages.contains(name) {
+            throw field.error("\(name) is both asked for in packages and excluded", hint: "remove it from one of the two")
+        }
+        return base
     }
 
     private static func parseCopies(_ field: YAMLField?, allowBuilder: Bool) throws(RecipeError) -> [CopyStep] {

@@ -35,6 +35,31 @@ public enum Validate {
         return "'\(printable(value))' is not a valid image reference (expected name[:tag][@sha256:digest], e.g. python:3.11-slim)"
     }
 
+    /// A Debian suite, codename or architecture: `bookworm`, `bookworm-security`, `amd64`.
+    public static func debianSuite(_ value: String) -> String? {
+        Grammar.token(value, first: .lowerDigits, rest: .nameRest, maxLength: 64)
+            ? nil : "'\(printable(value))' is not a Debian suite or architecture name (lowercase letters, digits, '.', '-')"
+    }
+
+    /// A Debian package name (Debian Policy 5.6.1): lowercase letters, digits, `+`, `-`, `.`.
+    public static func debianPackage(_ value: String) -> String? {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789+-.")
+        guard value.count >= 2, value.count <= 128, let first = value.first, first.isLetter || first.isNumber,
+            value.allSatisfy(allowed.contains)
+        else {
+            return "'\(printable(value))' is not a Debian package name (lowercase letters, digits, '+', '-', '.'; at least 2)"
+        }
+        return nil
+    }
+
+    /// An http(s) or file URL of a Debian mirror.
+    public static func mirrorURL(_ value: String) -> String? {
+        guard text(value) == nil, let url = URL(string: value), let scheme = url.scheme,
+            ["http", "https", "file"].contains(scheme), scheme == "file" || url.host != nil
+        else { return "'\(printable(value))' is not a mirror URL (http://, https:// or file://)" }
+        return nil
+    }
+
     public static func envName(_ value: String) -> String? {
         Grammar.token(value, first: .envFirst, rest: .envRest, maxLength: .max)
             ? nil : "'\(printable(value))' is not a valid variable name (letters, digits and '_', not starting with a digit)"
