@@ -155,8 +155,8 @@ let package = Package(
         .testTarget(
             name: "HardenCommandsTests",
             dependencies: [
-                "harden", "HardenCommands", "HardenBuild", "HardenHistory", "HardenImage",
-                "HardenArchive", "HardenScan", "HardenAdvisories", "HardenTestSupport",
+                "harden", "HardenCommands", "HardenBuild", "HardenHistory", "HardenImage", "HardenDebian", "HardenPlan",
+                "HardenRecipe", "HardenArchive", "HardenScan", "HardenAdvisories", "HardenTestSupport",
             ]
         ),
     ],

@@ -67,6 +67,24 @@ enum PackageLocking {
         return lock
     }
 
+    /// Writes a lock resolved earlier (by the `package-update` check) and plans `plan` again with it.
+    static func write(_ lock: PackageLock, for recipe: LoadedRecipe, replacing plan: BuildPlan) throws -> BuildPlan {
+        let file = PackageLock.file(beside: recipe.file)
+        let old = try? PackageLock.read(file)
+        do {
+            try AtomicFile.write(Data(lock.yaml(recipeFile: recipe.displayPath).utf8), to: file.path)
+            let plan = try DebianBases.replan(plan, recipe: recipe)
+            Output.note("\(recipe.name): lock refreshed (\(file.lastPathComponent))")
+            for line in changes(from: old, to: lock) { Output.note("  \(line)") }
+            return plan
+        } catch let error as BuildError {
+            Output.error(error.description)
+        } catch {
+            Output.error("cannot write \(file.path): \(error.localizedDescription)")
+        }
+        throw ExitCode(Exit.badInput)
+    }
+
     /// `libssl3 3.0.15-1~deb12u1 → 3.0.17-1~deb12u2 (bookworm-security)`, `+ name version`, `- name version`.
     static func changes(from old: PackageLock?, to new: PackageLock) -> [String] {
         guard let old else { return [] }

@@ -62,6 +62,19 @@ public enum DebianBases {
         return spec
     }
 
+    /// `plan` again after the recipe's lock was rewritten: its parts, digest, base tag and Dockerfile.
+    public static func replan(_ plan: BuildPlan, recipe: LoadedRecipe) throws(BuildError) -> BuildPlan {
+        guard let runtime = recipe.recipe.runtime, let debian = try Self.plan(for: recipe) else { return plan }
+        var plan = plan
+        plan.inputParts = plan.inputParts.filter { !$0.key.hasPrefix("debian") }.merging(parts(debian)) { $1 }
+        plan.inputDigest = Planner.digest(plan.inputParts)
+        plan.debianBase = debian
+        plan.resolvedBases[runtime.from] = debian.tag ?? runtime.from
+        plan.baseImages[runtime.from] = nil
+        plan.dockerfile = DockerfileRenderer.render(recipe.recipe, bases: plan.resolvedBases)
+        return plan
+    }
+
     /// Plan parts: one per locked package (`debian/libssl3` = `version suite sha256`), the
     /// assembler version, and the lock's state when it cannot be used.
     static func parts(_ plan: DebianBasePlan) -> [String: String] {

@@ -25,7 +25,8 @@ public struct RecipeLoader: Sendable {
         self.root = root.standardizedFileURL.resolvingSymlinksInPath()
     }
 
-    /// The recipes in `directory/*.yaml` (and `*.yml`), sorted by file name.
+    /// The recipes in `directory/*.yaml` (and `*.yml`), sorted by file name; `*.lock.yaml` are
+    /// the lock files `harden lock` writes beside them.
     public func recipeFiles(in directory: URL) throws(RecipeError) -> [URL] {
         let names: [String]
         do {
@@ -35,7 +36,7 @@ public struct RecipeLoader: Sendable {
                 SourceLocation(file: directory.path, line: 0, column: 0), "cannot list recipes: \(error.localizedDescription)",
                 hint: "run harden from the project root (the folder holding Recipes/) or name recipe files")
         }
-        return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        return names.filter { ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasSuffix(".lock.yaml") }.sorted()
             .map { directory.appendingPathComponent($0) }
     }
 

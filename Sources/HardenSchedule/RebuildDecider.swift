@@ -17,6 +17,8 @@ public struct DueDecision: Sendable, Codable, Equatable {
     public var pull: Bool
     /// Build without the layer cache, so package-install steps fetch current packages.
     public var refresh: Bool
+    /// Resolve the recipe's Debian packages again and write its lock before building.
+    public var relock: Bool = false
     /// The next cron firing after now, when the recipe has a schedule.
     public var nextRun: Date?
 }
@@ -33,9 +35,11 @@ public struct RebuildDecider: Sendable {
     /// - Parameters:
     ///   - registryDigests: base as named in the recipe → the digest its tag points at now (registry bases only).
     ///   - registryErrors: base → why the registry could not be asked.
+    ///   - packageUpdates: for a Debian base, what the mirror has now against the lock
+    ///     (`libssl3 3.0.15-1~deb12u1 → 3.0.17-1~deb12u2 (bookworm-security)`); `packageError`: why it could not be read.
     public func decide(
         recipe: Recipe, plan: BuildPlan, history: RecentAttempts, registryDigests: [String: String],
-        registryErrors: [String: String] = [:], now: Date
+        registryErrors: [String: String] = [:], packageUpdates: [String] = [], packageError: String? = nil, now: Date
     ) -> DueDecision {
         var decision = DueDecision(recipe: recipe.name, due: false, triggers: [], reasons: [], pull: false, refresh: false)
         let schedule = recipe.schedule ?? Schedule()
@@ -78,6 +82,8 @@ public struct RebuildDecider: Sendable {
                 if triggers.contains(.recipeChange) { fire("recipe-change", reason) }
             } else if reason.hasPrefix("context file ") {
                 if triggers.contains(.contextChange) { fire("context-change", reason) }
+            } else if reason.hasPrefix("package ") || reason.hasPrefix("harden assembles") {
+                if triggers.contains(.packageUpdate) { fire("package-update", reason) }
             } else if reason.hasPrefix("base ") || reason.hasPrefix("image map ") {
                 if triggers.contains(.baseUpdate) { fire("base-update", reason) }
             } else if reason.hasPrefix("image ") {
@@ -102,6 +108,14 @@ public struct RebuildDecider: Sendable {
             for (base, error) in registryErrors.sorted(by: { $0.key < $1.key }) {
                 decision.reasons.append("base \(base): registry not asked: \(error)")
             }
+        }
+
+        if triggers.contains(.packageUpdate) {
+            for update in packageUpdates {
+                fire("package-update", "package \(update)")
+                decision.relock = true
+            }
+            if let packageError { decision.reasons.append("Debian packages not checked for updates: \(packageError)") }
         }
 
         if triggers.contains(.fixableVulnerabilities), let fixable = last.vulnerabilities?.fixable, !fixable.isEmpty {

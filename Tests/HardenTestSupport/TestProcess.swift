@@ -122,12 +122,16 @@ public func withScratchDirectory<T>(_ body: (URL) async throws -> T) async throw
     return try await body(directory)
 }
 
-/// Asks `check` every 50 ms until it gives a value or `seconds` have passed.
+/// Asks `check` every 50 ms until it gives a value, or `seconds` have passed and it was asked at
+/// least 20 times: when the whole suite keeps the task pool busy (tests start hundreds at once
+/// on 2 cores), a wait stalled for a minute still looks again before it gives up.
 public func poll<T>(seconds: Double, _ check: () async throws -> T?) async throws -> T? {
     let deadline = Date().addingTimeInterval(seconds)
+    var asked = 0
     while true {
         if let value = try await check() { return value }
-        if Date() > deadline { return nil }
+        asked += 1
+        if Date() > deadline && asked >= 20 { return nil }
         try await Task.sleep(for: .milliseconds(50))
     }
 }

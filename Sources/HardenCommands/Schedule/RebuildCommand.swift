@@ -67,7 +67,8 @@ struct RebuildCommand: AsyncParsableCommand {
             Output.note("planning: \(planning.plans.count) recipes loaded and planned in \(ScanPipeline.seconds(since: started))")
         }
         let deciding = ContinuousClock.now
-        let decisions = try await DueCheck.decide(planning, insecureRegistries: insecureRegistry, now: Date())
+        let (decisions, packages) = try await DueCheck.decide(
+            planning, insecureRegistries: insecureRegistry, state: project.stateDirectory, now: Date())
         if verbose {
             Output.note("deciding: history read and registries asked in \(ScanPipeline.seconds(since: deciding))")
         }
@@ -80,7 +81,7 @@ struct RebuildCommand: AsyncParsableCommand {
         }
         let advisories = try Advisories.load(advisories, state: project.stateDirectory.root.path)
         var outcomes = try await DueCheck.rebuild(
-            decisions, planning: planning, project: project, jobs: jobs, advisories: advisories,
+            decisions, planning: planning, project: project, jobs: jobs, advisories: advisories, packages: packages,
             progress: BuildProgress(verbose: verbose))
         if !noPush {
             let publishing = Publishing(
@@ -107,7 +108,9 @@ struct RebuildReport: Codable {
 /// The decisions and rebuilds shared by `rebuild --due` and `watch`.
 enum DueCheck {
     /// Decides for every planned recipe, asking each registry once per distinct base, concurrently.
-    static func decide(_ planning: Planning, insecureRegistries: [String], now: Date) async throws -> [DueDecision] {
+    static func decide(
+        _ planning: Planning, insecureRegistries: [String], state: StateDirectory, now: Date
+    ) async throws -> (decisions: [DueDecision], packages: [String: PackageUpdates.Check]) {
         let attempts: [String: RecentAttempts]
         do {
             attempts = try await planning.store.attempts()
@@ -136,7 +139,8 @@ enum DueCheck {
             }
         }
         let answers = await client.digests(of: Array(Set(asked.values)))
-        return planning.plans.compactMap { plan in
+        let packages = await PackageUpdates.check(planning, state: state)
+        let decisions = planning.plans.compactMap { plan -> DueDecision? in
             guard let recipe = recipes[plan.recipe] else { return nil }
             var digests: [String: String] = [:]
             var errors: [String: String] = [:]
@@ -149,14 +153,16 @@ enum DueCheck {
             }
             return RebuildDecider().decide(
                 recipe: recipe.recipe, plan: plan, history: attempts[plan.recipe] ?? RecentAttempts(),
-                registryDigests: digests, registryErrors: errors, now: now)
+                registryDigests: digests, registryErrors: errors, packageUpdates: packages[plan.recipe]?.updates ?? [],
+                packageError: packages[plan.recipe]?.error, now: now)
         }
+        return (decisions, packages)
     }
 
     /// Builds the due recipes, grouped by how they must be built; the trigger is recorded.
     static func rebuild(
         _ decisions: [DueDecision], planning: Planning, project: ProjectOptions, jobs: Int, advisories: AdvisoryMatcher?,
-        progress: BuildProgress
+        packages: [String: PackageUpdates.Check] = [:], progress: BuildProgress
     ) async throws -> [BuildOutcome] {
         let runner = BuildRunner(
             docker: planning.docker, store: planning.store, state: project.stateDirectory, progress: progress)
@@ -165,6 +171,9 @@ enum DueCheck {
         var groups: [String: (options: BuildOptions, plans: [BuildPlan])] = [:]
         for decision in decisions where decision.due {
             guard var plan = plans[decision.recipe] else { continue }
+            if decision.relock, let recipe = recipes[decision.recipe], let fresh = packages[decision.recipe]?.fresh {
+                plan = try PackageLocking.write(fresh, for: recipe, replacing: plan)
+            }
             plan.action = .build
             plan.reasons = decision.reasons
             let trigger = decision.triggers.joined(separator: ",")
@@ -190,7 +199,10 @@ enum DueCheck {
         for decision in decisions {
             let next = decision.nextRun.map { ", next scheduled run \(ISO8601DateFormatter().string(from: $0))" } ?? ""
             if decision.due {
-                let how = [decision.pull ? "pull bases" : nil, decision.refresh ? "no layer cache" : nil].compactMap { $0 }
+                let how = [
+                    decision.pull ? "pull bases" : nil, decision.refresh ? "no layer cache" : nil,
+                    decision.relock ? "refresh the lock" : nil,
+                ].compactMap { $0 }
                 print(
                     "\(decision.recipe): due (\(decision.triggers.joined(separator: ", ")))\(how.isEmpty ? "" : "; " + how.joined(separator: ", "))"
                 )

@@ -71,9 +71,11 @@ struct WatchCommand: AsyncParsableCommand {
         let retry = now.addingTimeInterval(pause)
         let planning: Planning
         let decisions: [DueDecision]
+        let packages: [String: PackageUpdates.Check]
         do {
             planning = try await Planning.make(project)
-            decisions = try await DueCheck.decide(planning, insecureRegistries: insecureRegistry, now: now)
+            (decisions, packages) = try await DueCheck.decide(
+                planning, insecureRegistries: insecureRegistry, state: project.stateDirectory, now: now)
         } catch {
             Output.note("harden watch: this round could not plan (see above); trying again in \(interval)")
             return retry
@@ -85,7 +87,7 @@ struct WatchCommand: AsyncParsableCommand {
             )
             var outcomes =
                 (try? await DueCheck.rebuild(
-                    decisions, planning: planning, project: project, jobs: jobs, advisories: advisories,
+                    decisions, planning: planning, project: project, jobs: jobs, advisories: advisories, packages: packages,
                     progress: BuildProgress(verbose: verbose))) ?? []
             if !noPush {
                 let publishing = Publishing(

@@ -2,18 +2,21 @@ import Foundation
 import HardenTestSupport
 
 /// A binary package for the test repository: its control fields.
-struct TestPackage {
-    var name: String
-    var version: String
-    var architecture = "amd64"
-    var fields: [String: String] = [:]
+public struct TestPackage: Sendable {
+    public var name: String
+    public var version: String
+    public var architecture = "amd64"
+    public var fields: [String: String] = [:]
     /// Files besides `usr/share/doc/<name>/README`: path → contents.
-    var files: [String: String] = [:]
+    public var files: [String: String] = [:]
+    /// Maintainer scripts (`postinst`…) → contents; never run by harden.
+    public var scripts: [String: String] = [:]
 
-    init(
+    public init(
         _ name: String, _ version: String, architecture: String = "amd64", _ fields: [String: String] = [:],
-        files: [String: String] = [:]
+        files: [String: String] = [:], scripts: [String: String] = [:]
     ) {
+        self.scripts = scripts
         self.name = name
         self.version = version
         self.architecture = architecture
@@ -30,14 +33,14 @@ struct TestPackage {
 /// only), and broken ones, each with `bookworm`'s packages: `unsigned`, `wrongkey` (signed by
 /// a key not in the keyring), `expired` (Valid-Until 2026-01-01), `tampered-index`
 /// (`Packages.xz` changed after signing), `tampered-deb` (a `.deb` changed after indexing).
-final class LocalAptRepository: Sendable {
-    let root: URL
+public final class LocalAptRepository: Sendable {
+    public let root: URL
     /// The public key that signs the good suites, for gpgv.
-    let keyring: String
+    public let keyring: String
 
     private static let built = Builder()
 
-    static func shared() async throws -> LocalAptRepository { try await built.repository() }
+    public static func shared() async throws -> LocalAptRepository { try await built.repository() }
 
     private actor Builder {
         var task: Task<LocalAptRepository, any Error>?
@@ -54,7 +57,7 @@ final class LocalAptRepository: Sendable {
         self.keyring = keyring
     }
 
-    static let main: [TestPackage] = [
+    public static let main: [TestPackage] = [
         TestPackage("libc6", "2.36-9"),
         TestPackage("libfoo", "1.2-1", ["Depends": "libc6 (>= 2.36)"]),
         TestPackage("libold", "1.5-1"),
@@ -100,9 +103,17 @@ final class LocalAptRepository: Sendable {
         // one path, two contents
         TestPackage("clash-a", "1.0", files: ["usr/lib/clash.conf": "a\n", "usr/lib/same.conf": "same\n"]),
         TestPackage("clash-b", "1.0", files: ["usr/lib/clash.conf": "b\n", "usr/lib/same.conf": "same\n"]),
+        // certificates whose postinst would bundle them
+        TestPackage(
+            "ca-certificates", "20230311", architecture: "all", ["Depends": "debconf (>= 0.5) | debconf-2.0"],
+            files: [
+                "usr/share/ca-certificates/mozilla/Zeta_Root.crt": "-----BEGIN CERTIFICATE-----\nZZZ\n-----END CERTIFICATE-----\n",
+                "usr/share/ca-certificates/mozilla/Alpha_Root.crt": "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----",
+            ],
+            scripts: ["postinst": "#!/bin/sh\nupdate-ca-certificates\n"]),
     ]
-    static let updates: [TestPackage] = [TestPackage("libupd", "1.1-1")]
-    static let security: [TestPackage] = [
+    public static let updates: [TestPackage] = [TestPackage("libupd", "1.1-1")]
+    public static let security: [TestPackage] = [
         TestPackage("libfoo", "1.3-1+deb12u1", ["Depends": "libc6 (>= 2.36)"]),
         TestPackage("libold", "2.1-1+deb12u1"),
     ]
@@ -180,6 +191,11 @@ final class LocalAptRepository: Sendable {
             to: control.appendingPathComponent("control"), atomically: true, encoding: .utf8)
         try "\(package.name) \(package.version)\n".write(
             to: doc.appendingPathComponent("README"), atomically: true, encoding: .utf8)
+        for (name, contents) in package.scripts {
+            let script = control.appendingPathComponent(name)
+            try contents.write(to: script, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script.path)
+        }
         for (path, contents) in package.files {
             let file = tree.appendingPathComponent(path)
             try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -218,7 +234,7 @@ final class LocalAptRepository: Sendable {
     }
 
     /// A copy of the mirror a test may change.
-    func copy(to directory: URL) throws -> URL {
+    public func copy(to directory: URL) throws -> URL {
         let target = directory.appendingPathComponent("mirror")
         try FileManager.default.copyItem(at: root, to: target)
         return target
@@ -257,7 +273,7 @@ struct GPGKey {
 }
 
 /// The repository served over HTTP on 127.0.0.1 for `body`, then stopped.
-func serving<T>(_ directory: URL, _ body: (URL) async throws -> T) async throws -> T {
+public func serving<T>(_ directory: URL, _ body: (URL) async throws -> T) async throws -> T {
     try await withScratchDirectory { scratch in
         let script = scratch.appendingPathComponent("serve.py")
         try """

@@ -1,0 +1,142 @@
+import Foundation
+import HardenArchive
+import HardenDebian
+import HardenImage
+import HardenPlan
+import HardenRecipe
+import HardenTestSupport
+import Testing
+
+/// A runtime made from Debian packages, end to end on the real engine: the test's signed apt
+/// repository on 127.0.0.1, `harden lock`, a build that assembles the base, the same digest from
+/// a second state directory, and `package-update` when the mirror has a newer locked package.
+@Suite(.serialized) struct DebianBaseTests {
+    static func recipe(name: String, mirror: URL, keyring: String) -> String {
+        """
+        name: \(name)
+        context: app
+        tags: [harden-test/\(name):latest]
+        runtime:
+          from:
+            debian:
+              suite: bookworm
+              packages: [libfoo, ca-certificates]
+              mirror: \(mirror.absoluteString)
+              keyring: \(keyring)
+          user: "65532"
+          copy:
+            - {from: context, src: hello.txt, dest: /data/hello.txt}
+        policy:
+          disable: [missing-executable]  # the test packages hold no program
+        scan:
+          scanners: []
+        schedule:
+          triggers: [package-update]
+        """
+    }
+
+    /// The files of a saved image, by path.
+    static func files(_ archive: String) throws -> [String: FileNode] {
+        try ImageReader().read(archive).filesystem.nodes
+    }
+
+    @Test(.timeLimit(.minutes(10))) func aLockedDebianBaseBuildsReproduciblyAndItsUpdatesAreTriggers() async throws {
+        let repository = try await LocalAptRepository.shared()
+        let project = try Project()
+        let name = "deb-\(UUID().uuidString.prefix(8).lowercased())"
+        try project.write("Recipes/app/hello.txt", "hello\n")
+        try await serving(repository.root) { mirror in
+            try project.write("Recipes/deb.yaml", Self.recipe(name: name, mirror: mirror, keyring: repository.keyring))
+
+            // No lock yet: the plan says so, and the lock is written with what was left out.
+            let plan = try await project.harden(["plan"])
+            #expect(plan.status == 0, "stderr: \(plan.stderr)")
+            #expect(plan.stdout.contains("no lock file deb.lock.yaml yet"), "\(plan.stdout)")
+            let locked = try await project.harden(["lock", "deb"])
+            #expect(locked.status == 0, "stderr: \(locked.stderr)")
+            #expect(locked.stderr.contains("3 packages locked in Recipes/deb.lock.yaml"), "\(locked.stderr)")
+            #expect(locked.stderr.contains("left out on purpose: ca-certificates 20230311 depends on debconf"))
+            let lockFile = project.root.appendingPathComponent("Recipes/deb.lock.yaml")
+            let lock = try #require(try PackageLock.read(lockFile))
+            #expect(lock.packages.map(\.name) == ["ca-certificates", "libc6", "libfoo"])
+            #expect(lock.packages.first { $0.name == "libfoo" }?.version == "1.3-1+deb12u1")
+            #expect(lock.packages.first { $0.name == "libfoo" }?.suite == "bookworm-security")
+
+            // Pinned to the older libfoo, as a lock written before the security update would be.
+            let loaded = try RecipeLoader(root: project.root).load(files: [project.root.appendingPathComponent("Recipes/deb.yaml")])
+            let base = try #require(loaded.first?.recipe.runtime?.debian)
+            var spec = DebianBases.spec(base)
+            spec.security = false
+            let scratch = project.root.appendingPathComponent("scratch-cache")
+            var old = try await DebianBaseBuilder(cache: BlobCache(directory: scratch)).lock(
+                spec, recipe: name, request: DebianBases.request(base))
+            old.recipe = name
+            try old.yaml(recipeFile: "Recipes/deb.yaml").write(to: lockFile, atomically: true, encoding: .utf8)
+            #expect(old.packages.first { $0.name == "libfoo" }?.version == "1.2-1")
+
+            let first = try await project.harden(["build", "--format", "json"])
+            #expect(first.status == 0, "stderr: \(first.stderr)")
+            #expect(first.stderr.contains("base: assembled 3 packages into sha256:"), "\(first.stderr)")
+            #expect(
+                first.stderr.contains(
+                    "ca-certificates: postinst not run; instead: harden wrote /etc/ssl/certs/ca-certificates.crt from 2 certificates"))
+            #expect(first.stderr.contains("verify: pass"))
+            let outcome = try #require(
+                try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [[String: Any]]
+            ).first
+            let image = try #require(outcome?["runtimeImage"] as? String)
+            let archive = try #require(outcome?["imageArchive"] as? String)
+            let files = try Self.files(archive)
+            #expect(files["/data/hello.txt"] != nil)
+            #expect(files["/var/lib/dpkg/status.d/libfoo"] != nil)
+            #expect(files["/etc/ssl/certs/ca-certificates.crt"] != nil)
+            #expect(files["/usr/lib/os-release"] != nil && files["/etc/os-release"] != nil)
+            #expect(files["/bin/sh"] == nil && files["/usr/bin/dpkg"] == nil)
+
+            // A clean second build (its own state directory, the base assembled again) gives the same image.
+            let tag = DebianBases.tag(recipe: name, lock: old)
+            _ = try await CLI.shell("docker rmi \(tag)")
+            let second = try await project.harden(["build", "--state", ".harden-second", "--format", "json"])
+            #expect(second.status == 0, "stderr: \(second.stderr)")
+            #expect(second.stderr.contains("base: assembled 3 packages"))
+            let secondOutcome = try #require(
+                try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [[String: Any]]
+            ).first
+            #expect(secondOutcome?["runtimeImage"] as? String == image)
+
+            // The mirror has libfoo 1.3 in bookworm-security: due, and the rebuild refreshes the lock.
+            let dry = try await project.harden(["rebuild", "--due", "--dry-run"])
+            #expect(dry.status == 0, "stderr: \(dry.stderr)")
+            #expect(dry.stdout.contains("\(name): due (package-update); refresh the lock"), "\(dry.stdout)")
+            #expect(dry.stdout.contains("package libfoo 1.2-1 → 1.3-1+deb12u1 (bookworm-security)"), "\(dry.stdout)")
+            let rebuilt = try await project.harden(["rebuild", "--due", "--format", "json"])
+            #expect(rebuilt.status == 0, "stderr: \(rebuilt.stderr)")
+            #expect(rebuilt.stderr.contains("lock refreshed (deb.lock.yaml)"))
+            let refreshed = try #require(try PackageLock.read(lockFile))
+            #expect(refreshed.packages.first { $0.name == "libfoo" }?.version == "1.3-1+deb12u1")
+            let history = try await project.harden(["history", "--format", "json"])
+            #expect(history.stdout.contains("package libfoo 1.2-1 → 1.3-1+deb12u1 (bookworm-security)"))
+            #expect(history.stdout.contains("\"trigger\" : \"package-update\""), "\(history.stdout)")
+            let after = try await project.harden(["rebuild", "--due", "--dry-run"])
+            #expect(after.stdout.contains("\(name): not due"), "\(after.stdout)")
+            _ = try await CLI.shell("docker rmi harden-test/\(name):latest \(DebianBases.tag(recipe: name, lock: refreshed))")
+        }
+    }
+
+    @Test func aDamagedLockIsAClearErrorAndNothingIsBuilt() async throws {
+        let project = try Project()
+        try project.write("Recipes/app/hello.txt", "hello\n")
+        try project.write(
+            "Recipes/deb.yaml",
+            Self.recipe(name: "deb-damaged", mirror: URL(string: "http://127.0.0.1:9")!, keyring: "/nonexistent"))
+        try project.write("Recipes/deb.lock.yaml", "lock-version: 1\npackages: {}\n")
+        let plan = try await project.harden(["build"])
+        #expect(plan.status == 2)
+        #expect(plan.stderr.contains("deb.lock.yaml: not a harden lock file"), "\(plan.stderr)")
+        try project.write("Recipes/deb.lock.yaml", "lock-version: 99\n")
+        let newer = try await project.harden(["plan"])
+        #expect(newer.status == 2)
+        #expect(newer.stderr.contains("not a harden lock file") || newer.stderr.contains("newer than this harden reads"))
+        #expect(!FileManager.default.fileExists(atPath: project.root.appendingPathComponent(".harden/builds").path))
+    }
+}
