@@ -8,7 +8,7 @@ import Testing
 /// `.deb` files unpacked in process into one normalized layer.
 @Suite struct AssemblerTests {
     /// The plan's packages fetched into `cache`, then assembled.
-    static func assemble(_ packages: [String], cache: BlobCache) async throws -> (Assembly, DebianPlan) {
+    static func assemble(_ packages: [String], cache: BlobCache, release: OSRelease? = nil) async throws -> (Assembly, DebianPlan) {
         let repository = try await LocalAptRepository.shared()
         return try await serving(repository.root) { url in
             var spec = SuiteSpec(mirror: url, suite: "bookworm", packages: packages)
@@ -18,7 +18,7 @@ import Testing
             for resolved in plan.resolution.packages {
                 files.append(PackageFile(resolved.package, path: try await PackageFetcher(cache: cache).fetch(resolved.package)))
             }
-            return (try Assembler(sourceDateEpoch: 1_700_000_000).assemble(files), plan)
+            return (try Assembler(sourceDateEpoch: 1_700_000_000).assemble(files, release: release), plan)
         }
     }
 
@@ -31,6 +31,29 @@ import Testing
             entries[path] = (entry, try reader.readData(limit: 1 << 20))
         }
         return entries
+    }
+
+    /// What `update-ca-certificates` and `base-files` would have written, and the scripts that did not run.
+    @Test func certificatesAndOSReleaseAreWrittenInTheScriptsPlace() async throws {
+        try await withScratchDirectory { directory in
+            let release = OSRelease(origin: "Debian", version: "12.8", codename: "bookworm")
+            let (assembly, _) = try await Self.assemble(["ca-certificates"], cache: BlobCache(directory: directory), release: release)
+            let entries = try Self.entries(assembly.layer)
+            let bundle = String(decoding: try #require(entries["etc/ssl/certs/ca-certificates.crt"]).1, as: UTF8.self)
+            #expect(
+                bundle
+                    == "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nZZZ\n-----END CERTIFICATE-----\n",
+                "sorted by path, each ending in a newline")
+            #expect(entries["etc/ssl/certs/Alpha_Root.pem"]?.0.symlinkTarget == "/usr/share/ca-certificates/mozilla/Alpha_Root.crt")
+            let osRelease = String(decoding: try #require(entries["usr/lib/os-release"]).1, as: UTF8.self)
+            #expect(osRelease.contains("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"))
+            #expect(osRelease.contains("VERSION_ID=\"12\"\n") && osRelease.contains("ID=debian\n"))
+            #expect(entries["etc/os-release"]?.0.symlinkTarget == "../usr/lib/os-release")
+            #expect(String(decoding: try #require(entries["etc/debian_version"]).1, as: UTF8.self) == "12.8\n")
+            #expect(assembly.scripts == ["ca-certificates": ["postinst"]])
+            #expect(assembly.written.first == "/etc/ssl/certs/ca-certificates.crt from 2 certificates")
+            #expect(assembly.owners["etc/ssl/certs/ca-certificates.crt"] == "harden")
+        }
     }
 
     @Test func packagesAndAccountsMakeOneNormalizedLayer() async throws {
