@@ -4,23 +4,24 @@
 #   harden-local/python:3.11-slim            stands in for  python:3.11-slim
 #   harden-local/python3-debian12:nonroot    stands in for  gcr.io/distroless/python3-debian12:nonroot
 #
-# Both are assembled from Debian bookworm packages:
+# Both are made from Debian bookworm packages:
 #   * the slim image with `debootstrap --variant=minbase` plus apt inside the chroot;
-#   * the distroless image WITHOUT debootstrap: the needed .deb files are fetched with
-#     `apt-get download` and unpacked with `dpkg-deb -x`; package metadata is written
-#     distroless-style to /var/lib/dpkg/status.d/<package>. No shell, no package manager.
+#   * the distroless image by harden itself: `harden build scripts/bases/python3-debian12.yaml`,
+#     whose runtime is assembled from the packages pinned in python3-debian12.lock.yaml
+#     (signed indexes checked, no maintainer script run, no shell, no package manager).
+#     HARDEN names the harden binary; by default it is built with `swift build`.
 #
 # Usage: scripts/make-local-bases.sh [--force] [--only slim|distroless]
 #   --force        rebuild images even if they already exist
 #   --only NAME    build only one of the two images
 #
 # Environment:
-#   HARDEN_DEBIAN_MIRROR           Debian mirror (default: the host's apt source for bookworm,
+#   HARDEN_DEBIAN_MIRROR           Debian mirror of the slim image (default: the host's apt source for bookworm,
 #                                  else http://deb.debian.org/debian)
 #   HARDEN_DEBIAN_SECURITY_MIRROR  security mirror, or "none" (default: the host's apt source for
 #                                  bookworm-security; derived as <mirror>-security when
 #                                  HARDEN_DEBIAN_MIRROR ends in /debian)
-#   HARDEN_HOST_CA_BUNDLE          CA bundle copied into both images
+#   HARDEN_HOST_CA_BUNDLE          CA bundle copied into the slim image
 #                                  (default /etc/ssl/certs/ca-certificates.crt)
 #
 # Needs root, docker, debootstrap, apt-get, dpkg-deb, GNU tar, chroot.
@@ -31,19 +32,6 @@ PYVER=3.11
 SLIM_IMAGE=harden-local/python:3.11-slim
 DISTROLESS_IMAGE=harden-local/python3-debian12:nonroot
 HOST_CA_BUNDLE=${HARDEN_HOST_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
-
-# Packages unpacked into the distroless image. Dependencies deliberately left out:
-# debconf (tzdata, ca-certificates), openssl (ca-certificates), readline-common (libreadline8),
-# libgdbm6 (only python3-gdbm uses it), libmpdec3 (not in bookworm, _decimal bundles
-# libmpdec), dpkg/apt/any shell.
-DISTROLESS_PACKAGES=(
-  base-files netbase tzdata media-types ca-certificates
-  libc6 libgcc-s1 libstdc++6 libssl3 zlib1g libexpat1 libffi8 libbz2-1.0 liblzma5
-  libsqlite3-0 libuuid1 libcrypt1 libncursesw6 libtinfo6 libreadline8 libdb5.3 gcc-12-base
-  libnsl2 libtirpc3 libtirpc-common
-  libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0 libcom-err2 libkeyutils1
-  libpython3.11-minimal libpython3.11-stdlib python3.11-minimal
-)
 
 log() { printf '[make-local-bases +%ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { printf '[make-local-bases] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -85,8 +73,10 @@ if want slim; then
     need_slim=1
   fi
 fi
+# One made before harden assembled it (no dev.harden.base label) is made again.
+made_by_harden() { [[ $(docker image inspect --format '{{index .Config.Labels "dev.harden.base"}}' "$1" 2>/dev/null) == python3-debian12 ]]; }
 if want distroless; then
-  if [[ $FORCE -eq 0 ]] && image_exists "$DISTROLESS_IMAGE"; then
+  if [[ $FORCE -eq 0 ]] && made_by_harden "$DISTROLESS_IMAGE"; then
     log "$DISTROLESS_IMAGE already exists - skipping (use --force to rebuild)"
   else
     need_distroless=1
@@ -302,117 +292,24 @@ EOF
 }
 
 # ================================================================ 2. distroless python3-debian12:nonroot
-APT_OPTS=()
-apt_private_setup() {
-  local a=$WORK/apt
-  mkdir -p "$a/state/lists/partial" "$a/cache/archives/partial" "$a/sources.list.d" \
-           "$a/preferences.d" "$WORK/debs"
-  : >"$a/status"
-  write_sources "$a/sources.list" "$SIGNED_BY"
-  APT_OPTS=(
-    -o "Dir::Etc::SourceList=$a/sources.list"
-    -o "Dir::Etc::SourceParts=$a/sources.list.d"
-    -o "Dir::Etc::Preferences=$a/preferences"
-    -o "Dir::Etc::PreferencesParts=$a/preferences.d"
-    -o "Dir::State=$a/state"
-    -o "Dir::State::status=$a/status"
-    -o "Dir::Cache=$a/cache"
-    -o "APT::Architecture=$ARCH"
-    -o "APT::Sandbox::User=root"
-    -o "Acquire::Languages=none"
-    -o "Debug::NoLocking=1"
-  )
-  log "[distroless] apt-get update (private index under the work dir) ..."
-  apt-get "${APT_OPTS[@]}" -q update >"$WORK/apt-update.log" 2>&1 \
-    || { tail -n 20 "$WORK/apt-update.log" >&2; die "[distroless] apt-get update failed"; }
-}
-
 build_distroless() {
-  local start=$SECONDS root=$WORK/distroless debs=$WORK/debs deb pkg f
-  apt_private_setup
-  log "[distroless] apt-get download ${#DISTROLESS_PACKAGES[@]} packages ..."
-  ( cd "$debs" && apt-get "${APT_OPTS[@]}" -q download "${DISTROLESS_PACKAGES[@]}" ) \
-    >"$WORK/apt-download.log" 2>&1 \
-    || { tail -n 20 "$WORK/apt-download.log" >&2; die "[distroless] apt-get download failed"; }
-
-  mkdir -p "$root/var/lib/dpkg/status.d"
-  for deb in "$debs"/*.deb; do
-    pkg=$(dpkg-deb -f "$deb" Package)
-    dpkg-deb -x "$deb" "$root"
-    # distroless-style metadata: control paragraph + Status, one file per package
-    dpkg-deb -f "$deb" | awk '{ print } NR == 1 && /^Package:/ { print "Status: install ok installed" }' \
-      >"$root/var/lib/dpkg/status.d/$pkg"
-    dpkg-deb -I "$deb" md5sums >"$root/var/lib/dpkg/status.d/$pkg.md5sums" 2>/dev/null \
-      || rm -f "$root/var/lib/dpkg/status.d/$pkg.md5sums"
-    log "[distroless]   + $pkg $(dpkg-deb -f "$deb" Version)"
-  done
-  for pkg in "${DISTROLESS_PACKAGES[@]}"; do
-    [[ -f $root/var/lib/dpkg/status.d/$pkg ]] || die "[distroless] package $pkg was not downloaded"
-  done
-
-  # no shell, no package manager, no maintainer tooling
-  find "$root" \( -name sh -o -name bash -o -name dash -o -name rbash -o -name busybox \
-                  -o \( -path '*bin/*' \( -name 'dpkg*' -o -name 'apt*' -o -name 'pip*' \) \) \
-                  -o \( -type d \( -name pip -o -name 'pip-*' \) -path '*-packages/*' \) \) -print \
-    | while read -r f; do log "[distroless]   - removing ${f#"$root"}"; rm -rf "$f"; done
-  rm -f "$root/usr/sbin/update-ca-certificates" "$root/usr/sbin/tzconfig"
-  rm -rf "$root/etc/ca-certificates" "$root/usr/share/ca-certificates" "$root/usr/share/base-files" \
-         "$root/usr/share/bug" "$root/usr/share/readline" "$root/usr/share/gdb" "$root/usr/share/gcc"
-  strip_docs "$root"
-
-  # python3 entry points
-  [[ -x $root/usr/bin/python$PYVER ]] || die "[distroless] /usr/bin/python$PYVER missing"
-  ln -sfn "python$PYVER" "$root/usr/bin/python3"
-
-  # filesystem skeleton, users, CA bundle
-  mkdir -p "$root/etc/ssl/certs" "$root/home/nonroot" "$root/root" "$root/tmp" \
-           "$root/var/tmp" "$root/proc" "$root/sys" "$root/dev" "$root/run" "$root/usr/local/bin"
-  install -m 0644 "$HOST_CA_BUNDLE" "$root/etc/ssl/certs/ca-certificates.crt"
-  cat >"$root/etc/passwd" <<'EOF'
-root:x:0:0:root:/root:/sbin/nologin
-nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
-nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin
-EOF
-  cat >"$root/etc/group" <<'EOF'
-root:x:0:
-nobody:x:65534:
-nonroot:x:65532:
-EOF
-  cat >"$root/etc/nsswitch.conf" <<'EOF'
-passwd:         files
-group:          files
-shadow:         files
-gshadow:        files
-
-hosts:          files dns
-networks:       files
-
-protocols:      files
-services:       files
-ethers:         files
-rpc:            files
-EOF
-  [[ -e $root/etc/os-release ]] || die "[distroless] /etc/os-release missing (base-files)"
-
-  # byte-compile the stdlib like the packages' postinst would (nonroot cannot write __pycache__)
-  chroot "$root" /usr/bin/python$PYVER -m compileall -q -j1 \
-      -x '/(test|tests|idle_test)/|lib2to3/tests' "/usr/lib/python$PYVER" >/dev/null 2>&1 \
-    || log "[distroless] warning: compileall reported errors (ignored)"
-
-  # check: every ELF binary/library resolves its shared libraries inside the root
-  local missing
-  missing=$(find "$root" -xdev -type f \( -name '*.so' -o -name '*.so.*' -o -path '*/bin/*' \) -print \
-    | while read -r f; do
-        [[ $(head -c4 "$f" | od -An -c | tr -d ' \n') == '177ELF' ]] || continue
-        chroot "$root" /lib64/ld-linux-x86-64.so.2 --list "${f#"$root"}" 2>/dev/null \
-          | awk -v f="${f#"$root"}" '/not found/ { print f ": " $1 }'
-      done)
-  [[ -z $missing ]] || die "[distroless] unresolved shared libraries:"$'\n'"$missing"
+  local start=$SECONDS harden=${HARDEN:-}
+  if [[ -z $harden ]]; then
+    log "[distroless] swift build --product harden ..."
+    ( cd "$(dirname "$0")/.." && swift build --product harden ) >"$WORK/swift-build.log" 2>&1 \
+      || { tail -n 20 "$WORK/swift-build.log" >&2; die "[distroless] swift build failed"; }
+    harden=$(cd "$(dirname "$0")/.." && swift build --show-bin-path)/harden
+  fi
+  local project
+  project=$(cd "$(dirname "$0")/.." && pwd)
+  log "[distroless] $harden build scripts/bases/python3-debian12.yaml ..."
+  "$harden" build --root "$project" "$project/scripts/bases/python3-debian12.yaml" --force >&2 \
+    || die "[distroless] harden build failed (see above)"
 
   # check: the runtime works (run directly, there is no shell)
-  chroot "$root" /usr/bin/python3 -I -W ignore::DeprecationWarning -c '
+  docker run --rm --network none "$DISTROLESS_IMAGE" -I -W ignore::DeprecationWarning -c '
 import ssl, json, http.server, sqlite3, uuid, ctypes, zlib, hashlib, bz2, lzma, decimal
-import dbm, curses, readline, socket, mimetypes, zoneinfo, crypt, os
+import dbm, curses, readline, socket, mimetypes, zoneinfo, crypt, os, sys
 ctx = ssl.create_default_context(cafile="/etc/ssl/certs/ca-certificates.crt")
 assert ctx.cert_store_stats()["x509_ca"] > 0
 assert socket.getservbyname("http") == 80
@@ -420,36 +317,9 @@ assert mimetypes.guess_type("a.json")[0] == "application/json"
 zoneinfo.ZoneInfo("Europe/Berlin")
 ctypes.CDLL(None)
 uuid.uuid4(); hashlib.sha3_256(b"x"); hashlib.blake2b(b"x")
-' || die "[distroless] python smoke test in chroot failed"
-
-  # no shell / package manager left anywhere
-  f=$(find "$root" \( -name sh -o -name bash -o -name dash -o -name busybox \) -print)
-  [[ -z $f ]] || die "[distroless] shell found: $f"
-  f=$(find "$root" -path "$root/var/lib/dpkg" -prune -o \
-         \( \( ! -type d \( -name dpkg -o -name apt -o -name apt-get -o -name pip -o -name 'pip3*' \) \) \
-            -o \( -type d -name pip -path '*-packages/*' \) \) -print)
-  [[ -z $f ]] || die "[distroless] package manager found: $f"
-
-  # ownership and modes
-  chown -R 0:0 "$root"
-  chown 65532:65532 "$root/home/nonroot"
-  chmod 0700 "$root/home/nonroot" "$root/root"
-  chmod 1777 "$root/tmp" "$root/var/tmp"
-  chmod 0755 "$root"
-
-  log "[distroless] importing $DISTROLESS_IMAGE ..."
-  import_root "$root" "$DISTROLESS_IMAGE" \
-    --message "harden-local stand-in for gcr.io/distroless/python3-debian12:nonroot" \
-    --change 'USER 65532' \
-    --change 'WORKDIR /home/nonroot' \
-    --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
-    --change 'LABEL org.opencontainers.image.description="harden-local stand-in for gcr.io/distroless/python3-debian12:nonroot"' \
-    --change 'ENTRYPOINT ["/usr/bin/python3.11"]'
-
-  docker run --rm --network none "$DISTROLESS_IMAGE" \
-    -c 'import os, ssl, sqlite3; assert os.getuid() == 65532; print("python", __import__("sys").version.split()[0], "uid", os.getuid())' >&2 \
-    || die "[distroless] smoke test failed"
+assert os.getuid() == 65532
+print("python", sys.version.split()[0], "uid", os.getuid())
+' >&2 || die "[distroless] python smoke test failed"
   if docker run --rm --network none --entrypoint /bin/sh "$DISTROLESS_IMAGE" -c true >/dev/null 2>&1; then
     die "[distroless] /bin/sh unexpectedly runs"
   fi
