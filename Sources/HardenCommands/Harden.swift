@@ -17,7 +17,7 @@ public struct Harden: AsyncParsableCommand {
             PlanCommand.self, BuildCommand.self, VerifyCommand.self, SbomCommand.self, ScanCommand.self, VexCommand.self,
             CompareCommand.self, DiffCommand.self, NormalizeCommand.self, PushCommand.self, VerifySignatureCommand.self,
             AdvisoriesCommand.self, RebuildCommand.self, WatchCommand.self, HistoryCommand.self, ReportCommand.self,
-            ExportCommand.self, LockCommand.self,
+            ExportCommand.self, LockCommand.self, BaseCommand.self,
             KeyCommand.self, VersionCommand.self,
         ]
     )

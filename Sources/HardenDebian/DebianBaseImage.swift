@@ -26,6 +26,8 @@ public struct DebianBaseImage: Sendable {
             case "ca-certificates": instead = written.isEmpty ? "nothing" : "harden wrote \(written)"
             case "libc-bin": instead = "nothing: no ld.so.cache, the loader searches the multiarch directories"
             case "tzdata": instead = "nothing: no /etc/localtime, the image runs in UTC unless TZ is set"
+            case let python where python.hasPrefix("python3") || python.hasPrefix("libpython3"):
+                instead = "nothing: the standard library is not byte-compiled, Python compiles what it imports in memory"
             default: instead = "nothing"
             }
             return "\(name): \(scripts) not run; instead: \(instead)"

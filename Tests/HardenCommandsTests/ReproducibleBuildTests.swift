@@ -53,11 +53,15 @@ import Testing
             // The rendered Dockerfile, built twice by docker alone, gives two different images.
             let buildID = try #require(outcome["buildID"] as? Int)
             let directory = state.appendingPathComponent("builds/\(recipe)/\(buildID)").path
+            let recipeText = try String(
+                contentsOf: CLI.packageRoot.appendingPathComponent("Recipes/\(recipe).yaml"), encoding: .utf8)
+            let context =
+                recipeText.split(separator: "\n").first { $0.hasPrefix("context: ") }.map { String($0.dropFirst(9)) } ?? "."
             var plain: [String] = []
             for round in 1...2 {
                 let iid = "\(directory)/plain-\(round).iid"
                 let result = try await CLI.shell(
-                    "cd \(CLI.packageRoot.path)/Recipes/\(recipe) && DOCKER_BUILDKIT=0 docker build -q --no-cache --build-arg SOURCE_DATE_EPOCH=0"
+                    "cd \(CLI.packageRoot.path)/Recipes/\(context) && DOCKER_BUILDKIT=0 docker build -q --no-cache --build-arg SOURCE_DATE_EPOCH=0"
                         + " --target runtime --iidfile \(iid) -f \(directory)/Dockerfile . 2>&1")
                 #expect(result.status == 0, "\(result.output)")
                 plain.append(try String(contentsOfFile: iid, encoding: .utf8))
