@@ -53,6 +53,7 @@ struct DebianBaseLoader: Sendable {
             "\(plan.recipe) base: assembled \(lock.packages.count) packages into \(Planner.short(image.id.description)) "
                 + "(\(megabytes) MB) in \(BuildProgress.format(ContinuousClock.now - started)), tagged \(tag)")
         for note in image.scriptNotes { progress.note("\(plan.recipe) base: \(note)") }
+        for note in image.assembly.written { progress.note("\(plan.recipe) base: wrote \(note)") }
         for conflict in image.assembly.conflicts { progress.note("\(plan.recipe) base: conflict \(conflict)") }
     }
 }

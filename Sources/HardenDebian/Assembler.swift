@@ -1,5 +1,6 @@
 import Foundation
 import HardenArchive
+import HardenConcurrency
 import HardenImage
 
 /// A `.deb` to unpack: the package's name, `name version` for messages, and its file.
@@ -71,9 +72,19 @@ public struct OSRelease: Sendable, Equatable {
 public struct Assembler: Sendable {
     public static let nonrootID: Int64 = 65532
     public var sourceDateEpoch: Int64
+    /// Of the layer blob; none suits `docker load` (which takes tars) and costs nothing.
+    public var compression: ArchiveWriter.Compression
 
-    public init(sourceDateEpoch: Int64 = 0) {
+    public init(sourceDateEpoch: Int64 = 0, compression: ArchiveWriter.Compression = .gzip) {
         self.sourceDateEpoch = sourceDateEpoch
+        self.compression = compression
+    }
+
+    private struct Contents: Sendable {
+        var files: [(ArchiveEntry, Data)]
+        var control: Data
+        var md5sums: Data?
+        var scripts: [String]
     }
 
     private struct Item {
@@ -99,8 +110,13 @@ public struct Assembler: Sendable {
         }
         var scripts: [String: [String]] = [:]
         for (entry, data) in Self.accounts() { add(entry, data, owner: "harden") }
-        for package in packages {
-            let (files, control, md5sums, maintainerScripts) = try read(package)
+        // Unpacking (xz, zstd) is most of the time: every package on its own core, merged in order.
+        let reads = concurrentMap(packages.count) { index in
+            Result { () throws(DebianError) -> Contents in try read(packages[index]) }
+        }
+        for (package, contents) in zip(packages, reads) {
+            let contents = try contents.get()
+            let (files, control, md5sums, maintainerScripts) = (contents.files, contents.control, contents.md5sums, contents.scripts)
             if !maintainerScripts.isEmpty { scripts[package.name] = maintainerScripts }
             let status = "var/lib/dpkg/status.d/\(package.name)"
             add(ArchiveEntry(path: status, type: .regular, mode: 0o644), control, owner: "harden")
@@ -122,7 +138,8 @@ public struct Assembler: Sendable {
         let layer: LayerBlob
         do {
             layer = try ImageWriter.normalizedLayer(
-                order.compactMap { items[$0].map { ($0.entry, $0.data) } }, sourceDateEpoch: sourceDateEpoch)
+                order.compactMap { items[$0].map { ($0.entry, $0.data) } }, sourceDateEpoch: sourceDateEpoch,
+                compression: compression)
         } catch {
             throw DebianError(.unsafeContent, "cannot write the layer of \(packages.count) packages: \(error.description)")
         }
@@ -163,7 +180,7 @@ public struct Assembler: Sendable {
     }
 
     /// A package's data entries (paths normalized), its `control` and its `md5sums`.
-    private func read(_ package: PackageFile) throws(DebianError) -> ([(ArchiveEntry, Data)], Data, Data?, [String]) {
+    private func read(_ package: PackageFile) throws(DebianError) -> Contents {
         let name = "\(package.label) (\(package.path))"
         func unsafe(_ why: String) -> DebianError {
             DebianError(
@@ -231,7 +248,7 @@ public struct Assembler: Sendable {
             throw DebianError(.unsafeContent, "\(name): cannot read the package: \(error); fetch it again or exclude it")
         }
         guard sawData, let control else { throw unsafe("it has no data.tar or no control file") }
-        return (files, control, md5sums, scripts.sorted())
+        return Contents(files: files, control: control, md5sums: md5sums, scripts: scripts.sorted())
     }
 
     static let maintainerScripts: Set<String> = ["preinst", "postinst", "config"]

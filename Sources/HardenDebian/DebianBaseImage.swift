@@ -18,12 +18,12 @@ public struct DebianBaseImage: Sendable {
 
     /// One line per maintainer script that did not run, and what harden did in its place.
     public var scriptNotes: [String] {
-        let written = assembly.written.joined(separator: "; ")
+        let bundle = assembly.written.first { $0.contains("ca-certificates.crt") }
         return assembly.scripts.keys.sorted().map { name in
             let scripts = assembly.scripts[name, default: []].joined(separator: ", ")
             let instead: String
             switch name {
-            case "ca-certificates": instead = written.isEmpty ? "nothing" : "harden wrote \(written)"
+            case "ca-certificates": instead = bundle.map { "harden wrote \($0)" } ?? "nothing"
             case "libc-bin": instead = "nothing: no ld.so.cache, the loader searches the multiarch directories"
             case "tzdata": instead = "nothing: no /etc/localtime, the image runs in UTC unless TZ is set"
             case let python where python.hasPrefix("python3") || python.hasPrefix("libpython3"):
@@ -74,8 +74,11 @@ public struct DebianBaseBuilder: Sendable {
             request: request, resolvedAt: stamp, sources: sources, packages: packages, leftOut: leftOut)
     }
 
-    /// Fetches every locked package (from the cache when there) and assembles the image.
-    public func assemble(_ lock: PackageLock) async throws(DebianError) -> DebianBaseImage {
+    /// Fetches every locked package (from the cache when there) and assembles the image; the
+    /// layer blob is a plain tar unless `compression` says otherwise (the image ID is the same).
+    public func assemble(_ lock: PackageLock, compression: ArchiveWriter.Compression = .none) async throws(DebianError)
+        -> DebianBaseImage
+    {
         var files: [PackageFile] = []
         for package in lock.packages {
             guard let mirror = lock.mirror(of: package) else {
@@ -91,7 +94,7 @@ public struct DebianBaseBuilder: Sendable {
         let release = main.map { OSRelease(origin: $0.origin ?? "Debian", version: $0.version, codename: $0.codename ?? lock.suite) }
         let packages = files
         let assembly = try await blockingWork { () throws(DebianError) in
-            try Assembler().assemble(packages, release: release)
+            try Assembler(compression: compression).assemble(packages, release: release)
         }
         let layer = assembly.layer
         let config = ImageWriter.config(

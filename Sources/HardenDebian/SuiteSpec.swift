@@ -56,14 +56,33 @@ public struct DebianPlan: Sendable {
 }
 
 extension SuiteReader {
-    /// Reads every suite of `spec` (one after another: the main suite's index is the large one)
-    /// and resolves its packages.
+    /// Reads every suite of `spec` at once (each parsed on a thread of its own) and resolves its packages.
     public func plan(_ spec: SuiteSpec, now: Date = Date()) async throws(DebianError) -> DebianPlan {
+        let sources = spec.sources
+        let results = await withTaskGroup(of: (Int, Result<SuiteIndex, DebianError>).self) { group in
+            for (index, source) in sources.enumerated() {
+                group.addTask {
+                    do throws(DebianError) {
+                        return (
+                            index,
+                            .success(
+                                try await self.read(
+                                    source, components: spec.components, architecture: spec.architecture,
+                                    keyring: spec.keyring, now: now))
+                        )
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
+            }
+            var results: [Int: Result<SuiteIndex, DebianError>] = [:]
+            for await (index, result) in group { results[index] = result }
+            return results
+        }
         var indexes: [SuiteIndex] = []
-        for source in spec.sources {
-            indexes.append(
-                try await read(
-                    source, components: spec.components, architecture: spec.architecture, keyring: spec.keyring, now: now))
+        for index in sources.indices {
+            guard let result = results[index] else { continue }
+            indexes.append(try result.get())
         }
         let (read, architecture, request) = (indexes, spec.architecture, spec.request)
         return try await blockingWork { () throws(DebianError) in

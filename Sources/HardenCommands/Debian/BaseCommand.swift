@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HardenArchive
 import HardenBuild
 import HardenDebian
 import HardenEngine
@@ -43,7 +44,8 @@ struct BaseCommand: AsyncParsableCommand {
                     "\(plan.lockFile) is \(plan.lock == nil ? "missing" : "stale"); run harden lock \(recipe.displayPath) first")
                 throw ExitCode(Exit.badInput)
             }
-            let image = try await DebianBaseBuilder(cache: BlobCache(directory: project.stateDirectory.debianCache)).assemble(lock)
+            let image = try await DebianBaseBuilder(cache: BlobCache(directory: project.stateDirectory.debianCache)).assemble(
+                lock, compression: layout == nil ? .none : .gzip)
             if let output {
                 try ImageWriter.writeDockerArchive(
                     config: image.config, layers: [image.layer], to: URL(fileURLWithPath: output), tag: tag)
@@ -54,6 +56,7 @@ struct BaseCommand: AsyncParsableCommand {
             Output.note(
                 "\(recipe.name): \(lock.packages.count) packages assembled into \(image.id) in \(BuildProgress.format(ContinuousClock.now - started)) (\(tag))")
             for note in image.scriptNotes { Output.note("  \(note)") }
+            for note in image.assembly.written { Output.note("  wrote \(note)") }
             for conflict in image.assembly.conflicts { Output.note("  conflict: \(conflict)") }
             print(image.id)
         } catch let error as DebianError {
