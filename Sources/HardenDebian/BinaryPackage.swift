@@ -45,6 +45,27 @@ public struct BinaryPackage: Sendable {
         "Filename", "Size", "SHA256", "Source", "Multi-Arch",
     ]
 
+    /// A `Packages` index of `packages` with only the fields harden reads (`parseIndex` reads it back).
+    static func index(_ packages: [BinaryPackage]) -> Data {
+        var text = ""
+        text.reserveCapacity(packages.count * 200)
+        func value(_ field: String) -> String {  // a continuation line starts with a space
+            field.contains("\n") ? field.replacingOccurrences(of: "\n", with: "\n ") : field
+        }
+        for package in packages {
+            text += "Package: \(package.name)\nVersion: \(package.version)\nArchitecture: \(package.architecture)\n"
+            if !package.depends.isEmpty { text += "Depends: \(value(package.depends))\n" }
+            if !package.preDepends.isEmpty { text += "Pre-Depends: \(value(package.preDepends))\n" }
+            if !package.provides.isEmpty { text += "Provides: \(value(package.provides))\n" }
+            if package.essential { text += "Essential: yes\n" }
+            if let priority = package.priority { text += "Priority: \(priority)\n" }
+            if let source = package.source { text += "Source: \(source)\n" }
+            if let multiArch = package.multiArch { text += "Multi-Arch: \(multiArch)\n" }
+            text += "Filename: \(package.filename)\nSize: \(package.size)\nSHA256: \(package.sha256)\n\n"
+        }
+        return Data(text.utf8)
+    }
+
     /// The packages of a `Packages` index; `name` is used in errors.
     public static func parseIndex(_ text: Data, origin: SuiteSource, name: String) throws(DebianError) -> [BinaryPackage] {
         let stanzas = try Deb822.stanzas(in: text, name: name, keeping: fields)

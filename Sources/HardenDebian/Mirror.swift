@@ -82,6 +82,34 @@ public struct BlobCache: Sendable {
         }
     }
 
+    /// A file made from a checked one (the fields harden reads of a `Packages` index), kept
+    /// under the checked file's hash: `derived/<key>` names the content's SHA256, checked on load.
+    public func loadDerived(_ key: String) -> Data? {
+        guard let pointer = FileManager.default.contents(atPath: derivedPointer(key)),
+            let line = String(data: pointer, encoding: .utf8)?.split(separator: "\n").first
+        else { return nil }
+        let parts = line.split(separator: " ")
+        guard parts.count == 2, let size = Int(parts[1]) else { return nil }
+        return load(sha256: String(parts[0]), size: size)
+    }
+
+    public func storeDerived(_ data: Data, key: String) throws(DebianError) {
+        let digest = Self.sha256(data)
+        try store(data, sha256: digest)
+        let path = derivedPointer(key)
+        do {
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try AtomicFile.write(Data("\(digest) \(data.count)\n".utf8), to: path)
+        } catch {
+            throw DebianError(.cache, "cannot write the package cache \(path): \(error); check that \(directory.path) is writable")
+        }
+    }
+
+    private func derivedPointer(_ key: String) -> String {
+        directory.appendingPathComponent("derived").appendingPathComponent(key).path
+    }
+
     static func sha256(_ data: Data) -> String {
         SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }

@@ -87,6 +87,13 @@ public struct SuiteReader: Sendable {
         for file in listed {
             let url = source.mirror.appendingPathComponent("dists/\(source.suite)/\(file.path)")
             let what = "\(file.path) of \(source)"
+            // The wanted fields of this exact index, kept from an earlier read: no xz, a third of the text.
+            let key = "packages-\(file.sha256)"
+            if let kept = cache?.loadDerived(key) {
+                return try await blockingWork { () throws(DebianError) in
+                    try BinaryPackage.parseIndex(kept, origin: source, name: what)
+                }
+            }
             let compressed: Data
             do {
                 compressed = try await VerifiedFetch(mirror: mirror, cache: cache).fetch(
@@ -95,9 +102,11 @@ public struct SuiteReader: Sendable {
                 failures.append(error.message)
                 continue
             }
-            return try await blockingWork { () throws(DebianError) in
+            let packages = try await blockingWork { () throws(DebianError) in
                 try BinaryPackage.parseIndex(try Self.decompress(compressed, what: what), origin: source, name: what)
             }
+            if let cache { try? cache.storeDerived(BinaryPackage.index(packages), key: key) }
+            return packages
         }
         throw DebianError(.fetch, failures.joined(separator: "; "))
     }
