@@ -114,6 +114,14 @@ struct PlanCommand: AsyncParsableCommand {
                 case .skip:
                     print("\(plan.recipe) (\(plan.file)): \(plan.reasons.joined(separator: "; "))")
                 }
+                if let lock = plan.debianBase?.usable {
+                    print("  Debian base: \(lock.packages.count) packages from \(lock.suite) (\(plan.debianBase?.tag ?? ""))")
+                    for item in lock.leftOut {
+                        print(
+                            "  left out on purpose: \(item.dependent) depends on \(item.relation): \(item.dropped.joined(separator: ", ")) (\(item.reason))"
+                        )
+                    }
+                }
                 if dockerfile {
                     print("")
                     print(
