@@ -41,4 +41,18 @@ import Testing
             }
         }
     }
+
+    /// An air-gapped site's copy of the mirror on disk: the same checks, no HTTP.
+    @Test func aFileMirrorIsReadAndCheckedLikeAServedOne() async throws {
+        let repository = try await LocalAptRepository.shared()
+        try await withScratchDirectory { directory in
+            var spec = SuiteSpec(mirror: repository.root, suite: "bookworm", packages: ["libfoo"])
+            spec.keyring = repository.keyring
+            let plan = try await SuiteReader(cache: BlobCache(directory: directory)).plan(spec)
+            #expect(plan.resolution.packages.map { "\($0.package.name) \($0.package.version)" } == ["libc6 2.36-9", "libfoo 1.3-1+deb12u1"])
+            let fetched = try await PackageFetcher(cache: BlobCache(directory: directory)).fetch(
+                try #require(plan.resolution.packages.last?.package))
+            #expect(FileManager.default.fileExists(atPath: fetched))
+        }
+    }
 }
