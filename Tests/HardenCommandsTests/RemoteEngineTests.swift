@@ -27,7 +27,12 @@ struct SecondEngine {
 /// (base checks, both stages, save, the normalized image loaded back and tagged), and the
 /// first engine never sees the image.
 @Suite(.serialized) struct RemoteEngineTests {
-    @Test(.timeLimit(.minutes(10))) func aBuildOnATLSEngineStaysThere() async throws {
+    // Not in scripts/test.sh: the second dockerd (--bridge=none) was seen to take the first
+    // engine's docker0 bridge away. Run scripts/start-second-engine.sh by hand for this test.
+    @Test(
+        .enabled("skipped: no second engine (scripts/start-second-engine.sh)") { (try? SecondEngine.started()) != nil },
+        .timeLimit(.minutes(10)))
+    func aBuildOnATLSEngineStaysThere() async throws {
         let engine = try SecondEngine.started()
         do {
             let bases = "\(DockerBuildTests.builderBase) \(DockerBuildTests.runtimeBase)"
