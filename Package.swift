@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -53,6 +54,9 @@ let package = Package(
         .target(name: "HardenRecipe", dependencies: ["Yams", "HardenConcurrency", "HardenCron"]),
         .target(name: "HardenSQLite", dependencies: ["CSQLite"]),
         .target(name: "HardenHistory", dependencies: ["HardenSQLite"]),
+        .target(
+            name: "HardenHistoryPostgres",
+            dependencies: ["HardenHistory", .product(name: "PostgresNIO", package: "postgres-nio")]),
         .target(name: "HardenVerify", dependencies: ["HardenImage", "HardenRecipe"]),
         .target(name: "HardenProcess", dependencies: [.product(name: "Subprocess", package: "swift-subprocess")]),
         .target(
@@ -111,7 +115,7 @@ let package = Package(
             dependencies: [
                 "HardenAdvisories", "HardenBuild", "HardenPlan", "HardenEngine", "HardenProcess", "HardenScan", "HardenHistory", "HardenRegistry",
                 "HardenSchedule", "HardenCron", "HardenArchive", "HardenRecipe", "HardenImage", "HardenSQLite", "HardenSigning", "HardenPublish",
-                "HardenReport", "HardenDebian", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "HardenReport", "HardenDebian", "HardenHistoryPostgres", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "harden", dependencies: ["HardenCommands"]),
@@ -136,7 +140,9 @@ let package = Package(
         .testTarget(
             name: "HardenAdvisoriesTests", dependencies: ["HardenAdvisories", "HardenArchive", "HardenTestSupport"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "HardenHistoryTests", dependencies: ["HardenHistory", "HardenSQLite", "CSQLite"]),
+        .testTarget(
+            name: "HardenHistoryTests",
+            dependencies: ["HardenHistory", "HardenHistoryPostgres", "HardenSQLite", "CSQLite", "HardenTestSupport"]),
         .testTarget(name: "HardenReportTests", dependencies: ["HardenReport", "HardenHistory"]),
         .testTarget(name: "HardenCronTests", dependencies: ["HardenCron"]),
         .testTarget(name: "HardenScheduleTests", dependencies: ["HardenSchedule", "HardenPlan", "HardenHistory", "HardenRecipe"]),
@@ -156,7 +162,7 @@ let package = Package(
             name: "HardenCommandsTests",
             dependencies: [
                 "harden", "HardenCommands", "HardenBuild", "HardenHistory", "HardenImage", "HardenDebian", "HardenPlan",
-                "HardenRecipe", "HardenArchive", "HardenScan", "HardenAdvisories", "HardenTestSupport",
+                "HardenRecipe", "HardenArchive", "HardenScan", "HardenAdvisories", "HardenTestSupport", "HardenHistoryPostgres",
             ]
         ),
     ],

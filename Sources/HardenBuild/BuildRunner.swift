@@ -122,11 +122,11 @@ public struct BuildOutcome: Sendable, Codable {
 /// of the result, `docker save` into the state directory; records each step.
 public struct BuildRunner: Sendable {
     public var docker: DockerClient
-    public var store: BuildStore
+    public var store: any HistoryStore
     public var state: StateDirectory
     public var progress: BuildProgress
 
-    public init(docker: DockerClient, store: BuildStore, state: StateDirectory, progress: BuildProgress) {
+    public init(docker: DockerClient, store: any HistoryStore, state: StateDirectory, progress: BuildProgress) {
         self.docker = docker
         self.store = store
         self.state = state
@@ -174,19 +174,19 @@ public struct BuildRunner: Sendable {
             options.epochs?.lookup(of: recipe.name)
             ?? Task { await SourceDateEpoch.lookUp(for: recipe, environment: environment, runner: runner) }
         defer { lookup.cancel() }  // a no-op once it has its answer
-        let lock: RecipeLock?
+        // The history's lock: a flock in the state directory (SQLite), or a PostgreSQL advisory
+        // lock held by this process's session, so no other machine builds the recipe meanwhile.
+        let lock: any RecipeLock
         do {
-            try state.createDirectory(state.lockFile(recipe: plan.recipe).deletingLastPathComponent())
-            lock = try RecipeLock(file: state.lockFile(recipe: plan.recipe))
+            switch try await store.lockRecipe(plan.recipe) {
+            case .acquired(let held): lock = held
+            case .busy(let message):
+                return await finish(
+                    plan, id: id, options: options, outcome: failure(plan, id: id, message, status: .skipped))
+            }
         } catch {
             return await finish(plan, id: id, options: options, outcome: failure(plan, id: id, error.description))
         }
-        guard let lock else {
-            return await finish(
-                plan, id: id, options: options,
-                outcome: failure(plan, id: id, "another harden process is building \(plan.recipe) right now", status: .skipped))
-        }
-        defer { withExtendedLifetime(lock) {} }
 
         var record = record(plan, status: .running, options: options)
         record.id = id
@@ -208,7 +208,9 @@ public struct BuildRunner: Sendable {
             outcome.status = error.kind == .interrupted ? .interrupted : .failed
             outcome.error = error.description
         }
-        return await finish(plan, id: id, options: options, outcome: outcome)
+        let finished = await finish(plan, id: id, options: options, outcome: outcome)
+        await lock.release()  // after the record is final: whoever takes the lock next sees it
+        return finished
     }
 
     private func runStages(

@@ -45,9 +45,8 @@ public struct StateDirectory: Sendable {
         imageID.hasPrefix("sha256:") ? String(imageID.dropFirst(7)) : imageID
     }
 
-    public func lockFile(recipe: String) -> URL {
-        root.appendingPathComponent("locks/\(recipe).lock")
-    }
+    /// The SQLite history's per-recipe lock files (`BuildStore(path:locks:)`).
+    public var locks: URL { root.appendingPathComponent("locks") }
 
     func createDirectory(_ url: URL) throws(BuildError) {
         do {
@@ -57,32 +56,5 @@ public struct StateDirectory: Sendable {
                 .input, "cannot create \(url.path): \(error.localizedDescription)",
                 hint: "check that the state directory is writable")
         }
-    }
-}
-
-/// An exclusive, non-blocking lock on one recipe, held across processes (flock).
-/// Released when the lock is dropped or the process ends.
-final class RecipeLock: @unchecked Sendable {
-    private let descriptor: Int32
-
-    /// Nil when another process holds it.
-    init?(file: URL) throws(BuildError) {
-        let fd = open(file.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw BuildError(.input, "cannot open the lock \(file.path): \(String(cString: strerror(errno)))")
-        }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
-            return nil
-        }
-        ftruncate(fd, 0)
-        let pid = "\(getpid())\n"
-        _ = pid.withCString { write(fd, $0, strlen($0)) }
-        descriptor = fd
-    }
-
-    deinit {
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
     }
 }

@@ -26,6 +26,9 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "harden's state directory.")
     var state: String = ".harden"
 
+    @Option(name: .long, help: HistoryLocation.help)
+    var history: String?
+
     var path: String { db ?? StateDirectory(root: URL(fileURLWithPath: state)).advisories.path }
 }
 
@@ -98,7 +101,7 @@ struct AdvisoriesSync: AsyncParsableCommand {
             for source in known where source.name.hasPrefix("osv:") { wanted.insert(String(source.name.dropFirst(4))) }
         }
         let state = StateDirectory(root: URL(fileURLWithPath: database.state))
-        if FileManager.default.fileExists(atPath: state.database.path), let store = try? BuildStore(path: state.database.path),
+        if let store = try? await HistoryLocation.open(database.history, state: state, onlyIfPresent: true),
             let builds = try? await store.latestSucceeded()
         {
             for record in builds.values {

@@ -19,6 +19,9 @@ struct ProjectOptions: ParsableArguments {
     @Option(name: .long, help: "harden's state directory (history, logs, saved images).")
     var state: String = ".harden"
 
+    @Option(name: .long, help: HistoryLocation.help)
+    var history: String?
+
     @Option(name: .long, help: "A YAML file mapping image names to local or mirror references.")
     var imageMap: String?
 
@@ -94,13 +97,12 @@ struct ProjectOptions: ParsableArguments {
             hint: known.isEmpty ? "recipes live in Recipes/NAME.yaml" : "recipes here: \(known.joined(separator: ", "))")
     }
 
-    func openStore() throws -> BuildStore {
-        do {
-            return try BuildStore(path: stateDirectory.database.path)
-        } catch {
-            Output.error("cannot open the build history: \(error.description)")
-            throw ExitCode(Exit.badInput)
+    /// The history `--history` (or `$HARDEN_HISTORY`, or the state directory) names; exits 2 when it cannot be opened.
+    func openStore() async throws -> any HistoryStore {
+        guard let store = try await HistoryLocation.openOrExit(history, state: stateDirectory) else {
+            throw ExitCode(Exit.badInput)  // not reached: the SQLite file is created when missing
         }
+        return store
     }
 }
 

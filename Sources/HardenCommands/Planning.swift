@@ -13,7 +13,7 @@ import HardenSQLite
 struct Planning {
     var recipes: [LoadedRecipe]
     var plans: [BuildPlan]
-    var store: BuildStore
+    var store: any HistoryStore
     var docker: DockerClient
     /// The engine's view of every base and previous image, by reference.
     var engine: [String: EngineImage]
@@ -50,7 +50,7 @@ struct Planning {
             Output.error(error.description)
             throw ExitCode(Exit.badInput)
         }
-        let store = try options.openStore()
+        let store = try await options.openStore()
         for build in store.recovered {
             let directory = options.stateDirectory.buildDirectory(recipe: build.recipe, build: build.id).path + "/"
             let stopped = LeftoverProcesses.stop(mentioning: directory)

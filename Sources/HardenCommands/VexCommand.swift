@@ -46,6 +46,9 @@ struct VexCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Write the document to this file instead of standard output (whole, or not at all).")
     var output: String?
 
+    @Option(name: .long, help: HistoryLocation.help)
+    var history: String?
+
     @OptionGroup var scanOptions: ScanOptions
 
     @OptionGroup var imageOptions: ImageOptions
@@ -103,9 +106,9 @@ struct VexCommand: AsyncParsableCommand {
         if FileManager.default.fileExists(atPath: image) { return nil }
         let state = StateDirectory(root: URL(fileURLWithPath: imageOptions.state))
         var attempts: RecentAttempts?
-        if FileManager.default.fileExists(atPath: state.database.path) {
+        if let store = try await HistoryLocation.openOrExit(history, state: state, onlyIfPresent: true) {
             do {
-                attempts = try await BuildStore(path: state.database.path).attempts()[image]
+                attempts = try await store.attempts()[image]
             } catch {
                 Output.error("cannot read the build history: \(error.description)")
                 throw ExitCode(Exit.badInput)

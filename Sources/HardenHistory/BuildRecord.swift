@@ -125,22 +125,27 @@ public struct RecentAttempts: Sendable {
     public var previousSucceeded: BuildRecord?
     /// The newest build that ran (succeeded, failed or interrupted).
     public var lastAttempt: BuildRecord?
-    /// Failed or interrupted attempts since the last success.
+    /// Failed or interrupted attempts since the last success. A build abandoned by a harden that
+    /// died (marked interrupted by a later run, so without an exit status) is not the recipe's
+    /// failure and does not count: the next harden, on this machine or another, takes over at once.
     public var failuresInARow = 0
 
     public init() {}
 
     /// Takes in the next older build of the recipe (builds come newest first).
     public mutating func add(_ record: BuildRecord) {
-        if lastAttempt == nil { lastAttempt = record }
         if record.status == .succeeded {
+            if lastAttempt == nil { lastAttempt = record }
             if lastSucceeded == nil {
                 lastSucceeded = record
             } else if previousSucceeded == nil {
                 previousSucceeded = record
             }
-        } else if lastSucceeded == nil {
-            failuresInARow += 1
+        } else if record.status == .interrupted, record.exitStatus == nil {
+            return
+        } else {
+            if lastAttempt == nil { lastAttempt = record }
+            if lastSucceeded == nil { failuresInARow += 1 }
         }
     }
 }

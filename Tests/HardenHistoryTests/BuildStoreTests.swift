@@ -1,20 +1,49 @@
 import CSQLite
 import Foundation
+import HardenHistoryPostgres
 import HardenSQLite
+import HardenTestSupport
 import Testing
 
 @testable import HardenHistory
 
-/// The build history against real SQLite files in a temporary directory.
-@Suite struct BuildStoreTests {
-    let directory: URL
+/// Which history a test runs against.
+enum Backend: String, CaseIterable, Sendable {
+    /// A real SQLite file in a temporary directory.
+    case sqlite
+    /// A database of its own on the suite's real PostgreSQL server.
+    case postgres
+}
 
-    init() throws {
+/// The build history against real SQLite files in a temporary directory and, for the cases
+/// both backends share, a real PostgreSQL server started for the suite.
+@Suite(.postgresServer) struct BuildStoreTests {
+    let directory: URL
+    /// This test's own database on the suite's server.
+    let database: String
+
+    init() async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("harden-store-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        database = try await Self.server.createDatabase()
+    }
+
+    static var server: PostgresServer {
+        get throws {
+            guard let server = PostgresServer.current else { throw TestSetupError("the suite has no PostgreSQL server") }
+            return server
+        }
     }
 
     var databasePath: String { directory.appendingPathComponent("harden.db").path }
+
+    /// Opens (again) this test's history of `backend`.
+    func open(_ backend: Backend) async throws -> any HistoryStore {
+        switch backend {
+        case .sqlite: try BuildStore(path: databasePath)
+        case .postgres: try await PostgresHistory.open(try Self.server.url(database: database), environment: [:])
+        }
+    }
 
     func sample(_ recipe: String = "flask", status: BuildRecord.Status = .succeeded, pid: Int32? = nil) -> BuildRecord {
         BuildRecord(
@@ -28,8 +57,8 @@ import Testing
             exitStatus: 0, error: nil, pid: pid)
     }
 
-    @Test func recordsRoundTripEveryField() async throws {
-        let store = try BuildStore(path: databasePath)
+    @Test(arguments: Backend.allCases) func recordsRoundTripEveryField(_ backend: Backend) async throws {
+        let store = try await open(backend)
         var record = sample()
         let id = try await store.insert(record)
         record.id = id
@@ -43,8 +72,8 @@ import Testing
         #expect(try await store.integrityCheck() == "ok")
     }
 
-    @Test func latestSucceededIgnoresFailuresAndOlderBuilds() async throws {
-        let store = try BuildStore(path: databasePath)
+    @Test(arguments: Backend.allCases) func latestSucceededIgnoresFailuresAndOlderBuilds(_ backend: Backend) async throws {
+        let store = try await open(backend)
         var old = sample()
         old.runtimeImage = "sha256:old"
         try await store.insert(old)
@@ -58,9 +87,9 @@ import Testing
         #expect(try await store.builds(limit: 2).count == 2)
     }
 
-    @Test func historySurvivesReopening() async throws {
-        let id = try await BuildStore(path: databasePath).insert(sample())
-        let reopened = try BuildStore(path: databasePath)
+    @Test(arguments: Backend.allCases) func historySurvivesReopening(_ backend: Backend) async throws {
+        let id = try await open(backend).insert(sample())
+        let reopened = try await open(backend)
         #expect(try await reopened.build(id: id)?.recipe == "flask")
         #expect(reopened.recovered.isEmpty)
     }
@@ -117,8 +146,8 @@ import Testing
         #expect(error?.path.hasSuffix("file/state") == true)
     }
 
-    @Test func fileHashesAreCachedAndReplaced() async throws {
-        let store = try BuildStore(path: databasePath)
+    @Test(arguments: Backend.allCases) func fileHashesAreCachedAndReplaced(_ backend: Backend) async throws {
+        let store = try await open(backend)
         let first = FileHash(path: "/r/app.py", size: 10, modified: 1, inode: 2, sha256: "aa")
         let other = FileHash(path: "/r/requirements.txt", size: 14, modified: 1, inode: 3, sha256: "bb")
         try await store.saveFileHashes([first, other])
@@ -213,8 +242,8 @@ import Testing
     }
 
     /// Pushes are kept with their build, newest first, and can be asked for by registry.
-    @Test func pushesAreKeptWithTheirBuild() async throws {
-        let store = try BuildStore(path: databasePath)
+    @Test(arguments: Backend.allCases) func pushesAreKeptWithTheirBuild(_ backend: Backend) async throws {
+        let store = try await open(backend)
         let build = try await store.insert(sample())
         let first = PushRecord(
             build: build, recipe: "flask", registry: "127.0.0.1:5000", repository: "team/flask", tag: "1",
@@ -231,8 +260,8 @@ import Testing
         #expect(try await store.pushes().count == 3)
     }
 
-    @Test func verificationScanAndBaseDigestsRoundTrip() async throws {
-        let store = try BuildStore(path: databasePath)
+    @Test(arguments: Backend.allCases) func verificationScanAndBaseDigestsRoundTrip(_ backend: Backend) async throws {
+        let store = try await open(backend)
         var record = sample()
         record.baseDigests = ["127.0.0.1:5000/base:1": "sha256:" + String(repeating: "c", count: 64)]
         record.verification = .pass
@@ -245,8 +274,8 @@ import Testing
         #expect(record.vulnerabilities?.total == 15)
     }
 
-    @Test func attemptsGiveTheLastSuccessesAndTheFailuresSinceThen() async throws {
-        let store = try BuildStore(path: databasePath)
+    @Test(arguments: Backend.allCases) func attemptsGiveTheLastSuccessesAndTheFailuresSinceThen(_ backend: Backend) async throws {
+        let store = try await open(backend)
         let first = try await store.insert(sample())
         let second = try await store.insert(sample())
         try await store.insert(sample(status: .skipped))
@@ -298,5 +327,16 @@ import Testing
         defer { sqlite3_finalize(statement) }
         guard sqlite3_step(statement) == SQLITE_ROW else { return nil }
         return sqlite3_column_text(statement, 0).map { String(cString: $0) }
+    }
+}
+
+/// The defaults the concrete stores give, for tests that hold either.
+extension HistoryStore {
+    func builds(recipe: String? = nil, limit: Int = 100) async throws(StoreError) -> [BuildRecord] {
+        try await builds(recipe: recipe, since: nil, limit: limit)
+    }
+
+    func pushes(recipe: String? = nil, registry: String? = nil) async throws(StoreError) -> [PushRecord] {
+        try await pushes(recipe: recipe, registry: registry, limit: 100)
     }
 }

@@ -10,7 +10,7 @@ import HardenSigning
 /// `rebuild --due` for recipes with `publish:`.
 struct Publishing {
     var directory: StateDirectory
-    var history: BuildStore?
+    var history: (any HistoryStore)?
     var insecureRegistries: [String]
 
     /// What to sign with and attach.
@@ -48,8 +48,8 @@ struct Publishing {
             catalogs: KeptCatalog(state: directory))
         // Repositories of that registry harden pushed to before may hold the blobs: mounted, not sent.
         var seen: Set<String> = []
-        let earlier = ((try? await history?.pushes(registry: reference.registry)) ?? []).map(\.repository)
-            .filter { seen.insert($0).inserted }
+        let pushed = (try? await history?.pushes(recipe: nil, registry: reference.registry, limit: 100)) ?? []
+        let earlier = pushed.map(\.repository).filter { seen.insert($0).inserted }
         let client: RegistryClient
         do {
             client = RegistryClient(credentials: try DockerCredentials.load(), insecureRegistries: Set(insecureRegistries))
@@ -150,11 +150,10 @@ struct Publishing {
         return lines
     }
 
-    /// The state directory's history, when it has one.
-    static func openHistory(_ directory: StateDirectory) throws(PushError) -> BuildStore? {
-        guard FileManager.default.fileExists(atPath: directory.database.path) else { return nil }
+    /// The history `option` (or `$HARDEN_HISTORY`) names, else the state directory's when it has one.
+    static func openHistory(_ option: String?, _ directory: StateDirectory) async throws(PushError) -> (any HistoryStore)? {
         do {
-            return try BuildStore(path: directory.database.path)
+            return try await HistoryLocation.open(option, state: directory, onlyIfPresent: true)
         } catch {
             throw PushError("cannot open the build history: \(error.description)")
         }

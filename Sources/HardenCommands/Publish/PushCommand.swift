@@ -50,6 +50,9 @@ struct PushCommand: AsyncParsableCommand {
     @Option(name: .long, help: "harden's state directory (for a recipe name).")
     var state: String = ".harden"
 
+    @Option(name: .long, help: HistoryLocation.help)
+    var history: String?
+
     @Option(name: .long, help: "Output format: text or json.")
     var format: OutputFormat = .text
 
@@ -65,7 +68,7 @@ struct PushCommand: AsyncParsableCommand {
             let signing = try signKey.map { path throws(SigningKeyError) in
                 Publishing.Signing(key: try SigningKeys.loadPrivate(path), attest: kinds, legacy: legacySig)
             }
-            let history = try Publishing.openHistory(directory)
+            let history = try await Publishing.openHistory(self.history, directory)
             let (layout, build) = try await resolveSource(history, directory)
             let publishing = Publishing(directory: directory, history: history, insecureRegistries: insecureRegistry)
             result = try await publishing.publish(layout: layout, build: build, to: destination, signing: signing)
@@ -84,7 +87,7 @@ struct PushCommand: AsyncParsableCommand {
 
     /// The image SOURCE names: a path as it is, or the OCI layout of that recipe's last successful build.
     private func resolveSource(
-        _ history: BuildStore?, _ directory: StateDirectory
+        _ history: (any HistoryStore)?, _ directory: StateDirectory
     ) async throws(PushError) -> (layout: String, build: BuildRecord?) {
         if source.contains("/") || FileManager.default.fileExists(atPath: source) { return (source, nil) }
         guard let history else {
@@ -94,7 +97,7 @@ struct PushCommand: AsyncParsableCommand {
         }
         guard let record = try? await history.latestSucceeded()[source], let image = record.runtimeImage else {
             throw PushError(
-                "\(source): no such OCI layout, and no successful build of a recipe of that name in \(state)",
+                "\(source): no such OCI layout, and no successful build of a recipe of that name in \(history.location)",
                 hint: "run harden build \(source) first")
         }
         return (directory.imageLayout(recipe: source, imageID: image).path, record)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HardenBuild
 import HardenHistory
 
 struct HistoryCommand: AsyncParsableCommand {
@@ -26,13 +27,16 @@ struct HistoryCommand: AsyncParsableCommand {
     @Option(name: .long, help: "harden's state directory.")
     var state: String = ".harden"
 
+    @Option(name: .long, help: HistoryLocation.help)
+    var history: String?
+
     func run() async throws {
         let sinceDate = try since.map(Self.parseDate)
-        let store: BuildStore
         let records: [BuildRecord]
         do {
-            store = try BuildStore(path: URL(fileURLWithPath: state).appendingPathComponent("harden.db").path)
-            records = try await store.builds(recipe: recipe, since: sinceDate, limit: limit).filter { $0.status != .skipped }
+            let store = try await HistoryLocation.open(history, state: StateDirectory(root: URL(fileURLWithPath: state)))
+            let builds = try await store?.builds(recipe: recipe, since: sinceDate, limit: limit) ?? []
+            records = builds.filter { $0.status != .skipped }
         } catch {
             Output.error("cannot read the build history: \(error.description)")
             throw ExitCode(Exit.badInput)

@@ -41,11 +41,10 @@ struct ReportCommand: AsyncParsableCommand {
                 name: loaded.recipe.name, cron: schedule?.cron, timezone: schedule?.timezone ?? "UTC",
                 triggers: schedule?.triggers.map(\.rawValue) ?? [])
         }
-        let database = project.stateDirectory.database.path
         var builds: [BuildRecord] = []
-        if FileManager.default.fileExists(atPath: database) {
+        if let store = try await HistoryLocation.openOrExit(project.history, state: project.stateDirectory, onlyIfPresent: true) {
             do {
-                builds = try await BuildStore(path: database).builds(since: sinceDate, limit: 1_000_000)
+                builds = try await store.builds(recipe: nil, since: sinceDate, limit: 1_000_000)
             } catch {
                 Output.error("cannot read the build history: \(error.description)")
                 throw ExitCode(Exit.badInput)

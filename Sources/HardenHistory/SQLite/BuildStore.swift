@@ -1,21 +1,29 @@
 import Foundation
 import HardenSQLite
 
-/// The build history: an SQLite file (WAL) in the state directory.
+/// The build history: an SQLite file (WAL) in the state directory, the default ``HistoryStore``.
 ///
 /// Every change is one transaction. A build left `running` by a process that
-/// no longer exists is marked `interrupted` when the store is opened.
-public actor BuildStore {
+/// no longer exists is marked `interrupted` when the store is opened. The per-recipe
+/// build lock is a `flock` on a file in `locks/` beside the database: one machine only.
+public actor BuildStore: HistoryStore {
     /// The schema this version of harden writes; a newer file is refused.
     public static let schemaVersion = 3
 
     private let connection: SQLiteConnection
     public nonisolated let path: String
+    /// The directory of the recipes' lock files.
+    public nonisolated let locks: URL
     /// Builds found abandoned (their process is gone) and marked interrupted by this open.
     public nonisolated let recovered: [(recipe: String, id: Int64)]
 
-    public init(path: String) throws(StoreError) {
+    public nonisolated var location: String { path }
+
+    /// Opens (creating or migrating) the history file at `path`; the recipe locks are kept in
+    /// `locks` (default: `locks/` beside the file).
+    public init(path: String, locks: URL? = nil) throws(StoreError) {
         self.path = path
+        self.locks = locks ?? URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("locks")
         let directory = (path as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -136,6 +144,16 @@ public actor BuildStore {
         kill(pid, 0) == 0 || errno == EPERM
     }
 
+    // MARK: locks
+
+    /// A `flock` on `locks/RECIPE.lock`: held against other harden processes of this machine.
+    public func lockRecipe(_ recipe: String) throws(StoreError) -> RecipeLockAttempt {
+        guard let lock = try FileRecipeLock(file: locks.appendingPathComponent("\(recipe).lock")) else {
+            return .busy("another harden process is building \(recipe) right now")
+        }
+        return .acquired(lock)
+    }
+
     // MARK: pushes
 
     /// Records that an image (of build `build` of `recipe`, when it came from one) now is in a registry.
@@ -187,7 +205,7 @@ public actor BuildStore {
                     runtime_seconds, started_at, finished_at, exit_status, error, pid, base_digests, verification,
                     verify_report, scan_report, vulnerabilities)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, Self.columns(record))
+                """, BuildRows.columns(record))
             return connection.lastInsertRowID
         }
     }
@@ -206,7 +224,7 @@ public actor BuildStore {
                     exit_status = ?, error = ?, pid = ?, base_digests = ?, verification = ?, verify_report = ?,
                     scan_report = ?, vulnerabilities = ?
                 WHERE id = ?
-                """, Self.columns(record) + [.integer(id)])
+                """, BuildRows.columns(record) + [.integer(id)])
         }
     }
 
@@ -214,11 +232,11 @@ public actor BuildStore {
     public func latestSucceeded() throws(StoreError) -> [String: BuildRecord] {
         let rows = try connection.query(
             """
-            SELECT \(Self.selectList) FROM builds WHERE id IN (\(Self.lastSuccesses))
+            SELECT \(BuildRows.selectList) FROM builds WHERE id IN (\(Self.lastSuccesses))
             """)
         var result: [String: BuildRecord] = [:]
         for row in rows {
-            let record = try Self.record(row, path: path)
+            let record = try BuildRows.record(row, path: path)
             result[record.recipe] = record
         }
         return result
@@ -238,9 +256,9 @@ public actor BuildStore {
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let rows = try connection.query(
-            "SELECT \(Self.selectList) FROM builds \(filter) ORDER BY id DESC LIMIT ?", values + [.integer(Int64(limit))])
+            "SELECT \(BuildRows.selectList) FROM builds \(filter) ORDER BY id DESC LIMIT ?", values + [.integer(Int64(limit))])
         var records: [BuildRecord] = []
-        for row in rows { records.append(try Self.record(row, path: path)) }
+        for row in rows { records.append(try BuildRows.record(row, path: path)) }
         return records
     }
 
@@ -249,7 +267,7 @@ public actor BuildStore {
     public func attempts() throws(StoreError) -> [String: RecentAttempts] {
         let rows = try connection.query(
             """
-            SELECT \(Self.selectList) FROM builds WHERE id IN (
+            SELECT \(BuildRows.selectList) FROM builds WHERE id IN (
                 SELECT id FROM (
                     SELECT id, status,
                         row_number() OVER (PARTITION BY recipe, status = 'succeeded' ORDER BY id DESC) AS n
@@ -260,16 +278,16 @@ public actor BuildStore {
             """)
         var result: [String: RecentAttempts] = [:]
         for row in rows {
-            let record = try Self.record(row, path: path)
+            let record = try BuildRows.record(row, path: path)
             result[record.recipe, default: RecentAttempts()].add(record)
         }
         return result
     }
 
     public func build(id: Int64) throws(StoreError) -> BuildRecord? {
-        guard let row = try connection.query("SELECT \(Self.selectList) FROM builds WHERE id = ?", [.integer(id)]).first
+        guard let row = try connection.query("SELECT \(BuildRows.selectList) FROM builds WHERE id = ?", [.integer(id)]).first
         else { return nil }
-        return try Self.record(row, path: path)
+        return try BuildRows.record(row, path: path)
     }
 
     /// `PRAGMA integrity_check`: "ok" when the file is sound.
@@ -299,60 +317,5 @@ public actor BuildStore {
                     [.text(hash.path), .integer(hash.size), .integer(hash.modified), .integer(hash.inode), .text(hash.sha256)])
             }
         }
-    }
-
-    // MARK: row mapping
-
-    private static let selectList = """
-        id, recipe, status, trigger, reasons, input_digest, input_parts, base_images, builder_image, runtime_image,
-        image_archive, builder_log, runtime_log, builder_seconds, runtime_seconds, started_at, finished_at,
-        exit_status, error, pid, base_digests, verification, verify_report, scan_report, vulnerabilities
-        """
-
-    private static func columns(_ r: BuildRecord) -> [SQLValue] {
-        func text(_ value: String?) -> SQLValue { value.map(SQLValue.text) ?? .null }
-        func real(_ value: Double?) -> SQLValue { value.map(SQLValue.real) ?? .null }
-        return [
-            .text(r.recipe), .text(r.status.rawValue), .text(r.trigger), .text(json(r.reasons)), .text(r.inputDigest),
-            .text(json(r.inputParts)), .text(json(r.baseImages)), text(r.builderImage), text(r.runtimeImage),
-            text(r.imageArchive), text(r.builderLog), text(r.runtimeLog), real(r.builderSeconds),
-            real(r.runtimeSeconds), .real(r.startedAt.timeIntervalSince1970),
-            real(r.finishedAt?.timeIntervalSince1970), r.exitStatus.map { .integer(Int64($0)) } ?? .null,
-            text(r.error), r.pid.map { .integer(Int64($0)) } ?? .null, .text(json(r.baseDigests)),
-            text(r.verification?.rawValue), text(r.verifyReport), text(r.scanReport),
-            r.vulnerabilities.map { .text(json($0)) } ?? .null,
-        ]
-    }
-
-    private static func record(_ row: [SQLValue], path: String) throws(StoreError) -> BuildRecord {
-        guard row.count == 25, let id = row[0].integer, let recipe = row[1].text,
-            let status = row[2].text.flatMap(BuildRecord.Status.init(rawValue:)), let trigger = row[3].text,
-            let started = row[15].real
-        else {
-            throw StoreError(
-                path: path, message: "a build row does not have the expected columns", hint: "the file may be damaged")
-        }
-        return BuildRecord(
-            id: id, recipe: recipe, status: status, trigger: trigger,
-            reasons: decode(row[4].text) ?? [], inputDigest: row[5].text ?? "",
-            inputParts: decode(row[6].text) ?? [:], baseImages: decode(row[7].text) ?? [:],
-            builderImage: row[8].text, runtimeImage: row[9].text, imageArchive: row[10].text,
-            builderLog: row[11].text, runtimeLog: row[12].text, builderSeconds: row[13].real,
-            runtimeSeconds: row[14].real, startedAt: Date(timeIntervalSince1970: started),
-            finishedAt: row[16].real.map(Date.init(timeIntervalSince1970:)), exitStatus: row[17].integer.map { Int($0) },
-            error: row[18].text, pid: row[19].integer.map { Int32($0) }, baseDigests: decode(row[20].text) ?? [:],
-            verification: row[21].text.flatMap(BuildRecord.Verification.init(rawValue:)), verifyReport: row[22].text,
-            scanReport: row[23].text, vulnerabilities: decode(row[24].text))
-    }
-
-    private static func json<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(value)).flatMap { String(data: $0, encoding: .utf8) } ?? "null"
-    }
-
-    private static func decode<T: Decodable>(_ text: String?) -> T? {
-        guard let data = text?.data(using: .utf8) else { return nil }
-        return try? JSONDecoder().decode(T.self, from: data)
     }
 }
