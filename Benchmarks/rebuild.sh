@@ -213,7 +213,7 @@ EOF
 
 log "starting PostgreSQL 15 and copying the history into it ..."
 mkdir -p "$work/pg"
-[[ $(id -u) -ne 0 ]] || chown nobody "$work/pg"
+[[ $(id -u) -ne 0 ]] || { chmod o+x "$work"; chown nobody "$work/pg"; } # mktemp -d is 0700: let nobody reach its own directory
 pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 (cd "$work/pg" && as_server "$pg_bin/initdb" -D "$work/pg/data" -U harden --auth=trust -E UTF8 --locale=C --no-sync \
   >"$work/pg/initdb.log" 2>&1) || die "initdb failed: $(tail -n 5 "$work/pg/initdb.log")"
