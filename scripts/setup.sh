@@ -12,10 +12,11 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # and its tools for the tests and the example (busybox-static: a real multi-call binary for
 # the verifier tests; chromium: a real browser for the report page test; dpkg-dev, apt-utils,
 # gpg and gpgv: the apt repository the Debian resolver's tests build and sign; gpgv and
-# debian-archive-keyring check real suites; postgresql: the server the history tests start in a
+# debian-archive-keyring check real suites; openssh: the ssh:// way to the second engine;
+# postgresql: the server the history tests start in a
 # temporary directory, never the machine's own cluster).
 packages=(libarchive-dev libdeflate-dev libisal-dev libsqlite3-dev pkg-config docker.io debootstrap curl busybox-static docker-registry apache2-utils skopeo
-  chromium dpkg-dev apt-utils gpg gpgv debian-archive-keyring xz-utils zstd postgresql)
+  chromium dpkg-dev apt-utils gpg gpgv debian-archive-keyring xz-utils zstd postgresql openssh-server openssh-client)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

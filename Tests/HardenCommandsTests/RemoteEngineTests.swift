@@ -2,13 +2,14 @@ import Foundation
 import HardenTestSupport
 import Testing
 
-/// The second engine scripts/start-second-engine.sh started (scripts/test.sh runs it).
+/// The second engine scripts/start-second-engine.sh started (scripts/test.sh runs it), as
+/// one of the client environments it wrote: `env` (tcp:// with TLS) or `ssh-env` (ssh://).
 struct SecondEngine {
     var environment: [String: String]
 
-    static func started() throws -> SecondEngine {
+    static func started(_ file: String = "env") throws -> SecondEngine {
         let directory = ProcessInfo.processInfo.environment["HARDEN_SECOND_ENGINE"] ?? "/tmp/harden-second-engine"
-        guard let text = try? String(contentsOfFile: directory + "/env", encoding: .utf8) else {
+        guard let text = try? String(contentsOfFile: directory + "/" + file, encoding: .utf8) else {
             throw TestSetupError("no second engine at \(directory): run scripts/start-second-engine.sh (scripts/test.sh does)")
         }
         var environment: [String: String] = [:]
@@ -23,7 +24,8 @@ struct SecondEngine {
 }
 
 /// Builds on a remote engine: a second dockerd on tcp://127.0.0.1 with TLS and its own data
-/// root. `DOCKER_HOST`, `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH` take every step there
+/// root, reached over TLS and over ssh://. `DOCKER_HOST` (with `DOCKER_TLS_VERIFY` and
+/// `DOCKER_CERT_PATH`, or an ssh:// URL) takes every step there
 /// (base checks, both stages, save, the normalized image loaded back and tagged), and the
 /// first engine never sees the image.
 @Suite(.serialized) struct RemoteEngineTests {
@@ -31,11 +33,12 @@ struct SecondEngine {
     // never under CI=true, where a missing engine fails it.
     @Test(
         .enabled("skipped: no second engine (scripts/start-second-engine.sh)") {
-            (try? SecondEngine.started()) != nil || ProcessInfo.processInfo.environment["CI"] == "true"
+            (try? SecondEngine.started("env")) != nil || ProcessInfo.processInfo.environment["CI"] == "true"
         },
-        .timeLimit(.minutes(10)))
-    func aBuildOnATLSEngineStaysThere() async throws {
-        let engine = try SecondEngine.started()
+        .timeLimit(.minutes(10)),
+        arguments: ["env", "ssh-env"])
+    func aBuildOnARemoteEngineStaysThere(client: String) async throws {
+        let engine = try SecondEngine.started(client)
         do {
             let bases = "\(DockerBuildTests.builderBase) \(DockerBuildTests.runtimeBase)"
             let loaded = try await CLI.shell("docker save \(bases) | \(engine.shellPrefix) docker load 2>&1")
