@@ -26,7 +26,7 @@ struct DebianBaseLoader: Sendable {
         let started = ContinuousClock.now
         let image: DebianBaseImage
         do {
-            image = try await DebianBaseBuilder(cache: BlobCache(directory: state.debianCache)).assemble(lock)
+            image = try await DebianBaseBuilder(cache: BlobCache(directory: state.debianCache)).assemble(lock, layout: debian.layout)
         } catch {
             throw BuildError(.failed, "cannot assemble the Debian base of \(plan.recipe): \(error.description)")
         }
@@ -34,7 +34,7 @@ struct DebianBaseLoader: Sendable {
         try state.createDirectory(archive.deletingLastPathComponent())
         defer { try? FileManager.default.removeItem(at: archive) }
         do {
-            try ImageWriter.writeDockerArchive(config: image.config, layers: [image.layer], to: archive, tag: tag)
+            try ImageWriter.writeDockerArchive(config: image.config, layers: image.layers, to: archive, tag: tag)
         } catch {
             throw BuildError(.failed, "cannot write the Debian base of \(plan.recipe) to \(archive.path): \(error.description)")
         }
@@ -48,10 +48,11 @@ struct DebianBaseLoader: Sendable {
         guard loaded.isEmpty || loaded.contains(image.id.description) else {
             throw BuildError(.failed, "docker load gave \(loaded.joined(separator: ", ")), expected \(image.id)")
         }
-        let megabytes = String(format: "%.1f", Double(image.layer.data.count) / 1_048_576)
+        let megabytes = String(format: "%.1f", Double(image.layers.reduce(0) { $0 + $1.data.count }) / 1_048_576)
+        let layers = image.layers.count == 1 ? "" : ", \(image.layers.count) layers"
         progress.note(
             "\(plan.recipe) base: assembled \(lock.packages.count) packages into \(Planner.short(image.id.description)) "
-                + "(\(megabytes) MB) in \(BuildProgress.format(ContinuousClock.now - started)), tagged \(tag)")
+                + "(\(megabytes) MB\(layers)) in \(BuildProgress.format(ContinuousClock.now - started)), tagged \(tag)")
         for note in image.scriptNotes { progress.note("\(plan.recipe) base: \(note)") }
         for note in image.assembly.written { progress.note("\(plan.recipe) base: wrote \(note)") }
         for conflict in image.assembly.conflicts { progress.note("\(plan.recipe) base: conflict \(conflict)") }

@@ -38,7 +38,8 @@ public struct PathConflict: Sendable, Hashable, CustomStringConvertible {
 
 /// An image root made from packages: one normalized layer, who owns each path, and the conflicts.
 public struct Assembly: Sendable {
-    public var layer: LayerBlob
+    /// One, or one per package group and the rest (`BaseLayout.groups`).
+    public var layers: [LayerBlob]
     /// Path (`usr/bin/python3.11`) → the package that ships it, or `harden` for what it writes.
     public var owners: [String: String]
     public var conflicts: [PathConflict]
@@ -68,7 +69,8 @@ public struct OSRelease: Sendable, Equatable {
 /// one that leaves the root, a device node, a fifo or a socket fails the assembly. harden
 /// writes what the scripts would have: `/var/lib/dpkg/status.d/<package>` (the control
 /// stanza, and `<package>.md5sums`, as distroless does, so scanners see every package),
-/// `/etc/passwd`, `/etc/group` and `/etc/nsswitch.conf` for root and nonroot (65532), and `/tmp` 1777.
+/// `/etc/passwd`, `/etc/group` and `/etc/nsswitch.conf` for root, nonroot (65532) and the
+/// layout's accounts, and `/tmp` 1777.
 public struct Assembler: Sendable {
     public static let nonrootID: Int64 = 65532
     public var sourceDateEpoch: Int64
@@ -91,25 +93,29 @@ public struct Assembler: Sendable {
         var entry: ArchiveEntry
         var data: Data
         var owner: String
+        var layer: Int
     }
 
     /// `release`: the distribution `/etc/os-release` names when no package (`base-files`) ships it.
-    public func assemble(_ packages: [PackageFile], release: OSRelease? = nil) throws(DebianError) -> Assembly {
+    public func assemble(_ packages: [PackageFile], release: OSRelease? = nil, layout: BaseLayout = BaseLayout())
+        throws(DebianError) -> Assembly
+    {
+        let (layerOf, layerCount) = try layout.layers(of: packages.map(\.name))
         var items: [String: Item] = [:]
         var order: [String] = []
         var conflicts: [PathConflict] = []
-        func add(_ entry: ArchiveEntry, _ data: Data, owner: String) {
+        func add(_ entry: ArchiveEntry, _ data: Data, owner: String, layer: Int) {
             if let present = items[entry.path] {
                 if !Self.same(present.entry, present.data, entry, data) {
                     conflicts.append(PathConflict(path: entry.path, kept: present.owner, dropped: owner))
                 }
                 return
             }
-            items[entry.path] = Item(entry: entry, data: data, owner: owner)
+            items[entry.path] = Item(entry: entry, data: data, owner: owner, layer: layer)
             order.append(entry.path)
         }
         var scripts: [String: [String]] = [:]
-        for (entry, data) in Self.accounts() { add(entry, data, owner: "harden") }
+        for (entry, data) in Self.accounts(layout.accounts) { add(entry, data, owner: "harden", layer: 0) }
         // Unpacking (xz, zstd) is most of the time: every package on its own core, merged in order.
         let reads = concurrentMap(packages.count) { index in
             Result { () throws(DebianError) -> Contents in try read(packages[index]) }
@@ -118,33 +124,51 @@ public struct Assembler: Sendable {
             let contents = try contents.get()
             let (files, control, md5sums, maintainerScripts) = (contents.files, contents.control, contents.md5sums, contents.scripts)
             if !maintainerScripts.isEmpty { scripts[package.name] = maintainerScripts }
+            let layer = layerOf[package.name, default: 0]
             let status = "var/lib/dpkg/status.d/\(package.name)"
-            add(ArchiveEntry(path: status, type: .regular, mode: 0o644), control, owner: "harden")
+            add(ArchiveEntry(path: status, type: .regular, mode: 0o644), control, owner: "harden", layer: layer)
             if let md5sums {
-                add(ArchiveEntry(path: status + ".md5sums", type: .regular, mode: 0o644), md5sums, owner: "harden")
+                add(ArchiveEntry(path: status + ".md5sums", type: .regular, mode: 0o644), md5sums, owner: "harden", layer: layer)
             }
-            for (entry, data) in files { add(entry, data, owner: package.name) }
+            for (entry, data) in files { add(entry, data, owner: package.name, layer: layer) }
         }
+        // Made from every package's files: in the last layer.
         let derived = SystemFiles.derive(from: items.mapValues { ($0.entry, $0.data) }, release: release)
-        for (entry, data) in derived.files { add(entry, data, owner: "harden") }
-        // Every parent a directory: a package's own tar has them, harden's files need them.
+        for (entry, data) in derived.files { add(entry, data, owner: "harden", layer: layerCount - 1) }
+        // Every parent a directory in each layer: a package's own tar has them, harden's files need them.
+        var layerEntries = [[(ArchiveEntry, Data)]](repeating: [], count: layerCount)
+        var layerPaths = [Set<String>](repeating: [], count: layerCount)
+        for path in order { if let item = items[path] { layerPaths[item.layer].insert(path) } }
         for path in order {
+            guard let item = items[path] else { continue }
+            layerEntries[item.layer].append((item.entry, item.data))
             var parent = (path as NSString).deletingLastPathComponent
-            while !parent.isEmpty, items[parent] == nil {
-                add(ArchiveEntry(path: parent, type: .directory, mode: 0o755), Data(), owner: "harden")
+            while !parent.isEmpty, layerPaths[item.layer].insert(parent).inserted {
+                let present = items[parent]?.entry
+                if let present, present.type != .directory { break }
+                layerEntries[item.layer].append((present ?? ArchiveEntry(path: parent, type: .directory, mode: 0o755), Data()))
                 parent = (parent as NSString).deletingLastPathComponent
             }
         }
-        let layer: LayerBlob
-        do {
-            layer = try ImageWriter.normalizedLayer(
-                order.compactMap { items[$0].map { ($0.entry, $0.data) } }, sourceDateEpoch: sourceDateEpoch,
-                compression: compression)
-        } catch {
-            throw DebianError(.unsafeContent, "cannot write the layer of \(packages.count) packages: \(error.description)")
+        let entries = layerEntries
+        let epoch = sourceDateEpoch
+        let compression = compression
+        let written = concurrentMap(layerCount) { number in
+            Result { () throws(ImageError) -> LayerBlob in
+                try ImageWriter.normalizedLayer(entries[number], sourceDateEpoch: epoch, compression: compression)
+            }
+        }
+        var layers: [LayerBlob] = []
+        for (number, result) in written.enumerated() {
+            do {
+                layers.append(try result.get())
+            } catch {
+                throw DebianError(
+                    .unsafeContent, "cannot write layer \(number + 1) of \(layerCount) of \(packages.count) packages: \(error.description)")
+            }
         }
         return Assembly(
-            layer: layer, owners: items.mapValues(\.owner), conflicts: conflicts, scripts: scripts, written: derived.notes)
+            layers: layers, owners: items.mapValues(\.owner), conflicts: conflicts, scripts: scripts, written: derived.notes)
     }
 
     private static func same(_ a: ArchiveEntry, _ aData: Data, _ b: ArchiveEntry, _ bData: Data) -> Bool {
@@ -153,10 +177,15 @@ public struct Assembler: Sendable {
             && a.hardlinkTarget == b.hardlinkTarget && aData == bData
     }
 
-    /// root and nonroot, as distroless's images have them.
-    private static func accounts() -> [(ArchiveEntry, Data)] {
-        let passwd = "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
-        let group = "root:x:0:\nnonroot:x:65532:\n"
+    /// root and nonroot, as distroless's images have them, and `extra`.
+    private static func accounts(_ extra: [BaseLayout.Account]) -> [(ArchiveEntry, Data)] {
+        var passwd = "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
+        var group = "root:x:0:\nnonroot:x:65532:\n"
+        var groups: Set<Int> = [0, 65532]
+        for account in extra {
+            passwd += "\(account.name):x:\(account.uid):\(account.gid):\(account.name):\(account.home):/sbin/nologin\n"
+            if groups.insert(account.gid).inserted { group += "\(account.name):x:\(account.gid):\n" }
+        }
         let nsswitch = """
             passwd: files
             group: files
@@ -177,6 +206,10 @@ public struct Assembler: Sendable {
             (ArchiveEntry(path: "root", type: .directory, mode: 0o700), Data()),
             (ArchiveEntry(path: "home/nonroot", type: .directory, mode: 0o700, uid: nonrootID, gid: nonrootID), Data()),
         ]
+            + extra.map { account in
+                let home = String(account.home.drop { $0 == "/" })
+                return (ArchiveEntry(path: home, type: .directory, mode: 0o700, uid: Int64(account.uid), gid: Int64(account.gid)), Data())
+            }
     }
 
     /// A package's data entries (paths normalized), its `control` and its `md5sums`.

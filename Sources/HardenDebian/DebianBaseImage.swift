@@ -3,12 +3,13 @@ import HardenArchive
 import HardenConcurrency
 import HardenImage
 
-/// A base image assembled from a lock: its config, its one layer, and what the build output
+/// A base image assembled from a lock: its config, its layers, and what the build output
 /// should say about it.
 public struct DebianBaseImage: Sendable {
     public var config: ImageConfig
-    public var layer: LayerBlob
     public var assembly: Assembly
+
+    public var layers: [LayerBlob] { assembly.layers }
 
     /// The engine's image ID once loaded.
     public var id: Digest { .sha256(ImageWriter.encode(config)) }
@@ -74,11 +75,12 @@ public struct DebianBaseBuilder: Sendable {
             request: request, resolvedAt: stamp, sources: sources, packages: packages, leftOut: leftOut)
     }
 
-    /// Fetches every locked package (from the cache when there) and assembles the image; the
-    /// layer blob is a plain tar unless `compression` says otherwise (the image ID is the same).
-    public func assemble(_ lock: PackageLock, compression: ArchiveWriter.Compression = .none) async throws(DebianError)
-        -> DebianBaseImage
-    {
+    /// Fetches every locked package (from the cache when there) and assembles the image with
+    /// `layout`'s accounts and layers; the layer blobs are plain tars unless `compression` says
+    /// otherwise (the image ID is the same).
+    public func assemble(
+        _ lock: PackageLock, layout: BaseLayout = BaseLayout(), compression: ArchiveWriter.Compression = .none
+    ) async throws(DebianError) -> DebianBaseImage {
         var files: [PackageFile] = []
         for package in lock.packages {
             guard let mirror = lock.mirror(of: package) else {
@@ -94,19 +96,31 @@ public struct DebianBaseBuilder: Sendable {
         let release = main.map { OSRelease(origin: $0.origin ?? "Debian", version: $0.version, codename: $0.codename ?? lock.suite) }
         let packages = files
         let assembly = try await blockingWork { () throws(DebianError) in
-            try Assembler(compression: compression).assemble(packages, release: release)
+            try Assembler(compression: compression).assemble(packages, release: release, layout: layout)
         }
-        let layer = assembly.layer
         let config = ImageWriter.config(
-            layers: [layer],
+            layers: assembly.layers,
             config: ContainerConfig(
                 env: [
                     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                     "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
                 ]),
             platform: Platform(os: "linux", architecture: Self.ociArchitecture(lock.architecture)),
-            history: ["harden: \(lock.packages.count) Debian packages from \(lock.suite), lock \(lock.digest.hex.prefix(12))"])
-        return DebianBaseImage(config: config, layer: layer, assembly: assembly)
+            history: Self.history(lock, layout: layout, layers: assembly.layers.count))
+        return DebianBaseImage(config: config, assembly: assembly)
+    }
+
+    /// One history entry per layer: what it holds.
+    static func history(_ lock: PackageLock, layout: BaseLayout, layers: Int) -> [String] {
+        let from = "from \(lock.suite), lock \(lock.digest.hex.prefix(12))"
+        guard layers > 1 else { return ["harden: \(lock.packages.count) Debian packages \(from)"] }
+        let grouped = Set(layout.groups.joined())
+        let rest = lock.packages.count - grouped.count
+        return (0..<layers).map { number in
+            number < layout.groups.count
+                ? "harden: layer \(number + 1) of \(layers), \(layout.groups[number].joined(separator: " ")) \(from)"
+                : "harden: layer \(number + 1) of \(layers), the \(rest) other packages \(from)"
+        }
     }
 
     /// Debian's architecture names → OCI's.

@@ -11,16 +11,25 @@ public struct DebianBasePlan: Sendable, Codable {
     public var lock: PackageLock?
     /// The lock was resolved from other `debian:` settings than the recipe's.
     public var stale: Bool
-    /// `harden-base/<recipe>:<digest of the lock and the assembler>`: one tag per content.
+    /// `harden-base/<recipe>:<digest of the lock, the layout and the assembler>`: one tag per content.
     public var tag: String?
+    /// The recipe's accounts and package groups.
+    public var layout: BaseLayout
 
     public var usable: PackageLock? { stale ? nil : lock }
 }
 
 public enum DebianBases {
-    /// The digest of a recipe's `debian:` settings; the lock records it.
+    /// The digest of a recipe's `debian:` settings that resolution depends on; the lock records it.
     public static func request(_ base: DebianBase) -> String {
-        Digest.sha256(ImageWriter.encode(base)).description
+        Digest.sha256(ImageWriter.encode(base.resolutionSettings)).description
+    }
+
+    /// The accounts (`users`) and package groups (`layering`) of a recipe's base.
+    public static func layout(_ base: DebianBase) -> BaseLayout {
+        BaseLayout(
+            accounts: (base.users ?? []).map { BaseLayout.Account(name: $0.name, uid: $0.uid, gid: $0.gid, home: $0.home) },
+            groups: base.layering ?? [])
     }
 
     /// The lock's state for `recipe`, nil when its runtime is an image.
@@ -34,14 +43,16 @@ public enum DebianBases {
             throw BuildError(.input, error.description)
         }
         let stale = lock.map { $0.request != request(base) } ?? false
+        let layout = layout(base)
         return DebianBasePlan(
             lockFile: file.path, lock: lock, stale: stale,
-            tag: lock.flatMap { stale ? nil : tag(recipe: recipe.name, lock: $0) })
+            tag: lock.flatMap { stale ? nil : tag(recipe: recipe.name, lock: $0, layout: layout) }, layout: layout)
     }
 
-    public static func tag(recipe: String, lock: PackageLock) -> String {
-        let content = Digest.sha256(Data("\(lock.digest) \(DebianBaseImage.assemblerVersion)".utf8))
-        return "\(DebianBase.imageName(recipe: recipe)):\(content.hex.prefix(16))"
+    public static func tag(recipe: String, lock: PackageLock, layout: BaseLayout = BaseLayout()) -> String {
+        var content = "\(lock.digest) \(DebianBaseImage.assemblerVersion)"
+        if !layout.isDefault { content += " \(Digest.sha256(ImageWriter.encode(layout)))" }
+        return "\(DebianBase.imageName(recipe: recipe)):\(Digest.sha256(Data(content.utf8)).hex.prefix(16))"
     }
 
     /// Where the packages come from: the recipe's mirror, else the host's apt sources for the
@@ -76,7 +87,8 @@ public enum DebianBases {
     }
 
     /// Plan parts: one per locked package (`debian/libssl3` = `version suite sha256`), the
-    /// assembler version, and the lock's state when it cannot be used.
+    /// assembler version, and the lock's state when it cannot be used. The accounts and layers
+    /// are in the recipe's runtime field and the base tag.
     static func parts(_ plan: DebianBasePlan) -> [String: String] {
         var parts = ["debian.assembler": DebianBaseImage.assemblerVersion]
         guard let lock = plan.usable else {

@@ -133,6 +133,11 @@ public struct DebianBase: Sendable, Equatable, Codable {
     public var security: Bool
     /// nil: the host's.
     public var architecture: String?
+    /// Accounts beside root and nonroot in `/etc/passwd` and `/etc/group`; nil: none.
+    public var users: [DebianUser]?
+    /// Package groups, a layer each, in order; the packages no group names go in one last
+    /// layer. nil: one layer.
+    public var layering: [[String]]?
 
     public init(suite: String, packages: [String]) {
         self.suite = suite
@@ -144,6 +149,30 @@ public struct DebianBase: Sendable, Equatable, Codable {
 
     /// The local image name of a recipe's assembled base (a tag per lock is added to it).
     public static func imageName(recipe: String) -> String { "harden-base/\(recipe)" }
+
+    /// What resolution depends on: everything but the accounts and the layering.
+    public var resolutionSettings: DebianBase {
+        var settings = self
+        settings.users = nil
+        settings.layering = nil
+        return settings
+    }
+}
+
+/// An account of a Debian base (`runtime.from.debian.users`).
+public struct DebianUser: Sendable, Equatable, Codable {
+    public var name: String
+    public var uid: Int
+    public var gid: Int
+    /// Absolute; created, owned by the account, mode 0700.
+    public var home: String
+
+    public init(name: String, uid: Int, gid: Int? = nil, home: String? = nil) {
+        self.name = name
+        self.uid = uid
+        self.gid = gid ?? uid
+        self.home = home ?? "/home/\(name)"
+    }
 }
 
 /// One `COPY`: from the build context or from the builder stage.

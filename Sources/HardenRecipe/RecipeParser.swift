@@ -13,8 +13,9 @@ enum RecipeParser {
     static let copyKeys = ["from", "src", "dest", "chown"]
     static let debianKeys = [
         "suite", "packages", "exclude", "install-only", "mirror", "security-mirror", "keyring", "updates", "security",
-        "architecture",
+        "architecture", "users", "layering",
     ]
+    static let debianUserKeys = ["name", "uid", "gid", "home"]
     static let healthcheckKeys = ["test", "interval", "timeout", "start-period", "retries"]
     static let policyKeys = ["allow-root", "allow-shell", "allow-package-manager", "disable", "forbid-paths", "exceptions"]
     static let exceptionKeys = ["rule", "path", "reason", "expires"]
@@ -119,6 +120,14 @@ enum RecipeParser {
         stage.run = try map["run"]?.strings(allowScalar: true, Validate.command) ?? []
         stage.copy = try parseCopies(map["copy"], allowBuilder: true)
         stage.user = try map["user"]?.string(Validate.user)
+        if let debian = stage.debian, let user = stage.user, let field = map["user"] {
+            let known = ["root", "nonroot"] + (debian.users ?? []).map(\.name)
+            for part in user.split(separator: ":") where Int(part) == nil && !known.contains(String(part)) {
+                throw field.error(
+                    "\(part) has no account in this Debian base (it has \(known.joined(separator: ", ")))",
+                    hint: "add it to runtime.from.debian.users, or give a numeric uid")
+            }
+        }
         stage.entrypoint = try map["entrypoint"]?.strings(Validate.argument)
         stage.cmd = try map["cmd"]?.strings(Validate.argument)
         if let entrypoint = map["entrypoint"], stage.entrypoint?.isEmpty == true {
@@ -152,7 +161,43 @@ enum RecipeParser {
         for name in base.exclude where base.packages.contains(name) {
             throw field.error("\(name) is both asked for in packages and excluded", hint: "remove it from one of the two")
         }
+        if let users = map["users"] { base.users = try parseDebianUsers(users) }
+        if let layering = map["layering"] {
+            var groups: [[String]] = []
+            var seen: Set<String> = []
+            for item in try layering.sequence() {
+                let group = try item.strings(Validate.debianPackage)
+                if group.isEmpty { throw item.error("\(item.path) must name at least one package", hint: "remove the empty group") }
+                for name in group where !seen.insert(name).inserted {
+                    throw item.error("\(name) is in two groups of \(layering.path)", hint: "a package goes in one layer; keep it in one group")
+                }
+                groups.append(group)
+            }
+            base.layering = groups
+        }
         return base
+    }
+
+    private static func parseDebianUsers(_ field: YAMLField) throws(RecipeError) -> [DebianUser] {
+        var users: [DebianUser] = []
+        for item in try field.sequence() {
+            let map = try item.mapping(allowed: debianUserKeys)
+            let nameField = try map.required("name", hint: "the account's name, e.g. app")
+            let name = try nameField.string(Validate.accountName)
+            let uidField = try map.required("uid", hint: "the account's uid, e.g. 10001")
+            let uid = try uidField.int(in: 1...2_147_483_647)
+            let user = DebianUser(
+                name: name, uid: uid, gid: try map["gid"]?.int(in: 1...2_147_483_647),
+                home: try map["home"]?.string(Validate.absolutePath))
+            if name == "root" || name == "nonroot" {
+                throw nameField.error("\(name) is always in a Debian base", hint: "remove this entry, or give the account another name")
+            }
+            if uid == 65532 { throw uidField.error("uid 65532 is nonroot's", hint: "choose another uid, or run as nonroot") }
+            if users.contains(where: { $0.name == name }) { throw nameField.error("\(name) is named twice in \(field.path)") }
+            if users.contains(where: { $0.uid == uid }) { throw uidField.error("uid \(uid) is given twice in \(field.path)") }
+            users.append(user)
+        }
+        return users
     }
 
     private static func parseCopies(_ field: YAMLField?, allowBuilder: Bool) throws(RecipeError) -> [CopyStep] {

@@ -82,6 +82,17 @@ public enum Validate {
         return nil
     }
 
+    /// An `/etc/passwd` name: a lowercase letter or `_`, then letters, digits, `_`, `-`; at most 32.
+    public static func accountName(_ value: String) -> String? {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789_-")
+        guard (1...32).contains(value.count), let first = value.first, first.isLowercase || first == "_",
+            value.allSatisfy(allowed.contains)
+        else {
+            return "'\(printable(value))' is not an account name (a lowercase letter or '_', then letters, digits, '_', '-'; at most 32)"
+        }
+        return nil
+    }
+
     public static func absolutePath(_ value: String) -> String? {
         if let problem = path(value) { return problem }
         return value.hasPrefix("/") ? nil : "'\(value)' must be an absolute path (starting with '/')"

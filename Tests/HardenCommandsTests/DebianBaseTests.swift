@@ -123,6 +123,46 @@ import Testing
         }
     }
 
+    /// `users` and `layering`: the runtime runs as the recipe's account, the base has a layer
+    /// per group, and changing either keeps the lock (they are not resolution settings).
+    @Test(.timeLimit(.minutes(10))) func accountsAndLayersShapeTheBaseAndKeepTheLock() async throws {
+        let repository = try await LocalAptRepository.shared()
+        let project = try Project()
+        let name = "deb-\(UUID().uuidString.prefix(8).lowercased())"
+        try project.write("Recipes/app/hello.txt", "hello\n")
+        try await serving(repository.root) { mirror in
+            let plain = Self.recipe(name: name, mirror: mirror, keyring: repository.keyring)
+            let shaped = plain.replacingOccurrences(
+                of: "      keyring: \(repository.keyring)\n",
+                with: "      keyring: \(repository.keyring)\n      users: [{name: app, uid: 10001}]\n      layering: [[libc6]]\n"
+            ).replacingOccurrences(of: "user: \"65532\"", with: "user: app")
+            try project.write("Recipes/deb.yaml", plain)
+            #expect(try await project.harden(["lock", "deb"]).status == 0)
+            let lockFile = project.root.appendingPathComponent("Recipes/deb.lock.yaml")
+            let lock = try String(contentsOf: lockFile, encoding: .utf8)
+            try project.write("Recipes/deb.yaml", shaped)
+            let plan = try await project.harden(["plan"])
+            #expect(plan.status == 0 && !plan.stdout.contains("resolves the packages again"), "\(plan.stdout)")
+
+            let build = try await project.harden(["build", "--format", "json"])
+            #expect(build.status == 0, "stderr: \(build.stderr)")
+            #expect(build.stderr.contains("MB, 2 layers)"), "\(build.stderr)")
+            #expect(try String(contentsOf: lockFile, encoding: .utf8) == lock, "the lock is kept")
+            let outcome = try #require(try JSONSerialization.jsonObject(with: Data(build.stdout.utf8)) as? [[String: Any]]).first
+            let image = try #require(outcome?["runtimeImage"] as? String)
+            let inspect = try await CLI.shell("docker image inspect --format '{{.Config.User}} {{len .RootFS.Layers}}' \(image)")
+            #expect(inspect.output == "app 3", "two base layers and the copy: \(inspect.output)")
+            let files = try Self.files(try #require(outcome?["imageArchive"] as? String))
+            #expect(files["/home/app"]?.uid == 10001)
+            let loaded = try #require(
+                try RecipeLoader(root: project.root).load(files: [project.root.appendingPathComponent("Recipes/deb.yaml")]).first)
+            let tag = try #require(try DebianBases.plan(for: loaded)?.tag)
+            let passwd = try await CLI.shell("docker create \(tag) x | xargs -I{} sh -c 'docker cp {}:/etc/passwd - | tar -xO; docker rm {} >/dev/null'")
+            #expect(passwd.output.hasSuffix("app:x:10001:10001:app:/home/app:/sbin/nologin"), "\(passwd.output)")
+            _ = try await CLI.shell("docker rmi harden-test/\(name):latest \(tag)")
+        }
+    }
+
     @Test func aDamagedLockIsAClearErrorAndNothingIsBuilt() async throws {
         let project = try Project()
         try project.write("Recipes/app/hello.txt", "hello\n")
@@ -208,5 +248,46 @@ import Testing
         _ = try await CLI.shell("docker rmi \(tag)")
         let second = try await build(state: states[1])
         #expect(second["runtimeImage"] as? String == image)
+    }
+
+    /// A lock written before bookworm-security's updates (resolved without -security and
+    /// -updates), built once: the real mirror's newer versions make `package-update` fire.
+    @Test(.enabled("skipped: the mirror is unreachable") { await reachable() }, .timeLimit(.minutes(15)))
+    func aLockOlderThanBookwormSecurityMakesPackageUpdateFire() async throws {
+        let project = try Project()
+        let files = FileManager.default
+        for path in ["Recipes/flask-debian.yaml", "Recipes/flask-distroless", "scripts/local-image-map.yaml"] {
+            try files.createDirectory(
+                at: project.root.appendingPathComponent(path).deletingLastPathComponent(), withIntermediateDirectories: true)
+            try files.copyItem(at: CLI.packageRoot.appendingPathComponent(path), to: project.root.appendingPathComponent(path))
+        }
+        let recipeFile = project.root.appendingPathComponent("Recipes/flask-debian.yaml")
+        let base = try #require(try RecipeLoader(root: project.root).load(files: [recipeFile]).first?.recipe.runtime?.debian)
+        var spec = DebianBases.spec(base)
+        spec.security = false
+        spec.updates = false
+        var old = try await DebianBaseBuilder(cache: BlobCache(directory: project.root.appendingPathComponent(".harden/debian")))
+            .lock(spec, recipe: "flask-debian", request: DebianBases.request(base))
+        old.recipe = "flask-debian"
+        let lockFile = PackageLock.file(beside: recipeFile)
+        try old.yaml(recipeFile: "Recipes/flask-debian.yaml").write(to: lockFile, atomically: true, encoding: .utf8)
+        let current = try #require(try PackageLock.read(CLI.packageRoot.appendingPathComponent("Recipes/flask-debian.lock.yaml")))
+        let patched = current.packages.filter { package in
+            package.suite == "bookworm-security" && old.packages.contains { $0.name == package.name && $0.version != package.version }
+        }
+        try #require(!patched.isEmpty, "the example's lock has packages from bookworm-security")
+
+        let map = ["--image-map", "scripts/local-image-map.yaml"]
+        let build = try await project.harden(["build", "--format", "json"] + map)
+        #expect(build.status == 0, "stderr: \(build.stderr)")
+        let dry = try await project.harden(["rebuild", "--due", "--dry-run"] + map)
+        #expect(dry.status == 0, "stderr: \(dry.stderr)")
+        #expect(dry.stdout.contains("flask-debian: due (package-update"), "\(dry.stdout)")
+        for package in patched {
+            let was = try #require(old.packages.first { $0.name == package.name }).version
+            #expect(dry.stdout.contains("package \(package.name) \(was) → "), "\(package.name): \(dry.stdout)")
+        }
+        #expect(dry.stdout.contains("(bookworm-security)"), "\(dry.stdout)")
+        _ = try await CLI.shell("docker rmi \(DebianBases.tag(recipe: "flask-debian", lock: old))")
     }
 }

@@ -8,7 +8,9 @@ import Testing
 /// `.deb` files unpacked in process into one normalized layer.
 @Suite struct AssemblerTests {
     /// The plan's packages fetched into `cache`, then assembled.
-    static func assemble(_ packages: [String], cache: BlobCache, release: OSRelease? = nil) async throws -> (Assembly, DebianPlan) {
+    static func assemble(
+        _ packages: [String], cache: BlobCache, release: OSRelease? = nil, layout: BaseLayout = BaseLayout()
+    ) async throws -> (Assembly, DebianPlan) {
         let repository = try await LocalAptRepository.shared()
         return try await serving(repository.root) { url in
             var spec = SuiteSpec(mirror: url, suite: "bookworm", packages: packages)
@@ -18,7 +20,7 @@ import Testing
             for resolved in plan.resolution.packages {
                 files.append(PackageFile(resolved.package, path: try await PackageFetcher(cache: cache).fetch(resolved.package)))
             }
-            return (try Assembler(sourceDateEpoch: 1_700_000_000).assemble(files, release: release), plan)
+            return (try Assembler(sourceDateEpoch: 1_700_000_000).assemble(files, release: release, layout: layout), plan)
         }
     }
 
@@ -38,7 +40,7 @@ import Testing
         try await withScratchDirectory { directory in
             let release = OSRelease(origin: "Debian", version: "12.8", codename: "bookworm")
             let (assembly, _) = try await Self.assemble(["ca-certificates"], cache: BlobCache(directory: directory), release: release)
-            let entries = try Self.entries(assembly.layer)
+            let entries = try Self.entries(assembly.layers[0])
             let bundle = String(decoding: try #require(entries["etc/ssl/certs/ca-certificates.crt"]).1, as: UTF8.self)
             #expect(
                 bundle
@@ -60,7 +62,8 @@ import Testing
         try await withScratchDirectory { directory in
             let cache = BlobCache(directory: directory)
             let (assembly, plan) = try await Self.assemble(["libfoo"], cache: cache)
-            let entries = try Self.entries(assembly.layer)
+            #expect(assembly.layers.count == 1)
+            let entries = try Self.entries(assembly.layers[0])
             #expect(entries["usr/share/doc/libfoo/README"]?.1 == Data("libfoo 1.3-1+deb12u1\n".utf8))
             #expect(assembly.owners["usr/share/doc/libc6/README"] == "libc6")
             let status = try #require(entries["var/lib/dpkg/status.d/libfoo"]?.1)
@@ -78,7 +81,38 @@ import Testing
             #expect(plan.resolution.packages.count == 2)
             // The same packages give the same bytes.
             let again = try await Self.assemble(["libfoo"], cache: cache).0
-            #expect(again.layer.digest == assembly.layer.digest)
+            #expect(again.layers.map(\.digest) == assembly.layers.map(\.digest))
+        }
+    }
+
+    /// `layering`: a layer per group in order, the rest last with harden's derived files; the
+    /// accounts in the first, with their homes. Each layer has the parents of its own entries.
+    @Test func groupsGetALayerEachAndAccountsAreWritten() async throws {
+        try await withScratchDirectory { directory in
+            let layout = BaseLayout(
+                accounts: [.init(name: "app", uid: 10001, gid: 10001, home: "/srv/app"), .init(name: "web", uid: 10002, gid: 10001, home: "/home/web")],
+                groups: [["libc6"]])
+            let (assembly, _) = try await Self.assemble(["libfoo", "ca-certificates"], cache: BlobCache(directory: directory), layout: layout)
+            #expect(assembly.layers.count == 2)
+            let first = try Self.entries(assembly.layers[0])
+            let rest = try Self.entries(assembly.layers[1])
+            #expect(first["usr/share/doc/libc6/README"] != nil && rest["usr/share/doc/libc6/README"] == nil)
+            #expect(first["var/lib/dpkg/status.d/libc6"] != nil && rest["var/lib/dpkg/status.d/libc6"] == nil)
+            #expect(rest["usr/share/doc/libfoo/README"] != nil && first["usr/share/doc/libfoo/README"] == nil)
+            #expect(rest["var/lib/dpkg/status.d/libfoo"] != nil)
+            #expect(rest["etc/ssl/certs/ca-certificates.crt"] != nil, "made from the packages: in the last layer")
+            #expect(rest["usr/share/doc"]?.0.type == .directory, "each layer has its entries' parents")
+            let passwd = String(decoding: try #require(first["etc/passwd"]?.1), as: UTF8.self)
+            #expect(passwd.hasSuffix("app:x:10001:10001:app:/srv/app:/sbin/nologin\nweb:x:10002:10001:web:/home/web:/sbin/nologin\n"))
+            let group = String(decoding: try #require(first["etc/group"]?.1), as: UTF8.self)
+            #expect(group == "root:x:0:\nnonroot:x:65532:\napp:x:10001:\n", "one group per gid")
+            #expect(first["srv/app"]?.0.uid == 10001 && first["srv/app"]?.0.mode == 0o700)
+            #expect(first["home/web"]?.0.gid == 10001)
+
+            // A group naming a package the closure does not have is an error, not an empty layer.
+            await #expect(throws: DebianError.self) {
+                _ = try await Self.assemble(["libfoo"], cache: BlobCache(directory: directory), layout: BaseLayout(groups: [["python3"]]))
+            }
         }
     }
 
@@ -86,7 +120,7 @@ import Testing
         try await withScratchDirectory { directory in
             let (assembly, _) = try await Self.assemble(["clash-a", "clash-b"], cache: BlobCache(directory: directory))
             #expect(assembly.conflicts == [PathConflict(path: "usr/lib/clash.conf", kept: "clash-a", dropped: "clash-b")])
-            #expect(try Self.entries(assembly.layer)["usr/lib/clash.conf"]?.1 == Data("a\n".utf8))
+            #expect(try Self.entries(assembly.layers[0])["usr/lib/clash.conf"]?.1 == Data("a\n".utf8))
         }
     }
 

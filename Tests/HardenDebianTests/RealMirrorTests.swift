@@ -72,7 +72,7 @@ import Testing
             let assembling = try ContinuousClock().measure { assembly = try Assembler().assemble(packages) }
             return (try #require(assembly), assembling)
         }
-        print("fetched in \(fetching), assembled \(assembled.owners.count) paths (\(assembled.layer.data.count) bytes gzip) in \(assembling)")
+        print("fetched in \(fetching), assembled \(assembled.owners.count) paths (\(assembled.layers[0].data.count) bytes gzip) in \(assembling)")
         for conflict in assembled.conflicts { print("  conflict: \(conflict)") }
         #expect(assembled.owners["usr/bin/python3.11"] == "python3.11-minimal")
         #expect(assembled.owners["etc/ssl/certs"] != nil || assembled.owners["usr/share/ca-certificates"] != nil)

@@ -45,16 +45,16 @@ struct BaseCommand: AsyncParsableCommand {
                 throw ExitCode(Exit.badInput)
             }
             let image = try await DebianBaseBuilder(cache: BlobCache(directory: project.stateDirectory.debianCache)).assemble(
-                lock, compression: layout == nil ? .none : .gzip)
+                lock, layout: plan.layout, compression: layout == nil ? .none : .gzip)
             if let output {
                 try ImageWriter.writeDockerArchive(
-                    config: image.config, layers: [image.layer], to: URL(fileURLWithPath: output), tag: tag)
+                    config: image.config, layers: image.layers, to: URL(fileURLWithPath: output), tag: tag)
             }
             if let layout {
-                try ImageWriter.writeLayout(config: image.config, layers: [image.layer], to: URL(fileURLWithPath: layout), refName: tag)
+                try ImageWriter.writeLayout(config: image.config, layers: image.layers, to: URL(fileURLWithPath: layout), refName: tag)
             }
             Output.note(
-                "\(recipe.name): \(lock.packages.count) packages assembled into \(image.id) in \(BuildProgress.format(ContinuousClock.now - started)) (\(tag))")
+                "\(recipe.name): \(lock.packages.count) packages assembled into \(image.id)\(image.layers.count == 1 ? "" : " (\(image.layers.count) layers)") in \(BuildProgress.format(ContinuousClock.now - started)) (\(tag))")
             for note in image.scriptNotes { Output.note("  \(note)") }
             for note in image.assembly.written { Output.note("  wrote \(note)") }
             for conflict in image.assembly.conflicts { Output.note("  conflict: \(conflict)") }
