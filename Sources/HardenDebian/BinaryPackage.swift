@@ -16,24 +16,47 @@ public struct SuiteSource: Sendable, Hashable, CustomStringConvertible {
 
 /// A binary package stanza of a `Packages` index. Relation fields stay text until the
 /// resolver reaches the package: most of an index's 60 000 packages are never looked at.
-public struct BinaryPackage: Sendable {
-    public var name: String
-    public var version: DebianVersion
-    public var architecture: String
-    public var depends: String
-    public var preDepends: String
-    public var provides: String
-    public var essential: Bool
-    public var priority: String?
+/// A class: the resolver's indexes hold each package several times, and a copy of a
+/// struct of a dozen strings costs a retain and a release per string.
+public final class BinaryPackage: Sendable {
+    public let name: String
+    public let version: DebianVersion
+    public let architecture: String
+    public let depends: String
+    public let preDepends: String
+    public let provides: String
+    public let essential: Bool
+    public let priority: String?
     /// Relative to the mirror: `pool/main/d/dash/dash_0.5.12-2_amd64.deb`.
-    public var filename: String
-    public var size: Int
-    public var sha256: String
+    public let filename: String
+    public let size: Int
+    public let sha256: String
     /// The source package (`Source: name` or `Source: name (version)`), nil when it is the package's own name.
-    public var source: String?
-    public var multiArch: String?
+    public let source: String?
+    public let multiArch: String?
     /// The suite whose index lists it.
-    public var origin: SuiteSource
+    public let origin: SuiteSource
+
+    public init(
+        name: String, version: DebianVersion, architecture: String, depends: String, preDepends: String, provides: String,
+        essential: Bool, priority: String?, filename: String, size: Int, sha256: String, source: String?, multiArch: String?,
+        origin: SuiteSource
+    ) {
+        self.name = name
+        self.version = version
+        self.architecture = architecture
+        self.depends = depends
+        self.preDepends = preDepends
+        self.provides = provides
+        self.essential = essential
+        self.priority = priority
+        self.filename = filename
+        self.size = size
+        self.sha256 = sha256
+        self.source = source
+        self.multiArch = multiArch
+        self.origin = origin
+    }
 
     public var url: URL { origin.mirror.appendingPathComponent(filename) }
 
@@ -44,27 +67,6 @@ public struct BinaryPackage: Sendable {
         "Package", "Version", "Architecture", "Depends", "Pre-Depends", "Provides", "Essential", "Priority",
         "Filename", "Size", "SHA256", "Source", "Multi-Arch",
     ]
-
-    /// A `Packages` index of `packages` with only the fields harden reads (`parseIndex` reads it back).
-    static func index(_ packages: [BinaryPackage]) -> Data {
-        var text = ""
-        text.reserveCapacity(packages.count * 200)
-        func value(_ field: String) -> String {  // a continuation line starts with a space
-            field.contains("\n") ? field.replacingOccurrences(of: "\n", with: "\n ") : field
-        }
-        for package in packages {
-            text += "Package: \(package.name)\nVersion: \(package.version)\nArchitecture: \(package.architecture)\n"
-            if !package.depends.isEmpty { text += "Depends: \(value(package.depends))\n" }
-            if !package.preDepends.isEmpty { text += "Pre-Depends: \(value(package.preDepends))\n" }
-            if !package.provides.isEmpty { text += "Provides: \(value(package.provides))\n" }
-            if package.essential { text += "Essential: yes\n" }
-            if let priority = package.priority { text += "Priority: \(priority)\n" }
-            if let source = package.source { text += "Source: \(source)\n" }
-            if let multiArch = package.multiArch { text += "Multi-Arch: \(multiArch)\n" }
-            text += "Filename: \(package.filename)\nSize: \(package.size)\nSHA256: \(package.sha256)\n\n"
-        }
-        return Data(text.utf8)
-    }
 
     /// The packages of a `Packages` index; `name` is used in errors.
     public static func parseIndex(_ text: Data, origin: SuiteSource, name: String) throws(DebianError) -> [BinaryPackage] {

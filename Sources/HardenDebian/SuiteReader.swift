@@ -87,12 +87,10 @@ public struct SuiteReader: Sendable {
         for file in listed {
             let url = source.mirror.appendingPathComponent("dists/\(source.suite)/\(file.path)")
             let what = "\(file.path) of \(source)"
-            // The wanted fields of this exact index, kept from an earlier read: no xz, a third of the text.
-            let key = "packages-\(file.sha256)"
-            if let kept = cache?.loadDerived(key) {
-                return try await blockingWork { () throws(DebianError) in
-                    try BinaryPackage.parseIndex(kept, origin: source, name: what)
-                }
+            // The wanted fields of this exact index, kept from an earlier read: no xz, a line per package.
+            let key = "packages-v2-\(file.sha256)"
+            if let kept = cache?.loadDerived(key), let packages = await blockingWork({ CompactIndex.decode(kept, origin: source) }) {
+                return packages
             }
             let compressed: Data
             do {
@@ -105,7 +103,7 @@ public struct SuiteReader: Sendable {
             let packages = try await blockingWork { () throws(DebianError) in
                 try BinaryPackage.parseIndex(try Self.decompress(compressed, what: what), origin: source, name: what)
             }
-            if let cache { try? cache.storeDerived(BinaryPackage.index(packages), key: key) }
+            if let cache, let compact = CompactIndex.encode(packages) { try? cache.storeDerived(compact, key: key) }
             return packages
         }
         throw DebianError(.fetch, failures.joined(separator: "; "))

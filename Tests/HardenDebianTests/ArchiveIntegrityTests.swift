@@ -103,8 +103,11 @@ import Testing
             // The server is gone: the packages come from the cache.
             let offline = SuiteSpec(mirror: URL(string: "http://127.0.0.1:9")!, suite: "bookworm", packages: [])
             for resolved in plan.resolution.packages {
-                var package = resolved.package
-                package.origin = offline.sources[0]
+                let p = resolved.package
+                let package = BinaryPackage(
+                    name: p.name, version: p.version, architecture: p.architecture, depends: p.depends, preDepends: p.preDepends,
+                    provides: p.provides, essential: p.essential, priority: p.priority, filename: p.filename, size: p.size,
+                    sha256: p.sha256, source: p.source, multiArch: p.multiArch, origin: offline.sources[0])
                 try await PackageFetcher(cache: cache).fetch(package)
             }
         }

@@ -32,7 +32,8 @@ import Testing
                 let kept = String(decoding: try Data(contentsOf: pointer), as: UTF8.self).split(separator: " ")[0]
                 let keptFile = URL(fileURLWithPath: cache.path(for: String(kept)))
                 var text = try String(contentsOf: keptFile, encoding: .utf8)
-                text = text.replacingOccurrences(of: "Package: libfoo\n", with: "Package: libfoo\nDepends: evil\n")
+                #expect(text.hasPrefix("harden-packages 2\n"), "a line per package")
+                text = text.replacingOccurrences(of: "\nlibfoo\t", with: "\nlibfoo-evil\t")
                 try text.write(to: keptFile, atomically: true, encoding: .utf8)
                 #expect(cache.loadDerived(pointers[0]) == nil)
                 let third = try await reader.read(
