@@ -197,7 +197,8 @@ import Testing
         let error = await #expect(throws: StoreError.self) {
             try await PostgresHistory.open("postgres://harden@127.0.0.1:\(port)/db?sslmode=disable", environment: [:])
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // A bound, not a speed: it returns (a refused connection on a busy two-core host took 5.4 s).
+        #expect(ContinuousClock.now - started < .seconds(60))
         #expect(error?.path == "postgres://harden@127.0.0.1:\(port)/db?sslmode=disable")
         #expect(error?.hint?.contains("PostgreSQL runs at that address") == true, "\(String(describing: error))")
     }
