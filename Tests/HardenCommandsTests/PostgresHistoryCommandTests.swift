@@ -40,7 +40,7 @@ import Testing
 
     /// The environment of a harden on "machine" `state`: the shared history, a short heartbeat.
     func environment(_ url: String) -> [String: String] {
-        ["HARDEN_HISTORY": url, "HARDEN_HISTORY_HEARTBEAT": "0.5", "HARDEN_HISTORY_STALE_AFTER": "2"]
+        ["HARDEN_HISTORY": url, "HARDEN_HISTORY_HEARTBEAT": "0.5", "HARDEN_HISTORY_STALE_AFTER": "5"]
     }
 
     /// Two hardens race `rebuild --due` on one due recipe: one builds, the other says it is being
@@ -103,7 +103,7 @@ import Testing
         _ = try await CLI.shell("pgrep -f '\(leftovers)' | xargs -r kill -9")
 
         try write(project, recipe: name, sleep: 0)
-        try await Task.sleep(for: .seconds(3))  // past the 2 s heartbeat limit
+        try await Task.sleep(for: .seconds(6))  // past the 5 s heartbeat limit
         let survivor = try await project.harden(["rebuild", "--due", "--state", ".harden-b"], environment: environment(url))
         #expect(survivor.status == 0, "\(survivor.stdout)\n\(survivor.stderr)")
         #expect(survivor.stderr.contains("build #\(record.id ?? 0) of \(name) was abandoned"), "\(survivor.stderr)")

@@ -84,8 +84,9 @@ import Testing
         let stopped = try await silent.insert(sample("stopped"))
         await silent.close()  // its heartbeat stops, as when its machine dies
 
-        try await Task.sleep(for: .seconds(1.5))
-        let looker = try await open(heartbeat: 0.2, staleAfter: 1)
+        // A wide margin: on a busy machine a 0.2 s beat can wake seconds late.
+        try await Task.sleep(for: .seconds(6))
+        let looker = try await open(heartbeat: 0.2, staleAfter: 5)
         #expect(looker.recovered.map(\.id) == [stopped])
         let marked = try #require(try await looker.build(id: stopped))
         #expect(marked.status == .interrupted && marked.finishedAt != nil && marked.exitStatus == nil)
