@@ -316,8 +316,8 @@ import Testing
     }
 
     /// Faults a real registry cannot be made to show: each push ends in an error that names the
-    /// registry, the repository and the step, and the tag is never written. The stall limit leaves
-    /// a loaded CI host seconds to answer a small upload (1 s made two answers look like stalls).
+    /// registry, the repository and the step, and the tag is never written. Only the stall case
+    /// has a short stall limit: on a loaded CI host, 1 s and then 5 s made slow answers look like stalls.
     @Test(arguments: [
         ("nochallenge", "answered 401 for blob", "without a WWW-Authenticate challenge"),
         ("upload404", "answered 404 to starting the upload of blob", "NAME_UNKNOWN"),
@@ -333,7 +333,8 @@ import Testing
             let destination = try ImageReference(parsing: "\(registry.host)/harden-test/faulty:1")
             do {
                 _ = try await ImagePush.push(
-                    image, to: destination, client: RegistryClient(timeout: .seconds(15), uploadStall: .seconds(5)))
+                    image, to: destination,
+                    client: RegistryClient(timeout: .seconds(30), uploadStall: .seconds(mode == "stall" ? 5 : 30)))
                 Issue.record("a push to a faulty registry (\(mode)) succeeded")
             } catch let error as PushError {
                 #expect(error.message.contains(registry.host), "\(error)")
