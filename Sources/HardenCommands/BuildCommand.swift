@@ -62,7 +62,11 @@ struct BuildCommand: AsyncParsableCommand {
     func run() async throws {
         var epochs: SourceDateEpochLookups?
         defer { epochs?.cancel() }
-        let planning = try await Planning.make(project, force: force || noCache || checkReproducible) { recipes in
+        let rebuildAll = force || noCache || checkReproducible
+        let planning = try await Planning.make(project, force: rebuildAll) { recipes in
+            // Every recipe will be built: `git log` runs while planning. Otherwise a recipe that
+            // turns out up to date would pay for a git process it does not need.
+            guard rebuildAll else { return }
             epochs = SourceDateEpochLookups(
                 recipes: recipes, environment: ProcessInfo.processInfo.environment, runner: ProcessRunner())
         }
