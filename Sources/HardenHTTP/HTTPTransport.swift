@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// A status, headers and body.
 public struct HTTPAnswer: Sendable {
@@ -155,27 +156,32 @@ public final class HTTPClients: Sendable {
     public static let shared = HTTPClients(settings: ProxySettings(environment: ProcessInfo.processInfo.environment))
 
     private let settings: ProxySettings
+    /// Every host without a proxy, redirects followed: the engine's and most registries' client.
     public let direct: HTTPClient
-    /// The same, answering redirects instead of following them (uploads).
-    private let directUnredirected: HTTPClient
-    private let proxied: [ProxySettings.Server: HTTPClient]
-    private let proxiedUnredirected: [ProxySettings.Server: HTTPClient]
+    /// The others (redirects answered instead of followed for uploads, one per proxy), made on
+    /// first use: each client costs its start on every run, and most runs need only `direct`.
+    /// Made clients stay: one made and dropped unshut traps in AsyncHTTPClient.
+    private let others = Mutex<[Key: HTTPClient]>([:])
+
+    private struct Key: Hashable {
+        var proxy: ProxySettings.Server?
+        var followingRedirects: Bool
+    }
 
     init(settings: ProxySettings) {
         self.settings = settings
         direct = Self.client(proxy: nil, followingRedirects: true)
-        directUnredirected = Self.client(proxy: nil, followingRedirects: false)
-        // One client per distinct proxy: a client made and dropped unshut traps in AsyncHTTPClient.
-        let proxies = Set([settings.http, settings.https].compactMap { $0 })
-        proxied = Dictionary(uniqueKeysWithValues: proxies.map { ($0, Self.client(proxy: $0, followingRedirects: true)) })
-        proxiedUnredirected = Dictionary(
-            uniqueKeysWithValues: proxies.map { ($0, Self.client(proxy: $0, followingRedirects: false)) })
     }
 
     public func client(for url: URL, followingRedirects: Bool = true) -> HTTPClient {
-        let proxy = settings.proxy(for: url)
-        if followingRedirects { return proxy.flatMap { proxied[$0] } ?? direct }
-        return proxy.flatMap { proxiedUnredirected[$0] } ?? directUnredirected
+        let key = Key(proxy: settings.proxy(for: url), followingRedirects: followingRedirects)
+        if key == Key(proxy: nil, followingRedirects: true) { return direct }
+        return others.withLock { clients in
+            if let made = clients[key] { return made }
+            let made = Self.client(proxy: key.proxy, followingRedirects: key.followingRedirects)
+            clients[key] = made
+            return made
+        }
     }
 
     /// One event loop thread for every client: a CLI's few connections need no more, and each
