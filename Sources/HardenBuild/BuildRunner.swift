@@ -170,9 +170,10 @@ public struct BuildRunner: Sendable {
         // it was not started while planning.
         let environment = options.environment
         let runner = docker.runner
+        let commits = state.sourceDateEpochs
         let lookup =
             options.epochs?.lookup(of: recipe.name)
-            ?? Task { await SourceDateEpoch.lookUp(for: recipe, environment: environment, runner: runner) }
+            ?? Task { await SourceDateEpoch.lookUp(for: recipe, environment: environment, runner: runner, commits: commits) }
         defer { lookup.cancel() }  // a no-op once it has its answer
         // The history's lock: a flock in the state directory (SQLite), or a PostgreSQL advisory
         // lock held by this process's session, so no other machine builds the recipe meanwhile.
@@ -338,7 +339,8 @@ public struct BuildRunner: Sendable {
             buildArgs: arguments)
         results.runtimeSeconds = seconds
         progress.note(
-            "\(plan.recipe) runtime\(label): built \(Planner.short(image)) in \(BuildProgress.format(ContinuousClock.now - started))")
+            "\(plan.recipe) runtime\(label): built \(Planner.short(image)) in \(BuildProgress.format(ContinuousClock.now - started))"
+        )
         return image
     }
 
@@ -451,7 +453,8 @@ public struct BuildRunner: Sendable {
         if settings.scanners.contains(.builtin), options.advisories == nil {
             settings.scanners.removeAll { $0 == .builtin }
             progress.note(
-                "\(recipe.name) scan: builtin skipped, no advisories (run `harden advisories sync` or `harden advisories import PATH…`, or pass --advisories)")
+                "\(recipe.name) scan: builtin skipped, no advisories (run `harden advisories sync` or `harden advisories import PATH…`, or pass --advisories)"
+            )
         }
         return settings
     }

@@ -15,6 +15,11 @@ public struct StateDirectory: Sendable {
     /// The advisory database `harden advisories sync` and `import` write.
     public var advisories: URL { root.appendingPathComponent("advisories.db") }
 
+    /// Each recipe's SOURCE_DATE_EPOCH from git, with the commit it is the answer for.
+    public var sourceDateEpochs: CommitEpochCache {
+        CommitEpochCache(directory: root.appendingPathComponent("source-date-epochs"))
+    }
+
     /// Checked `.deb` files and Debian indexes, by SHA256.
     public var debianCache: URL { root.appendingPathComponent("debian") }
 

@@ -68,14 +68,16 @@ struct BuildCommand: AsyncParsableCommand {
             // turns out up to date would pay for a git process it does not need.
             guard rebuildAll else { return }
             epochs = SourceDateEpochLookups(
-                recipes: recipes, environment: ProcessInfo.processInfo.environment, runner: ProcessRunner())
+                recipes: recipes, environment: ProcessInfo.processInfo.environment, runner: ProcessRunner(),
+                commits: project.stateDirectory.sourceDateEpochs)
         }
         let progress = BuildProgress(verbose: verbose)
         let runner = BuildRunner(
             docker: planning.docker, store: planning.store, state: project.stateDirectory, progress: progress)
         let recipes = Dictionary(uniqueKeysWithValues: planning.recipes.map { ($0.name, $0) })
         let options = BuildOptions(
-            jobs: jobs, noCache: noCache || checkReproducible, pull: pull, advisories: try Advisories.load(advisories, state: project.stateDirectory.root.path),
+            jobs: jobs, noCache: noCache || checkReproducible, pull: pull,
+            advisories: try Advisories.load(advisories, state: project.stateDirectory.root.path),
             checkReproducible: checkReproducible, epochs: epochs)
         let plans = planning.plans
         var outcomes = await StopSignals.cancellable { await runner.run(plans, recipes: recipes, options: options) }

@@ -32,12 +32,15 @@ public struct SourceDateEpoch: Sendable, Equatable, Codable {
         return seconds
     }
 
+    /// `commits` keeps each recipe's git answer for the commit HEAD named: a checkout that did
+    /// not move since the last build runs no git.
     public static func resolve(
-        for recipe: LoadedRecipe, environment: [String: String], runner: any ProcessRunning
+        for recipe: LoadedRecipe, environment: [String: String], runner: any ProcessRunning,
+        commits: CommitEpochCache? = nil
     ) async throws(BuildError) -> SourceDateEpoch {
         if let seconds = recipe.recipe.sourceDateEpoch { return SourceDateEpoch(seconds: seconds, origin: .recipe) }
         if let seconds = try fromEnvironment(environment) { return SourceDateEpoch(seconds: seconds, origin: .environment) }
-        if let seconds = await lastCommit(touching: recipe, runner: runner) {
+        if let seconds = await lastCommit(touching: recipe, environment: environment, runner: runner, commits: commits) {
             return SourceDateEpoch(seconds: seconds, origin: .git)
         }
         return SourceDateEpoch(seconds: 0, origin: .none)
@@ -45,23 +48,37 @@ public struct SourceDateEpoch: Sendable, Equatable, Codable {
 
     /// `resolve`, its failure kept as a value (for a lookup that runs beside other work).
     public static func lookUp(
-        for recipe: LoadedRecipe, environment: [String: String], runner: any ProcessRunning
+        for recipe: LoadedRecipe, environment: [String: String], runner: any ProcessRunning,
+        commits: CommitEpochCache? = nil
     ) async -> Result<SourceDateEpoch, BuildError> {
         do {
-            return .success(try await resolve(for: recipe, environment: environment, runner: runner))
+            return .success(try await resolve(for: recipe, environment: environment, runner: runner, commits: commits))
         } catch {
             return .failure(error)
         }
     }
 
     /// `git log -1 --format=%ct` over the recipe's own files; nil outside a repository or without git.
-    static func lastCommit(touching recipe: LoadedRecipe, runner: any ProcessRunning) async -> Int64? {
+    static func lastCommit(
+        touching recipe: LoadedRecipe, environment: [String: String], runner: any ProcessRunning,
+        commits: CommitEpochCache?
+    ) async -> Int64? {
         let paths = [recipe.file, recipe.contextDirectory, recipe.dockerfile].compactMap { $0?.path }
+        let directory = recipe.file.deletingLastPathComponent()
+        let head = commits == nil ? nil : GitHead.find(around: directory, environment: environment)
+        if let commits, let head, let seconds = commits.seconds(recipe: recipe.name, head: head, paths: paths) {
+            return seconds
+        }
         let command = Command(
-            "git", ["-C", recipe.file.deletingLastPathComponent().path, "log", "-1", "--format=%ct", "--"] + paths,
-            timeout: .seconds(30))
-        guard let result = try? await runner.run(command), result.succeeded else { return nil }
-        return Int64(result.output.trimmingCharacters(in: .whitespacesAndNewlines))
+            "git", ["-C", directory.path, "log", "-1", "--format=%ct", "--"] + paths, timeout: .seconds(30))
+        guard let result = try? await runner.run(command), result.succeeded,
+            let seconds = Int64(result.output.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return nil }
+        // Kept only when HEAD did not move while git ran: the answer is that commit's.
+        if let commits, let head, GitHead.find(around: directory, environment: environment) == head {
+            commits.store(seconds, recipe: recipe.name, head: head, paths: paths)
+        }
+        return seconds
     }
 
     public var description: String {
@@ -83,14 +100,22 @@ public final class SourceDateEpochLookups: Sendable {
     public static let limit = 4
     private let lookups: [String: Task<Result<SourceDateEpoch, BuildError>, Never>]
 
-    public init(recipes: [LoadedRecipe], environment: [String: String], runner: any ProcessRunning) {
+    public init(
+        recipes: [LoadedRecipe], environment: [String: String], runner: any ProcessRunning,
+        commits: CommitEpochCache? = nil
+    ) {
         guard recipes.count <= Self.limit else {
             lookups = [:]
             return
         }
         lookups = Dictionary(
             recipes.map { recipe in
-                (recipe.name, Task { await SourceDateEpoch.lookUp(for: recipe, environment: environment, runner: runner) })
+                (
+                    recipe.name,
+                    Task {
+                        await SourceDateEpoch.lookUp(for: recipe, environment: environment, runner: runner, commits: commits)
+                    }
+                )
             }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -101,5 +126,43 @@ public final class SourceDateEpochLookups: Sendable {
     /// Stops the lookups still running (for recipes that were not built).
     public func cancel() {
         lookups.values.forEach { $0.cancel() }
+    }
+}
+
+/// The git answer of each recipe's last lookup, with the commit HEAD named and the paths asked
+/// about (`DIRECTORY/RECIPE.json`). `git log` of one commit always gives the same answer; a
+/// file that is missing, unreadable or about another commit is a miss, and git runs.
+public struct CommitEpochCache: Sendable {
+    public var directory: URL
+
+    public init(directory: URL) {
+        self.directory = directory
+    }
+
+    struct Entry: Codable, Equatable {
+        var gitDirectory: String
+        var commit: String
+        var paths: [String]
+        var seconds: Int64
+    }
+
+    func seconds(recipe: String, head: GitHead, paths: [String]) -> Int64? {
+        guard let data = FileManager.default.contents(atPath: file(recipe).path),
+            let entry = try? JSONDecoder().decode(Entry.self, from: data),
+            entry.gitDirectory == head.gitDirectory, entry.commit == head.commit, entry.paths == paths
+        else { return nil }
+        return entry.seconds
+    }
+
+    /// Best effort: a cache that cannot be written only means git runs next time.
+    func store(_ seconds: Int64, recipe: String, head: GitHead, paths: [String]) {
+        let entry = Entry(gitDirectory: head.gitDirectory, commit: head.commit, paths: paths, seconds: seconds)
+        guard let data = try? JSONEncoder().encode(entry) else { return }
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try? data.write(to: file(recipe), options: .atomic)
+    }
+
+    private func file(_ recipe: String) -> URL {
+        directory.appendingPathComponent("\(recipe).json")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import HardenProcess
 import HardenRecipe
+import Synchronization
 import Testing
 
 @testable import HardenPlan
@@ -117,5 +118,110 @@ import Testing
         let text = DockerfileRenderer.render(recipe.recipe)
         #expect(text.contains("AS builder\nARG SOURCE_DATE_EPOCH\n"))
         #expect(!text.contains("AS runtime\nARG SOURCE_DATE_EPOCH"), "a runtime stage without RUN steps needs no argument")
+    }
+}
+
+/// The git answer is kept per commit: a checkout that did not move runs no git, one that did
+/// (a new commit, a detached HEAD) asks git again; packed refs and worktrees are read too.
+@Suite struct CommitEpochCacheTests {
+    let base = SourceDateEpochTests()
+
+    /// The real runner, counting the commands it was given.
+    final class CountingRunner: ProcessRunning {
+        let runner = ProcessRunner()
+        let count = Mutex(0)
+        func run(_ command: Command, logFile: String?, onLine: (@Sendable (String) -> Void)?) async throws(ProcessError)
+            -> ProcessResult
+        {
+            count.withLock { $0 += 1 }
+            return try await runner.run(command, logFile: logFile, onLine: onLine)
+        }
+        var runs: Int { count.withLock { $0 } }
+    }
+
+    func output(_ arguments: [String], in directory: URL) throws -> String {
+        let process = Process()
+        let pipe = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git", "-C", directory.path] + arguments
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func anUnmovedCheckoutRunsNoGitAndANewCommitDoes() async throws {
+        let project = try TemporaryContext()
+        let cache = CommitEpochCache(directory: project.root.appendingPathComponent(".harden/source-date-epochs"))
+        try base.yaml.write(to: project.root.appendingPathComponent("recipe.yaml"), atomically: true, encoding: .utf8)
+        try "print(1)\n".write(to: project.root.appendingPathComponent("ctx/app.py"), atomically: true, encoding: .utf8)
+        try "/.harden/\n".write(to: project.root.appendingPathComponent(".gitignore"), atomically: true, encoding: .utf8)
+        try base.git(["init", "-q"], in: project.root)
+        try base.git(["add", "."], in: project.root)
+        try base.git(["commit", "-q", "-m", "recipe"], in: project.root, date: 1_600_000_000)
+        let recipe = try project.load(base.yaml)
+        let runner = CountingRunner()
+        func resolve() async throws -> SourceDateEpoch {
+            try await SourceDateEpoch.resolve(for: recipe, environment: [:], runner: runner, commits: cache)
+        }
+
+        #expect(try await resolve() == SourceDateEpoch(seconds: 1_600_000_000, origin: .git))
+        #expect(runner.runs == 1)
+        #expect(try await resolve() == SourceDateEpoch(seconds: 1_600_000_000, origin: .git))
+        #expect(runner.runs == 1, "git ran again for the same commit")
+
+        // The branch's ref moves into packed-refs: the same commit, still no git.
+        try base.git(["pack-refs", "--all"], in: project.root)
+        #expect(try await resolve().seconds == 1_600_000_000)
+        #expect(runner.runs == 1)
+
+        // A new commit touching the context: git answers again.
+        try "print(2)\n".write(to: project.root.appendingPathComponent("ctx/app.py"), atomically: true, encoding: .utf8)
+        try base.git(["commit", "-q", "-am", "context"], in: project.root, date: 1_650_000_000)
+        #expect(try await resolve().seconds == 1_650_000_000)
+        #expect(runner.runs == 2)
+
+        // A detached HEAD at the first commit is another key, and gets the first answer.
+        try base.git(["checkout", "-q", "--detach", "HEAD~1"], in: project.root)
+        #expect(try await resolve().seconds == 1_600_000_000)
+        #expect(runner.runs == 3)
+
+        // A damaged cache file is a miss, not an error.
+        try Data("{".utf8).write(to: cache.directory.appendingPathComponent("demo.json"))
+        #expect(try await resolve().seconds == 1_600_000_000)
+        #expect(runner.runs == 4)
+    }
+
+    @Test func headIsReadInWorktreesAndRefusedWhereGitCouldSeeAnotherHistory() throws {
+        let project = try TemporaryContext()
+        let root = project.root
+        try base.git(["init", "-q"], in: root)
+        // An unborn branch names no commit.
+        #expect(GitHead.find(around: root.appendingPathComponent("ctx"), environment: [:]) == nil)
+        try "a\n".write(to: root.appendingPathComponent("ctx/a"), atomically: true, encoding: .utf8)
+        try base.git(["add", "."], in: root)
+        try base.git(["commit", "-q", "-m", "a"], in: root, date: 1_600_000_000)
+        let commit = try output(["rev-parse", "HEAD"], in: root)
+
+        let head = try #require(GitHead.find(around: root.appendingPathComponent("ctx"), environment: [:]))
+        #expect(head.commit == commit)
+        #expect(head.gitDirectory == root.appendingPathComponent(".git").standardizedFileURL.path)
+        #expect(GitHead.find(around: root, environment: ["GIT_DIR": "/elsewhere"]) == nil)
+
+        // A worktree: its own git directory, refs from the common one.
+        let worktree = root.deletingLastPathComponent().appendingPathComponent(root.lastPathComponent + "-worktree")
+        defer { try? FileManager.default.removeItem(at: worktree) }
+        try base.git(["worktree", "add", "-q", "--detach", worktree.path], in: root)
+        let linked = try #require(GitHead.find(around: worktree, environment: [:]))
+        #expect(linked.commit == commit)
+        #expect(linked.gitDirectory != head.gitDirectory)
+
+        // A shallow clone could deepen later and answer otherwise for the same commit.
+        let clone = root.deletingLastPathComponent().appendingPathComponent(root.lastPathComponent + "-shallow")
+        defer { try? FileManager.default.removeItem(at: clone) }
+        try base.git(["clone", "-q", "--depth", "1", "file://" + root.path, clone.path], in: root)
+        #expect(FileManager.default.fileExists(atPath: clone.appendingPathComponent(".git/shallow").path))
+        #expect(GitHead.find(around: clone, environment: [:]) == nil)
     }
 }
