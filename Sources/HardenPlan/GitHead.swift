@@ -15,7 +15,8 @@ struct GitHead: Equatable, Sendable {
 
     static func find(around directory: URL, environment: [String: String]) -> GitHead? {
         let steering = [
-            "GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_CEILING_DIRECTORIES", "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+            "GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY", "GIT_CEILING_DIRECTORIES",
+            "GIT_DISCOVERY_ACROSS_FILESYSTEM", "GIT_GRAFT_FILE", "GIT_REPLACE_REF_BASE", "GIT_SHALLOW_FILE",
         ]
         guard !steering.contains(where: { environment[$0] != nil }) else { return nil }
         var current = directory.standardizedFileURL
