@@ -16,9 +16,11 @@ import Testing
           user: "65532"
         """
 
-    /// Runs git in `directory`, with a fixed identity and commit time.
-    func git(_ arguments: [String], in directory: URL, date: Int64? = nil) throws {
+    /// Runs git in `directory`, with a fixed identity and commit time; returns its output.
+    @discardableResult
+    func git(_ arguments: [String], in directory: URL, date: Int64? = nil) throws -> String {
         let process = Process()
+        let output = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["git", "-C", directory.path] + arguments
         var environment = ProcessInfo.processInfo.environment
@@ -31,11 +33,13 @@ import Testing
             environment["GIT_COMMITTER_DATE"] = "@\(date) +0000"
         }
         process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "git \(arguments.joined(separator: " "))")
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     @Test func theRecipeFieldWinsOverTheEnvironment() async throws {
@@ -139,18 +143,6 @@ import Testing
         var runs: Int { count.withLock { $0 } }
     }
 
-    func output(_ arguments: [String], in directory: URL) throws -> String {
-        let process = Process()
-        let pipe = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-C", directory.path] + arguments
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     @Test func anUnmovedCheckoutRunsNoGitAndANewCommitDoes() async throws {
         let project = try TemporaryContext()
         let cache = CommitEpochCache(directory: project.root.appendingPathComponent(".harden/source-date-epochs"))
@@ -202,7 +194,7 @@ import Testing
         try "a\n".write(to: root.appendingPathComponent("ctx/a"), atomically: true, encoding: .utf8)
         try base.git(["add", "."], in: root)
         try base.git(["commit", "-q", "-m", "a"], in: root, date: 1_600_000_000)
-        let commit = try output(["rev-parse", "HEAD"], in: root)
+        let commit = try base.git(["rev-parse", "HEAD"], in: root)
 
         let head = try #require(GitHead.find(around: root.appendingPathComponent("ctx"), environment: [:]))
         #expect(head.commit == commit)
