@@ -104,7 +104,7 @@ public final class HTTPTransport: Sendable {
                         try await Task.sleep(nanoseconds: UInt64(max(0, timeout.nanoseconds)))
                         return nil
                     }
-                    while progress.idleSeconds <= stall { try await Task.sleep(nanoseconds: 250_000_000) }
+                    try await progress.watch(stallSeconds: stall)
                     return nil
                 }
                 defer { group.cancelAll() }
@@ -311,10 +311,8 @@ extension HTTPTransport {
                     return HTTPDownload(status: 200, headers: headers, bytes: written)
                 }
                 group.addTask {
-                    while true {
-                        try await Task.sleep(nanoseconds: 250_000_000)
-                        if progress.idleSeconds > stallSeconds { return nil }
-                    }
+                    try await progress.watch(stallSeconds: stallSeconds)
+                    return nil
                 }
                 defer { group.cancelAll() }
                 guard let first = try await group.next(), let download = first else {
@@ -334,15 +332,35 @@ extension HTTPTransport {
         return FileHandle(forWritingAtPath: file)
     }
 
-    /// When bytes last arrived.
+    /// Whether bytes moved, watched in quarter-second ticks. Only time the process could run
+    /// counts as silence: a tick that comes late (every thread busy, the machine paused) counts
+    /// as one tick, so a reader that could not be scheduled is not taken for a silent server.
     private final class Progress: @unchecked Sendable {
         private let lock = NSLock()
-        private var last = ContinuousClock.now
-        func touch() { lock.withLock { last = .now } }
-        var idleSeconds: Double {
-            let elapsed = lock.withLock { ContinuousClock.now - last }
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        private var moved = false
+        func touch() { lock.withLock { moved = true } }
+
+        /// Returns when nothing moved for `stallSeconds`.
+        func watch(stallSeconds: Double) async throws {
+            let tick = Duration.milliseconds(250)
+            var silence = Duration.zero
+            while silence.seconds <= stallSeconds {
+                let start = ContinuousClock.now
+                try await Task.sleep(for: tick)
+                let slept = ContinuousClock.now - start
+                let didMove = lock.withLock { () -> Bool in
+                    defer { moved = false }
+                    return moved
+                }
+                silence = didMove ? .zero : silence + min(slept, tick * 2)
+            }
         }
+    }
+}
+
+extension Duration {
+    fileprivate var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }
 

@@ -153,4 +153,27 @@ final class OSVServer {
         let left = try FileManager.default.contentsOfDirectory(atPath: scratch.path("state"))
         #expect(left.filter { $0.contains(".new-") || $0.contains(".download-") }.isEmpty, "\(left)")
     }
+
+    /// Every thread of the pool held for longer than the stall limit while a healthy server's
+    /// body is on its way: the reader was not scheduled, the server was not silent, and the
+    /// sync succeeds once the threads are free.
+    @Test func aBusyProcessIsNotTakenForASilentServer() async throws {
+        let scratch = try Scratch()
+        let server = try await OSVServer(root: try Self.export(scratch))
+        let slow = server.base.appendingPathComponent("slow")
+        let database = scratch.path("state/advisories.db")
+        async let outcome = Self.sync(slow, database, ["PyPI"], stall: 1)
+        var asked = false
+        for _ in 0..<250 where !asked {
+            asked = !server.requests().isEmpty
+            if !asked { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(asked)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<ProcessInfo.processInfo.activeProcessorCount {
+                group.addTask { usleep(2_500_000) }
+            }
+        }
+        #expect(try await outcome.map(\.records) == [49])
+    }
 }

@@ -7,7 +7,8 @@ Writes the port it listens on to PORT_FILE and one line per request ("GET /PyPI/
 to LOG_FILE. Sends ETag (sha256 of the file) and Last-Modified, and answers 304 to a matching
 If-None-Match or a not-older If-Modified-Since. Faults, by the first path segment:
 /fail/... answers 500, /stall/... sends nothing, /cut/... sends half the body of a file with
-its full Content-Length, /always304/... answers 304 to every request.
+its full Content-Length, /always304/... answers 304 to every request, /slow/... sends a file's head at once and its body
+a second later.
 """
 import email.utils
 import hashlib
@@ -50,7 +51,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if fault == "always304":
             return self.answer(304)
-        relative = path[len(fault) + 1:] if fault in ("cut",) else path
+        relative = path[len(fault) + 1:] if fault in ("cut", "slow") else path
         file = os.path.normpath(os.path.join(root, relative.lstrip("/").replace("%3A", ":")))
         if not file.startswith(os.path.abspath(root)) or not os.path.isfile(file):
             return self.answer(404, b"not found\n")
@@ -76,6 +77,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.close_connection = True
+            return
+        if fault == "slow":
+            self.record(200)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(1)
+            self.wfile.write(body)
             return
         self.answer(200, body, [("ETag", etag), ("Last-Modified", modified)])
 
