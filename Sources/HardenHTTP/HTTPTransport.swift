@@ -334,7 +334,7 @@ extension HTTPTransport {
 
     /// Whether bytes moved, watched in quarter-second ticks. Only time the process could run
     /// counts as silence: a tick that comes late (every thread busy, the machine paused) counts
-    /// as one tick, so a reader that could not be scheduled is not taken for a silent server.
+    /// as two at most, so a reader that could not be scheduled is not taken for a silent server.
     private final class Progress: @unchecked Sendable {
         private let lock = NSLock()
         private var moved = false
@@ -343,8 +343,9 @@ extension HTTPTransport {
         /// Returns when nothing moved for `stallSeconds`.
         func watch(stallSeconds: Double) async throws {
             let tick = Duration.milliseconds(250)
+            let limit = Duration.seconds(stallSeconds)
             var silence = Duration.zero
-            while silence.seconds <= stallSeconds {
+            while silence <= limit {
                 let start = ContinuousClock.now
                 try await Task.sleep(for: tick)
                 let slept = ContinuousClock.now - start
@@ -355,12 +356,6 @@ extension HTTPTransport {
                 silence = didMove ? .zero : silence + min(slept, tick * 2)
             }
         }
-    }
-}
-
-extension Duration {
-    fileprivate var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }
 
