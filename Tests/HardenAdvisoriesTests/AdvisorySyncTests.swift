@@ -163,12 +163,8 @@ final class OSVServer {
         let slow = server.base.appendingPathComponent("slow")
         let database = scratch.path("state/advisories.db")
         async let outcome = Self.sync(slow, database, ["PyPI"], stall: 1)
-        var asked = false
-        for _ in 0..<250 where !asked {
-            asked = !server.requests().isEmpty
-            if !asked { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        #expect(asked)
+        let asked = try await poll(seconds: 5) { server.requests().isEmpty ? nil : true }
+        #expect(asked == true)
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<ProcessInfo.processInfo.activeProcessorCount {
                 group.addTask { usleep(2_500_000) }

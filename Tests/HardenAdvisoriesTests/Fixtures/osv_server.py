@@ -7,8 +7,8 @@ Writes the port it listens on to PORT_FILE and one line per request ("GET /PyPI/
 to LOG_FILE. Sends ETag (sha256 of the file) and Last-Modified, and answers 304 to a matching
 If-None-Match or a not-older If-Modified-Since. Faults, by the first path segment:
 /fail/... answers 500, /stall/... sends nothing, /cut/... sends half the body of a file with
-its full Content-Length, /always304/... answers 304 to every request, /slow/... sends a file's head at once and its body
-a second later.
+its full Content-Length, /always304/... answers 304 to every request, /slow/... sends a file's
+head at once and its body a second later.
 """
 import email.utils
 import hashlib
@@ -40,6 +40,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def head(self, length):
+        """A 200's head for a body of `length` bytes, sent at once."""
+        self.record(200)
+        self.send_response(200)
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+        self.wfile.flush()
+
     def do_GET(self):
         path = self.path.split("?", 1)[0]
         fault = path.split("/")[1] if path.count("/") > 1 else ""
@@ -70,20 +78,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except (TypeError, ValueError):
                 pass
         if fault == "cut":
-            self.record(200)
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
+            self.head(len(body))
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.close_connection = True
             return
         if fault == "slow":
-            self.record(200)
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.flush()
+            self.head(len(body))
             time.sleep(1)
             self.wfile.write(body)
             return
