@@ -38,9 +38,10 @@ import Testing
         }
     }
 
-    /// The environment of a harden on "machine" `state`: the shared history, a short heartbeat.
+    /// The environment of a harden on "machine" `state`: the shared history, a short heartbeat, and
+    /// a stale limit no busy machine starves a live beat past (a test dates a dead beat back).
     func environment(_ url: String) -> [String: String] {
-        ["HARDEN_HISTORY": url, "HARDEN_HISTORY_HEARTBEAT": "0.5", "HARDEN_HISTORY_STALE_AFTER": "5"]
+        ["HARDEN_HISTORY": url, "HARDEN_HISTORY_HEARTBEAT": "0.5", "HARDEN_HISTORY_STALE_AFTER": "120"]
     }
 
     /// Two hardens race `rebuild --due` on one due recipe: one builds, the other says it is being
@@ -77,7 +78,8 @@ import Testing
     /// stays `running` until its heartbeat is older than the limit; the next harden marks it
     /// interrupted and rebuilds. Nothing is left running, the history is sound.
     @Test func aKilledBuilderIsMarkedInterruptedAndTheSurvivorRebuilds() async throws {
-        let url = try Self.server.url(database: try await Self.server.createDatabase())
+        let database = try await Self.server.createDatabase()
+        let url = try Self.server.url(database: database)
         let project = try Project()
         let name = "killed-\(UUID().uuidString.prefix(8).lowercased())"
         try write(project, recipe: name, sleep: 300)
@@ -103,7 +105,10 @@ import Testing
         _ = try await CLI.shell("pgrep -f '\(leftovers)' | xargs -r kill -9")
 
         try write(project, recipe: name, sleep: 0)
-        try await Task.sleep(for: .seconds(6))  // past the 5 s heartbeat limit
+        // Its last beat, ten minutes back: past the limit without waiting that long.
+        try await Self.server.psql(
+            "UPDATE harden_builds SET heartbeat_at = heartbeat_at - interval '10 minutes' WHERE id = \(record.id ?? 0)",
+            database: database)
         let survivor = try await project.harden(["rebuild", "--due", "--state", ".harden-b"], environment: environment(url))
         #expect(survivor.status == 0, "\(survivor.stdout)\n\(survivor.stderr)")
         #expect(survivor.stderr.contains("build #\(record.id ?? 0) of \(name) was abandoned"), "\(survivor.stderr)")

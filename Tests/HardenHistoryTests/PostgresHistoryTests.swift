@@ -76,7 +76,9 @@ import Testing
     }
 
     /// A running build whose heartbeat stopped (its machine died) is marked interrupted by the
-    /// next harden to open the history; one that beats stays running.
+    /// next harden to open the history; one that beats stays running. The test sees the beat
+    /// move and the stopped one stay, then dates the stopped beat ten minutes back rather than
+    /// waiting: a wait of a few seconds lets a busy machine starve the live beat as long.
     @Test func aBuildWhoseHeartbeatStoppedIsMarkedInterrupted() async throws {
         let builder = try await open(heartbeat: 0.2)
         let beating = try await builder.insert(sample("beating"))
@@ -84,9 +86,19 @@ import Testing
         let stopped = try await silent.insert(sample("stopped"))
         await silent.close()  // its heartbeat stops, as when its machine dies
 
-        // A wide margin: on a busy machine a 0.2 s beat can wake seconds late.
-        try await Task.sleep(for: .seconds(6))
-        let looker = try await open(heartbeat: 0.2, staleAfter: 5)
+        let beatAtInsert = try await heartbeat(of: beating)
+        let stoppedBeat = try await heartbeat(of: stopped)
+        let moved = try await poll(seconds: 30) { () async throws -> String? in
+            let now = try await heartbeat(of: beating)
+            return now > beatAtInsert ? now : nil
+        }
+        #expect(moved != nil, "the running build's heartbeat never moved from \(beatAtInsert)")
+        #expect(try await heartbeat(of: stopped) == stoppedBeat)
+
+        try await Self.server.psql(
+            "UPDATE harden_builds SET heartbeat_at = heartbeat_at - interval '10 minutes' WHERE id = \(stopped)",
+            database: database)
+        let looker = try await open(heartbeat: 0.2, staleAfter: 120)
         #expect(looker.recovered.map(\.id) == [stopped])
         let marked = try #require(try await looker.build(id: stopped))
         #expect(marked.status == .interrupted && marked.finishedAt != nil && marked.exitStatus == nil)
@@ -96,6 +108,14 @@ import Testing
         #expect(try await looker.attempts()["stopped"]?.failuresInARow ?? 0 == 0)
         await builder.close()
         await looker.close()
+    }
+
+    /// `heartbeat_at` of build `id` in microseconds since the epoch, as text that sorts by time.
+    private func heartbeat(of id: Int64) async throws -> String {
+        let text = try await Self.server.psql(
+            "SELECT lpad((extract(epoch FROM heartbeat_at) * 1000000)::bigint::text, 20, '0') FROM harden_builds WHERE id = \(id)",
+            database: database)
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// The lock of a recipe is held by one session: another harden (or this one again) is told
