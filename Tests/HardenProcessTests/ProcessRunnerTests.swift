@@ -21,7 +21,8 @@ import Testing
     }
 
     /// Sleeps are long (300 s) so that a task pool that other suites keep busy for tens of seconds
-    /// (seen in CI: 32 s) delays these runs but cannot let a sleep end by itself first.
+    /// (seen in CI: 32 s) delays these runs but cannot let a sleep end by itself first; deadlines
+    /// are a few seconds so a loaded machine still starts the script's first line before them.
     ///
     /// A timed-out command's whole group goes: a background child; a group that ignores SIGTERM
     /// (SIGKILL 5 s on); a child that ignores SIGTERM and no longer holds the output, whose
@@ -35,7 +36,7 @@ import Testing
         let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("harden-pid-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: pidFile) }
         let command = script.replacingOccurrences(of: "PIDFILE", with: "'\(pidFile.path)'")
-        let result = try await ProcessRunner().run(Command("sh", ["-c", command], timeout: .milliseconds(300)))
+        let result = try await ProcessRunner().run(Command("sh", ["-c", command], timeout: .seconds(3)))
         #expect(result.ending == .timedOut)
         let child = try pid(in: pidFile)
         #expect(try await ends(child), "sleep \(child) outlived its stopped group")
@@ -52,14 +53,17 @@ import Testing
 
     /// A process outside the group (setsid) that keeps the output open does not hold the run:
     /// the run ends when the command ends, by itself or stopped at its deadline.
-    @Test(arguments: [("", ProcessResult.Ending.exited(0)), ("; sleep 300", .timedOut)])
-    func outputHeldOutsideTheGroupDoesNotHoldTheRun(rest: String, ending: ProcessResult.Ending) async throws {
+    /// The deadline of the run that ends by itself is far off: held output would show as a time-out.
+    @Test(arguments: [("", ProcessResult.Ending.exited(0), 60.0), ("; sleep 300", .timedOut, 3.0)])
+    func outputHeldOutsideTheGroupDoesNotHoldTheRun(rest: String, ending: ProcessResult.Ending, deadline: Double)
+        async throws
+    {
         let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("harden-pid-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: pidFile) }
         let script =
             "setsid sh -c 'echo $$ > \"$0\"; exec sleep 600' '\(pidFile.path)' & while [ ! -s '\(pidFile.path)' ]; do sleep 0.05; done"
             + rest
-        let result = try await ProcessRunner().run(Command("sh", ["-c", script], timeout: .milliseconds(500)))
+        let result = try await ProcessRunner().run(Command("sh", ["-c", script], timeout: .seconds(deadline)))
         let holder = try pid(in: pidFile)
         kill(holder, SIGKILL)
         #expect(result.ending == ending)
