@@ -40,7 +40,7 @@ import Testing
         let host = "127.0.0.1:\(try freePort())"
         let reference = try ImageReference(parsing: "\(host)/demo/app:1.0")
         let error = await #expect(throws: RegistryError.self) {
-            try await RegistryClient(timeout: .seconds(5)).digest(of: reference)
+            try await RegistryClient(timeout: .seconds(60)).digest(of: reference)
         }
         #expect(error?.code == .unreachable)
         #expect(error?.description.contains("cannot connect to http://\(host)") == true)
