@@ -14,7 +14,8 @@ import PostgresNIO
 /// `pg_try_advisory_lock`), so the server lets them go when the process dies, and it beats the
 /// heart of this process's unfinished builds (`heartbeat_at`, every `Heartbeat.interval`). A
 /// `running` or `planned` build whose heartbeat is older than `Heartbeat.staleAfter` is marked
-/// interrupted by the next harden that opens the history, on whichever machine.
+/// interrupted by the next harden that opens the history, on whichever machine, unless it is
+/// `running` and its recipe's lock is still held (its process is alive, only late).
 public actor PostgresHistory: HistoryStore {
     /// The schema this version of harden writes; a newer database is refused.
     public static let schemaVersion = 1
@@ -264,23 +265,46 @@ public actor PostgresHistory: HistoryStore {
         }
     }
 
+    /// Marks interrupted the unfinished builds whose heartbeat is older than `staleAfter`, but
+    /// not a `running` one whose recipe lock is held: the session holding it is alive, and a
+    /// process whose threads were all busy for a while beats late without having died.
     private static func markAbandoned(_ db: Session, staleAfter: Duration) async throws(StoreError) -> [(
         recipe: String, id: Int64
     )] {
         let seconds = Double(staleAfter.components.seconds) + Double(staleAfter.components.attoseconds) / 1e18
+        let stale =
+            "status IN ('running', 'planned') AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $1))"
+        let candidates = try await db.run("SELECT id, recipe, status FROM harden_builds WHERE \(stale)", [.real(seconds)])
+        if candidates.isEmpty { return [] }
+        let locked = try await heldLockKeys(db)
+        var marked: [(recipe: String, id: Int64)] = []
+        for row in candidates {
+            guard let id = row[0].integer, let recipe = row[1].text else { continue }
+            if row[2].text == "running" && locked.contains(recipeLockKey(recipe)) { continue }
+            let rows = try await db.run(
+                """
+                UPDATE harden_builds SET status = 'interrupted', finished_at = $2,
+                    error = coalesce(error, 'harden stopped before the build finished (killed, crashed or cut off: no heartbeat from '
+                        || coalesce(machine, 'its machine') || ' for ' || $3 || ')')
+                WHERE id = $4 AND \(stale)
+                RETURNING recipe, id
+                """,
+                [.real(seconds), .real(Date().timeIntervalSince1970), .text(Self.format(seconds)), .integer(id)])
+            if let row = rows.first, let recipe = row[0].text, let id = row[1].integer { marked.append((recipe, id)) }
+        }
+        return marked.sorted { $0.id < $1.id }
+    }
+
+    /// The keys of the session advisory locks any session holds in this database. A bigint key
+    /// shows in `pg_locks` as its high half in `classid` and its low half in `objid`.
+    static func heldLockKeys(_ db: Session) async throws(StoreError) -> Set<Int64> {
         let rows = try await db.run(
             """
-            UPDATE harden_builds SET status = 'interrupted', finished_at = $1,
-                error = coalesce(error, 'harden stopped before the build finished (killed, crashed or cut off: no heartbeat from '
-                    || coalesce(machine, 'its machine') || ' for ' || $2 || ')')
-            WHERE status IN ('running', 'planned') AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $3))
-            RETURNING recipe, id
-            """,
-            [.real(Date().timeIntervalSince1970), .text(Self.format(seconds)), .real(seconds)])
-        return rows.compactMap { row in
-            guard let recipe = row[0].text, let id = row[1].integer else { return nil }
-            return (recipe, id)
-        }.sorted { $0.id < $1.id }
+            SELECT (classid::int8 << 32) | objid::int8 FROM pg_locks
+            WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """)
+        return Set(rows.compactMap { $0.first?.integer })
     }
 
     static func format(_ seconds: Double) -> String {
@@ -299,11 +323,13 @@ public actor PostgresHistory: HistoryStore {
         return Int64(bitPattern: hash)
     }
 
+    public static func recipeLockKey(_ recipe: String) -> Int64 { lockKey("harden recipe " + recipe) }
+
     /// `pg_try_advisory_lock` on the recipe's key, held by this process's session. Once held, a
     /// `running` build of the recipe by another harden is known dead (it would hold the lock):
     /// it is marked interrupted at once.
     public func lockRecipe(_ recipe: String) async throws(StoreError) -> RecipeLockAttempt {
-        let key = Self.lockKey("harden recipe " + recipe)
+        let key = Self.recipeLockKey(recipe)
         let busy = RecipeLockAttempt.busy(
             "\(recipe) is being built elsewhere: another harden sharing the history \(location) holds its lock")
         guard held.insert(key).inserted else { return busy }

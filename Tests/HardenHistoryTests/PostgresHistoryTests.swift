@@ -95,9 +95,7 @@ import Testing
         #expect(moved != nil, "the running build's heartbeat never moved from \(beatAtInsert)")
         #expect(try await heartbeat(of: stopped) == stoppedBeat)
 
-        try await Self.server.psql(
-            "UPDATE harden_builds SET heartbeat_at = heartbeat_at - interval '10 minutes' WHERE id = \(stopped)",
-            database: database)
+        try await dateBeatBack(stopped)
         let looker = try await open(heartbeat: 0.2, staleAfter: 120)
         #expect(looker.recovered.map(\.id) == [stopped])
         let marked = try #require(try await looker.build(id: stopped))
@@ -108,6 +106,39 @@ import Testing
         #expect(try await looker.attempts()["stopped"]?.failuresInARow ?? 0 == 0)
         await builder.close()
         await looker.close()
+    }
+
+    /// A running build whose beat is late but whose recipe lock is held is alive (its process was
+    /// busy, not dead) and stays running; once the lock goes with its session, it is marked.
+    @Test func aLateBeatUnderAHeldLockIsNotTakenForADeadBuild() async throws {
+        // A key with the high bit set: its sign must survive the trip through pg_locks.
+        let recipe = try #require((0..<1000).lazy.map { "held-\($0)" }.first { PostgresHistory.recipeLockKey($0) < 0 })
+        let builder = try await open(heartbeat: 600)
+        guard case .acquired = try await builder.lockRecipe(recipe) else {
+            Issue.record("the lock of \(recipe) was not acquired")
+            return
+        }
+        let id = try await builder.insert(sample(recipe))
+        try await dateBeatBack(id)
+        let looker = try await open(staleAfter: 120)
+        #expect(looker.recovered.isEmpty)
+        #expect(try await looker.build(id: id)?.status == .running)
+        await looker.close()
+
+        await builder.close()  // the server lets the lock go once it sees the session end
+        let recovered = try await poll(seconds: 30) { () async throws -> [Int64]? in
+            let next = try await open(staleAfter: 120)
+            await next.close()
+            return next.recovered.isEmpty ? nil : next.recovered.map(\.id)
+        }
+        #expect(recovered == [id])
+    }
+
+    /// Dates the heartbeat of build `id` ten minutes back, as if its machine had died then.
+    private func dateBeatBack(_ id: Int64) async throws {
+        try await Self.server.psql(
+            "UPDATE harden_builds SET heartbeat_at = heartbeat_at - interval '10 minutes' WHERE id = \(id)",
+            database: database)
     }
 
     /// `heartbeat_at` of build `id` in microseconds since the epoch, as text that sorts by time.
