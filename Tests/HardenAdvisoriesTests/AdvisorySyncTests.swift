@@ -13,20 +13,13 @@ final class OSVServer {
 
     init(root: URL) async throws {
         self.root = root
-        let portFile = root.deletingLastPathComponent().appendingPathComponent("port-\(UUID().uuidString)")
         requestLog = root.deletingLastPathComponent().appendingPathComponent("requests-\(UUID().uuidString)")
         FileManager.default.createFile(atPath: requestLog.path, contents: nil)
         process = try TestProcess(
             "python3",
-            [SharedData.fixtures.appendingPathComponent("osv_server.py").path, root.path, portFile.path, requestLog.path],
+            [SharedData.fixtures.appendingPathComponent("osv_server.py").path, root.path, requestLog.path],
             logFile: root.deletingLastPathComponent().appendingPathComponent("server-\(UUID().uuidString).log"))
-        var port: String?
-        for _ in 0..<200 {
-            port = try? String(contentsOf: portFile, encoding: .utf8)
-            if port != nil { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        guard let port else { throw TestSetupError("the OSV test server did not start: \(process.log)") }
+        guard let port = try await process.announcedPort() else { throw TestSetupError("the OSV test server did not start: \(process.log)") }
         base = URL(string: "http://127.0.0.1:\(port)")!
     }
 

@@ -60,19 +60,14 @@ import Testing
 
         let running = try CLI.start(["advisories", "import", big], in: project.root)
         let directory = project.root.appendingPathComponent(".harden").path
-        var grown = false
-        for _ in 0..<400 {
+        let grown = try await poll(seconds: 120) { () -> Bool? in
             let partial = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains(".new-") }
-            if let name = partial.first,
-                let size = try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? Int,
-                size > 2 << 20
-            {
-                grown = true
-                break
-            }
-            try await Task.sleep(for: .milliseconds(25))
+            guard let name = partial.first,
+                let size = try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? Int
+            else { return nil }
+            return size > 2 << 20 ? true : nil
         }
-        #expect(grown, "the import never got going")
+        #expect(grown == true, "the import never got going")
         kill(running.process.processIdentifier, SIGKILL)
         running.process.waitUntilExit()
         #expect(running.process.terminationReason == .uncaughtSignal)
@@ -105,20 +100,15 @@ import Testing
         let zip = export.appendingPathComponent("PyPI/all.zip").path
         let made = try await CLI.shell("cd '\(Self.realRecords)' && python3 -m zipfile -c '\(zip)' *.json")
         #expect(made.status == 0, "\(made.output)")
-        let portFile = project.root.appendingPathComponent("port").path
         let server = try TestProcess(
             "python3",
             [
                 CLI.packageRoot.appendingPathComponent("Tests/HardenAdvisoriesTests/Fixtures/osv_server.py").path, export.path,
-                portFile, project.root.appendingPathComponent("requests.log").path,
+                project.root.appendingPathComponent("requests.log").path,
             ], logFile: project.root.appendingPathComponent("server.log"))
         defer { server.stop() }
-        var port: String?
-        for _ in 0..<200 where port == nil {
-            port = try? String(contentsOfFile: portFile, encoding: .utf8)
-            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        let base = "http://127.0.0.1:\(try #require(port))"
+        let port = try #require(try await server.announcedPort(), "the OSV test server did not start: \(server.log)")
+        let base = "http://127.0.0.1:\(port)"
 
         let first = try await project.harden(["advisories", "sync", "--from", base, "--ecosystem", "PyPI"])
         #expect(first.status == 0, "\(first.stderr)")

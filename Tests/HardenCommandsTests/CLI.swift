@@ -78,6 +78,22 @@ enum CLI {
         return Running(process: process, stdoutFile: out, stderrFile: err)
     }
 
+    /// Runs `image` (a flask example: it listens on 8080) detached, asks its `/health` until it
+    /// answers (up to a minute, see `poll`), runs `body` with the container, its address and the
+    /// answer ("" if none came), and removes the container.
+    static func withRunningApp<T>(
+        _ image: String, _ body: (_ container: String, _ address: String, _ health: String) async throws -> T
+    ) async throws -> T {
+        let container = try await shell("docker run -d --rm \(image)").output
+        defer { _ = try? shellWaiting("docker rm -f \(container)") }
+        let address = try await shell("docker inspect --format '{{.NetworkSettings.IPAddress}}' \(container)").output
+        let health = try await poll(seconds: 60) { () async throws -> String? in
+            let answer = try await shell("curl -sf http://\(address):8080/health").output
+            return answer.isEmpty ? nil : answer
+        }
+        return try await body(container, address, health ?? "")
+    }
+
     /// Runs any command and returns its trimmed stdout (for docker, curl).
     @discardableResult
     static func shell(_ command: String) async throws -> (status: Int32, output: String) {

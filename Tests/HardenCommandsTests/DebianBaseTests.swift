@@ -214,17 +214,10 @@ import Testing
         let image = try #require(outcome["runtimeImage"] as? String)
         let archive = try #require(outcome["imageArchive"] as? String)
 
-        let container = try await CLI.shell("docker run -d --rm \(image)").output
-        defer { _ = try? CLI.shellWaiting("docker rm -f \(container)") }
-        let address = try await CLI.shell("docker inspect --format '{{.NetworkSettings.IPAddress}}' \(container)").output
-        var health = ""
-        for _ in 0..<50 {
-            health = try await CLI.shell("curl -sf http://\(address):8080/health").output
-            if !health.isEmpty { break }
-            try await Task.sleep(for: .milliseconds(200))
+        try await CLI.withRunningApp(image) { container, _, health async throws in
+            #expect(health == "{\"status\":\"ok\"}")
+            #expect(try await CLI.shell("docker exec \(container) /bin/sh -c true").status != 0, "the runtime image must have no shell")
         }
-        #expect(health == "{\"status\":\"ok\"}")
-        #expect(try await CLI.shell("docker exec \(container) /bin/sh -c true").status != 0, "the runtime image must have no shell")
         let verify = try await CLI.run(["verify", archive], in: CLI.packageRoot)
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
 

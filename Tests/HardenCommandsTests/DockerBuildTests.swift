@@ -291,19 +291,12 @@ import Testing
         let image = try #require(outcome["runtimeImage"] as? String)
         #expect(FileManager.default.fileExists(atPath: try #require(outcome["imageArchive"] as? String)))
 
-        let container = try await CLI.shell("docker run -d --rm \(image)").output
-        defer { _ = try? CLI.shellWaiting("docker rm -f \(container)") }
-        let address = try await CLI.shell("docker inspect --format '{{.NetworkSettings.IPAddress}}' \(container)").output
-        var health = ""
-        for _ in 0..<50 {
-            health = try await CLI.shell("curl -sf http://\(address):8080/health").output
-            if !health.isEmpty { break }
-            try await Task.sleep(for: .milliseconds(200))
+        try await CLI.withRunningApp(image) { container, address, health async throws in
+            #expect(health == "{\"status\":\"ok\"}")
+            let index = try await CLI.shell("curl -sf http://\(address):8080/").output
+            #expect(index.contains("flask-distroless"))
+            #expect(try await CLI.shell("docker exec \(container) /bin/sh -c true").status != 0, "the runtime image must have no shell")
         }
-        #expect(health == "{\"status\":\"ok\"}")
-        let index = try await CLI.shell("curl -sf http://\(address):8080/").output
-        #expect(index.contains("flask-distroless"))
-        #expect(try await CLI.shell("docker exec \(container) /bin/sh -c true").status != 0, "the runtime image must have no shell")
         #expect(try await CLI.shell("docker image inspect --format '{{.Config.User}}' \(image)").output == "65532")
     }
 }

@@ -339,14 +339,13 @@ import Testing
         }
     }
 
-    /// Waits up to 120 s for the process's stderr to satisfy `condition`.
+    /// Waits up to 120 s (see `poll`) for the process's stderr to satisfy `condition`; false
+    /// at once if the process ended without it.
     func waitFor(_ running: CLI.Running, _ condition: (String) -> Bool) async throws -> Bool {
-        for _ in 0..<1200 {
+        try await poll(seconds: 120) { () -> Bool? in
             let text = (try? String(contentsOf: running.stderrFile, encoding: .utf8)) ?? ""
             if condition(text) { return true }
-            if !running.process.isRunning { return false }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return false
+            return running.process.isRunning ? nil : false
+        } ?? false
     }
 }

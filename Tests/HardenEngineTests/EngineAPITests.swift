@@ -340,14 +340,13 @@ import Testing
         #expect(error.kind == .interrupted)
         // The engine removes the step's container once the connection is gone.
         var left = "?"
-        for _ in 0..<300 {
+        let gone = try await poll(seconds: 60) { () -> Bool? in
             left = try runDocker([
                 "ps", "-aq", "--no-trunc", "--filter", "ancestor=\(Self.base)", "--format", "{{.ID}} {{.Command}}",
             ])
-            if !left.contains(token) && !left.contains("sleep 300") { break }
-            try await Task.sleep(for: .milliseconds(100))
+            return !left.contains(token) && !left.contains("sleep 300") ? true : nil
         }
-        #expect(!left.contains("sleep 300"), "containers left: \(left)")
+        #expect(gone == true && !left.contains("sleep 300"), "containers left: \(left)")
     }
 
     @Test func anAbsentSocketIsAnUnreachableEngine() async throws {

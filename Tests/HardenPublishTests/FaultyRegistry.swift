@@ -15,10 +15,7 @@ final class FaultyRegistry {
             try script.write(to: file, atomically: true, encoding: .utf8)
             let process = try TestProcess("python3", [file.path, mode], logFile: directory.appendingPathComponent("log"))
             defer { process.stop() }
-            let port = try await poll(seconds: 15) { () -> Int? in
-                process.log.split(separator: "\n").first { $0.hasPrefix("port ") }.flatMap { Int($0.dropFirst(5)) }
-            }
-            guard let port else { throw TestSetupError("the faulty registry did not start:\n\(process.log)") }
+            guard let port = try await process.announcedPort() else { throw TestSetupError("the faulty registry did not start:\n\(process.log)") }
             return try await body(FaultyRegistry(port: port, process: process))
         }
     }

@@ -285,10 +285,7 @@ public func serving<T>(_ directory: URL, _ body: (URL) async throws -> T) async 
         """.write(to: script, atomically: true, encoding: .utf8)
         let process = try TestProcess("python3", [script.path, directory.path], logFile: scratch.appendingPathComponent("log"))
         defer { process.stop() }
-        let port = try await poll(seconds: 15) { () -> Int? in
-            process.log.split(separator: "\n").first { $0.hasPrefix("port ") }.flatMap { Int($0.dropFirst(5)) }
-        }
-        guard let port else { throw TestSetupError("the test mirror did not start:\n\(process.log)") }
+        guard let port = try await process.announcedPort() else { throw TestSetupError("the test mirror did not start:\n\(process.log)") }
         return try await body(URL(string: "http://127.0.0.1:\(port)")!)
     }
 }

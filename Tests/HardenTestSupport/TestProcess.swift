@@ -49,6 +49,14 @@ public final class TestProcess {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
+
+    /// The port a test server printed as a line `port N` once it listened, asked for up to
+    /// `seconds` (see `poll`); nil if it never printed one.
+    public func announcedPort(within seconds: Double = 60) async throws -> Int? {
+        try await poll(seconds: seconds) { () -> Int? in
+            log.split(separator: "\n").first { $0.hasPrefix("port ") }.flatMap { Int($0.dropFirst(5)) }
+        }
+    }
 }
 
 /// Runs blocking work (waiting on a child) on a thread of its own: Swift's cooperative pool has

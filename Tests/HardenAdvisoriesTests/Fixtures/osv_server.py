@@ -2,8 +2,8 @@
 """A real HTTP server on 127.0.0.1 for the sync tests, serving a folder laid out like OSV's
 export (<ecosystem>/all.zip, <ecosystem>/modified_id.csv, <ecosystem>/<id>.json).
 
-Usage: osv_server.py ROOT PORT_FILE LOG_FILE
-Writes the port it listens on to PORT_FILE and one line per request ("GET /PyPI/all.zip 200")
+Usage: osv_server.py ROOT LOG_FILE
+Prints "port N" once it listens on N, and writes one line per request ("GET /PyPI/all.zip 200")
 to LOG_FILE. Sends ETag (sha256 of the file) and Last-Modified, and answers 304 to a matching
 If-None-Match or a not-older If-Modified-Since. Faults, by the first path segment:
 /fail/... answers 500, /stall/... sends nothing, /cut/... sends half the body of a file with
@@ -17,7 +17,7 @@ import os
 import sys
 import time
 
-root, port_file, log_file = sys.argv[1], sys.argv[2], sys.argv[3]
+root, log_file = sys.argv[1], sys.argv[2]
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -92,7 +92,5 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-with open(port_file + ".tmp", "w", encoding="utf-8") as handle:
-    handle.write(str(server.server_address[1]))
-os.replace(port_file + ".tmp", port_file)
+print("port", server.server_address[1], flush=True)
 server.serve_forever()

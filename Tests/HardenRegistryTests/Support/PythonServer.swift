@@ -19,11 +19,7 @@ final class PythonServer {
             let process = try TestProcess(
                 "python3", [file.path] + arguments, logFile: directory.appendingPathComponent("server.log"))
             defer { process.stop() }
-            let port = try await poll(seconds: 15) { () -> Int? in
-                let line = process.log.split(separator: "\n").first { $0.hasPrefix("port ") }
-                return line.flatMap { Int($0.dropFirst(5)) }
-            }
-            guard let port else { throw TestSetupError("\(file.path) did not start:\n\(process.log)") }
+            guard let port = try await process.announcedPort() else { throw TestSetupError("\(file.path) did not start:\n\(process.log)") }
             return try await body(PythonServer(port: port, process: process))
         }
     }
