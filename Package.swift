@@ -127,7 +127,8 @@ let package = Package(
                 "HardenEngine", "HardenArchive", "HardenTestSupport", .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "HardenPlanTests", dependencies: ["HardenPlan", "HardenEngine", "HardenProcess", "HardenRecipe"]),
+        .testTarget(
+            name: "HardenPlanTests", dependencies: ["HardenPlan", "HardenEngine", "HardenProcess", "HardenRecipe", "HardenTestSupport"]),
         .target(
             name: "HardenTestSupport", dependencies: ["HardenImage", "HardenArchive", "HardenConcurrency"],
             path: "Tests/HardenTestSupport"),

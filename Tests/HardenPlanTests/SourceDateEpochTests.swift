@@ -1,6 +1,7 @@
 import Foundation
 import HardenProcess
 import HardenRecipe
+import HardenTestSupport
 import Synchronization
 import Testing
 
@@ -16,9 +17,14 @@ import Testing
           user: "65532"
         """
 
-    /// Runs git in `directory`, with a fixed identity and commit time; returns its output.
+    /// Runs git in `directory`, with a fixed identity and commit time, waiting off the task pool;
+    /// returns its output.
     @discardableResult
-    func git(_ arguments: [String], in directory: URL, date: Int64? = nil) throws -> String {
+    func git(_ arguments: [String], in directory: URL, date: Int64? = nil) async throws -> String {
+        try await offThePool { try Self.gitWaiting(arguments, in: directory, date: date) }
+    }
+
+    private static func gitWaiting(_ arguments: [String], in directory: URL, date: Int64?) throws -> String {
         let process = Process()
         let output = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -73,14 +79,14 @@ import Testing
         let project = try TemporaryContext()
         try yaml.write(to: project.root.appendingPathComponent("recipe.yaml"), atomically: true, encoding: .utf8)
         try "print(1)\n".write(to: project.root.appendingPathComponent("ctx/app.py"), atomically: true, encoding: .utf8)
-        try git(["init", "-q"], in: project.root)
-        try git(["add", "."], in: project.root)
-        try git(["commit", "-q", "-m", "recipe"], in: project.root, date: 1_600_000_000)
+        try await git(["init", "-q"], in: project.root)
+        try await git(["add", "."], in: project.root)
+        try await git(["commit", "-q", "-m", "recipe"], in: project.root, date: 1_600_000_000)
         try "print(2)\n".write(to: project.root.appendingPathComponent("ctx/app.py"), atomically: true, encoding: .utf8)
-        try git(["commit", "-q", "-am", "context"], in: project.root, date: 1_650_000_000)
+        try await git(["commit", "-q", "-am", "context"], in: project.root, date: 1_650_000_000)
         try "elsewhere\n".write(to: project.root.appendingPathComponent("README"), atomically: true, encoding: .utf8)
-        try git(["add", "README"], in: project.root)
-        try git(["commit", "-q", "-m", "unrelated"], in: project.root, date: 1_690_000_000)
+        try await git(["add", "README"], in: project.root)
+        try await git(["commit", "-q", "-m", "unrelated"], in: project.root, date: 1_690_000_000)
 
         let recipe = try project.load(yaml)
         let epoch = try await SourceDateEpoch.resolve(for: recipe, environment: [:], runner: ProcessRunner())
@@ -149,9 +155,9 @@ import Testing
         try base.yaml.write(to: project.root.appendingPathComponent("recipe.yaml"), atomically: true, encoding: .utf8)
         try "print(1)\n".write(to: project.root.appendingPathComponent("ctx/app.py"), atomically: true, encoding: .utf8)
         try "/.harden/\n".write(to: project.root.appendingPathComponent(".gitignore"), atomically: true, encoding: .utf8)
-        try base.git(["init", "-q"], in: project.root)
-        try base.git(["add", "."], in: project.root)
-        try base.git(["commit", "-q", "-m", "recipe"], in: project.root, date: 1_600_000_000)
+        try await base.git(["init", "-q"], in: project.root)
+        try await base.git(["add", "."], in: project.root)
+        try await base.git(["commit", "-q", "-m", "recipe"], in: project.root, date: 1_600_000_000)
         let recipe = try project.load(base.yaml)
         let runner = CountingRunner()
         func resolve() async throws -> SourceDateEpoch {
@@ -164,18 +170,18 @@ import Testing
         #expect(runner.runs == 1, "git ran again for the same commit")
 
         // The branch's ref moves into packed-refs: the same commit, still no git.
-        try base.git(["pack-refs", "--all"], in: project.root)
+        try await base.git(["pack-refs", "--all"], in: project.root)
         #expect(try await resolve().seconds == 1_600_000_000)
         #expect(runner.runs == 1)
 
         // A new commit touching the context: git answers again.
         try "print(2)\n".write(to: project.root.appendingPathComponent("ctx/app.py"), atomically: true, encoding: .utf8)
-        try base.git(["commit", "-q", "-am", "context"], in: project.root, date: 1_650_000_000)
+        try await base.git(["commit", "-q", "-am", "context"], in: project.root, date: 1_650_000_000)
         #expect(try await resolve().seconds == 1_650_000_000)
         #expect(runner.runs == 2)
 
         // A detached HEAD at the first commit is another key, and gets the first answer.
-        try base.git(["checkout", "-q", "--detach", "HEAD~1"], in: project.root)
+        try await base.git(["checkout", "-q", "--detach", "HEAD~1"], in: project.root)
         #expect(try await resolve().seconds == 1_600_000_000)
         #expect(runner.runs == 3)
 
@@ -185,16 +191,16 @@ import Testing
         #expect(runner.runs == 4)
     }
 
-    @Test func headIsReadInWorktreesAndRefusedWhereGitCouldSeeAnotherHistory() throws {
+    @Test func headIsReadInWorktreesAndRefusedWhereGitCouldSeeAnotherHistory() async throws {
         let project = try TemporaryContext()
         let root = project.root
-        try base.git(["init", "-q"], in: root)
+        try await base.git(["init", "-q"], in: root)
         // An unborn branch names no commit.
         #expect(GitHead.find(around: root.appendingPathComponent("ctx"), environment: [:]) == nil)
         try "a\n".write(to: root.appendingPathComponent("ctx/a"), atomically: true, encoding: .utf8)
-        try base.git(["add", "."], in: root)
-        try base.git(["commit", "-q", "-m", "a"], in: root, date: 1_600_000_000)
-        let commit = try base.git(["rev-parse", "HEAD"], in: root)
+        try await base.git(["add", "."], in: root)
+        try await base.git(["commit", "-q", "-m", "a"], in: root, date: 1_600_000_000)
+        let commit = try await base.git(["rev-parse", "HEAD"], in: root)
 
         let head = try #require(GitHead.find(around: root.appendingPathComponent("ctx"), environment: [:]))
         #expect(head.commit == commit)
@@ -204,7 +210,7 @@ import Testing
         // A worktree: its own git directory, refs from the common one.
         let worktree = root.deletingLastPathComponent().appendingPathComponent(root.lastPathComponent + "-worktree")
         defer { try? FileManager.default.removeItem(at: worktree) }
-        try base.git(["worktree", "add", "-q", "--detach", worktree.path], in: root)
+        try await base.git(["worktree", "add", "-q", "--detach", worktree.path], in: root)
         let linked = try #require(GitHead.find(around: worktree, environment: [:]))
         #expect(linked.commit == commit)
         #expect(linked.gitDirectory != head.gitDirectory)
@@ -212,7 +218,7 @@ import Testing
         // A shallow clone could deepen later and answer otherwise for the same commit.
         let clone = root.deletingLastPathComponent().appendingPathComponent(root.lastPathComponent + "-shallow")
         defer { try? FileManager.default.removeItem(at: clone) }
-        try base.git(["clone", "-q", "--depth", "1", "file://" + root.path, clone.path], in: root)
+        try await base.git(["clone", "-q", "--depth", "1", "file://" + root.path, clone.path], in: root)
         #expect(FileManager.default.fileExists(atPath: clone.appendingPathComponent(".git/shallow").path))
         #expect(GitHead.find(around: clone, environment: [:]) == nil)
     }
