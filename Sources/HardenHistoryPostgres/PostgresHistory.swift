@@ -14,8 +14,9 @@ import PostgresNIO
 /// `pg_try_advisory_lock`), so the server lets them go when the process dies, and it beats the
 /// heart of this process's unfinished builds (`heartbeat_at`, every `Heartbeat.interval`). A
 /// `running` or `planned` build whose heartbeat is older than `Heartbeat.staleAfter` is marked
-/// interrupted by the next harden that opens the history, on whichever machine, unless it is
-/// `running` and its recipe's lock is still held (its process is alive, only late).
+/// interrupted by the next harden that opens the history, on whichever machine, unless the
+/// advisory lock its process holds for its whole session (on its owner id) is still held: that
+/// process is alive, only late.
 public actor PostgresHistory: HistoryStore {
     /// The schema this version of harden writes; a newer database is refused.
     public static let schemaVersion = 1
@@ -55,8 +56,8 @@ public actor PostgresHistory: HistoryStore {
 
     private let connection: PostgresConnection
     private let logger: Logger
-    /// Marks this process's records: the heartbeat keeps them alive.
-    private let owner = UUID().uuidString
+    /// Marks this process's records: the heartbeat and the owner lock keep them alive.
+    private let owner: String
     /// This machine's name: whose context file hashes are whose, and where a build ran.
     private let machine: String
     private var beating: Task<Void, Never>?
@@ -65,8 +66,9 @@ public actor PostgresHistory: HistoryStore {
 
     private init(
         url: PostgresURL, connection: PostgresConnection, logger: Logger, heartbeat: Heartbeat,
-        recovered: [(recipe: String, id: Int64)], machine: String
+        recovered: [(recipe: String, id: Int64)], machine: String, owner: String
     ) {
+        self.owner = owner
         self.url = url
         self.connection = connection
         self.logger = logger
@@ -80,16 +82,22 @@ public actor PostgresHistory: HistoryStore {
     public static func open(_ url: PostgresURL, heartbeat: Heartbeat = Heartbeat()) async throws(StoreError)
         -> PostgresHistory
     {
+        try await open(url, heartbeat: heartbeat, owner: UUID().uuidString)
+    }
+
+    /// `owner`: the id this process's records carry (a test names one to know its lock key).
+    static func open(_ url: PostgresURL, heartbeat: Heartbeat, owner: String) async throws(StoreError) -> PostgresHistory {
         var logger = Logger(label: "harden.history.postgres")
         logger.logLevel = .critical
         let connection = try await connect(url, logger: logger)
         do {
             let session = Session(connection: connection, logger: logger, location: url.description)
             try await migrate(session)
+            try await session.run("SELECT pg_advisory_lock($1)", [.integer(ownerLockKey(owner))])
             let recovered = try await markAbandoned(session, staleAfter: heartbeat.staleAfter)
             return PostgresHistory(
                 url: url, connection: connection, logger: logger, heartbeat: heartbeat, recovered: recovered,
-                machine: ProcessInfo.processInfo.hostName)
+                machine: ProcessInfo.processInfo.hostName, owner: owner)
         } catch {
             try? await connection.close()
             throw error
@@ -266,21 +274,21 @@ public actor PostgresHistory: HistoryStore {
     }
 
     /// Marks interrupted the unfinished builds whose heartbeat is older than `staleAfter`, but
-    /// not a `running` one whose recipe lock is held: the session holding it is alive, and a
-    /// process whose threads were all busy for a while beats late without having died.
+    /// not those whose owner lock is held: their process's session is alive, and a process whose
+    /// threads were all busy for a while beats late without having died.
     private static func markAbandoned(_ db: Session, staleAfter: Duration) async throws(StoreError) -> [(
         recipe: String, id: Int64
     )] {
         let seconds = Double(staleAfter.components.seconds) + Double(staleAfter.components.attoseconds) / 1e18
         let stale =
             "status IN ('running', 'planned') AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $1))"
-        let candidates = try await db.run("SELECT id, recipe, status FROM harden_builds WHERE \(stale)", [.real(seconds)])
+        let candidates = try await db.run("SELECT id, owner FROM harden_builds WHERE \(stale)", [.real(seconds)])
         if candidates.isEmpty { return [] }
         let locked = try await heldLockKeys(db)
         var marked: [(recipe: String, id: Int64)] = []
         for row in candidates {
-            guard let id = row[0].integer, let recipe = row[1].text else { continue }
-            if row[2].text == "running" && locked.contains(recipeLockKey(recipe)) { continue }
+            guard let id = row[0].integer else { continue }
+            if let owner = row[1].text, locked.contains(ownerLockKey(owner)) { continue }
             let rows = try await db.run(
                 """
                 UPDATE harden_builds SET status = 'interrupted', finished_at = $2,
@@ -323,7 +331,10 @@ public actor PostgresHistory: HistoryStore {
         return Int64(bitPattern: hash)
     }
 
-    public static func recipeLockKey(_ recipe: String) -> Int64 { lockKey("harden recipe " + recipe) }
+    static func recipeLockKey(_ recipe: String) -> Int64 { lockKey("harden recipe " + recipe) }
+
+    /// The key of the lock a process holds for its whole session, on the owner id of its records.
+    public static func ownerLockKey(_ owner: String) -> Int64 { lockKey("harden owner " + owner) }
 
     /// `pg_try_advisory_lock` on the recipe's key, held by this process's session. Once held, a
     /// `running` build of the recipe by another harden is known dead (it would hold the lock):

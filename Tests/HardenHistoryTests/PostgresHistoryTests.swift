@@ -1,10 +1,10 @@
 import Foundation
-import HardenHistoryPostgres
 import HardenSQLite
 import HardenTestSupport
 import Testing
 
 @testable import HardenHistory
+@testable import HardenHistoryPostgres
 
 /// What only the PostgreSQL history does: its schema versions, the heartbeat of running builds,
 /// advisory locks held by the session, and what a bad URL or server gives. A real server.
@@ -108,21 +108,22 @@ import Testing
         await looker.close()
     }
 
-    /// A running build whose beat is late but whose recipe lock is held is alive (its process was
-    /// busy, not dead) and stays running; once the lock goes with its session, it is marked.
-    @Test func aLateBeatUnderAHeldLockIsNotTakenForADeadBuild() async throws {
-        // A key with the high bit set: its sign must survive the trip through pg_locks.
-        let recipe = try #require((0..<1000).lazy.map { "held-\($0)" }.first { PostgresHistory.recipeLockKey($0) < 0 })
-        let builder = try await open(heartbeat: 600)
-        guard case .acquired = try await builder.lockRecipe(recipe) else {
-            Issue.record("the lock of \(recipe) was not acquired")
-            return
-        }
-        let id = try await builder.insert(sample(recipe))
-        try await dateBeatBack(id)
+    /// Unfinished builds whose beat is late but whose process's session is alive (it holds its
+    /// owner lock) stay as they are: that process was busy, not dead. Once the session ends,
+    /// they are marked.
+    @Test func aLateBeatOfALiveSessionIsNotTakenForADeadBuild() async throws {
+        // An owner whose lock key has the high bit set: its sign must survive the trip through pg_locks.
+        let owner = try #require((0..<1000).lazy.map { "owner-\($0)" }.first { PostgresHistory.ownerLockKey($0) < 0 })
+        let builder = try await PostgresHistory.open(
+            PostgresURL(try url, environment: [:]), heartbeat: .init(interval: .seconds(600)), owner: owner)
+        let running = try await builder.insert(sample("late"))
+        let planned = try await builder.insert(sample("queued", status: .planned))
+        try await dateBeatBack(running)
+        try await dateBeatBack(planned)
         let looker = try await open(staleAfter: 120)
         #expect(looker.recovered.isEmpty)
-        #expect(try await looker.build(id: id)?.status == .running)
+        #expect(try await looker.build(id: running)?.status == .running)
+        #expect(try await looker.build(id: planned)?.status == .planned)
         await looker.close()
 
         await builder.close()  // the server lets the lock go once it sees the session end
@@ -131,7 +132,7 @@ import Testing
             await next.close()
             return next.recovered.isEmpty ? nil : next.recovered.map(\.id)
         }
-        #expect(recovered == [id])
+        #expect(recovered == [running, planned])
     }
 
     /// Dates the heartbeat of build `id` ten minutes back, as if its machine had died then.
