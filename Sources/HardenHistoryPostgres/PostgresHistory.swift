@@ -305,7 +305,7 @@ public actor PostgresHistory: HistoryStore {
 
     /// The keys of the session advisory locks any session holds in this database. A bigint key
     /// shows in `pg_locks` as its high half in `classid` and its low half in `objid`.
-    static func heldLockKeys(_ db: Session) async throws(StoreError) -> Set<Int64> {
+    private static func heldLockKeys(_ db: Session) async throws(StoreError) -> Set<Int64> {
         let rows = try await db.run(
             """
             SELECT (classid::int8 << 32) | objid::int8 FROM pg_locks
@@ -331,16 +331,14 @@ public actor PostgresHistory: HistoryStore {
         return Int64(bitPattern: hash)
     }
 
-    static func recipeLockKey(_ recipe: String) -> Int64 { lockKey("harden recipe " + recipe) }
-
     /// The key of the lock a process holds for its whole session, on the owner id of its records.
-    public static func ownerLockKey(_ owner: String) -> Int64 { lockKey("harden owner " + owner) }
+    static func ownerLockKey(_ owner: String) -> Int64 { lockKey("harden owner " + owner) }
 
     /// `pg_try_advisory_lock` on the recipe's key, held by this process's session. Once held, a
     /// `running` build of the recipe by another harden is known dead (it would hold the lock):
     /// it is marked interrupted at once.
     public func lockRecipe(_ recipe: String) async throws(StoreError) -> RecipeLockAttempt {
-        let key = Self.recipeLockKey(recipe)
+        let key = Self.lockKey("harden recipe " + recipe)
         let busy = RecipeLockAttempt.busy(
             "\(recipe) is being built elsewhere: another harden sharing the history \(location) holds its lock")
         guard held.insert(key).inserted else { return busy }

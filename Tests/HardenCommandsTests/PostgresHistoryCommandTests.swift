@@ -106,9 +106,7 @@ import Testing
 
         try write(project, recipe: name, sleep: 0)
         // Its last beat, ten minutes back: past the limit without waiting that long.
-        try await Self.server.psql(
-            "UPDATE harden_builds SET heartbeat_at = heartbeat_at - interval '10 minutes' WHERE id = \(record.id ?? 0)",
-            database: database)
+        try await Self.server.dateHeartbeatBack(ofBuild: try #require(record.id), database: database)
         let survivor = try await project.harden(["rebuild", "--due", "--state", ".harden-b"], environment: environment(url))
         #expect(survivor.status == 0, "\(survivor.stdout)\n\(survivor.stderr)")
         #expect(survivor.stderr.contains("build #\(record.id ?? 0) of \(name) was abandoned"), "\(survivor.stderr)")

@@ -88,14 +88,14 @@ import Testing
 
         let beatAtInsert = try await heartbeat(of: beating)
         let stoppedBeat = try await heartbeat(of: stopped)
-        let moved = try await poll(seconds: 30) { () async throws -> String? in
+        let moved = try await poll(seconds: 30) { () async throws -> Int64? in
             let now = try await heartbeat(of: beating)
             return now > beatAtInsert ? now : nil
         }
         #expect(moved != nil, "the running build's heartbeat never moved from \(beatAtInsert)")
         #expect(try await heartbeat(of: stopped) == stoppedBeat)
 
-        try await dateBeatBack(stopped)
+        try await Self.server.dateHeartbeatBack(ofBuild: stopped, database: database)
         let looker = try await open(heartbeat: 0.2, staleAfter: 120)
         #expect(looker.recovered.map(\.id) == [stopped])
         let marked = try #require(try await looker.build(id: stopped))
@@ -118,8 +118,8 @@ import Testing
             PostgresURL(try url, environment: [:]), heartbeat: .init(interval: .seconds(600)), owner: owner)
         let running = try await builder.insert(sample("late"))
         let planned = try await builder.insert(sample("queued", status: .planned))
-        try await dateBeatBack(running)
-        try await dateBeatBack(planned)
+        try await Self.server.dateHeartbeatBack(ofBuild: running, database: database)
+        try await Self.server.dateHeartbeatBack(ofBuild: planned, database: database)
         let looker = try await open(staleAfter: 120)
         #expect(looker.recovered.isEmpty)
         #expect(try await looker.build(id: running)?.status == .running)
@@ -135,19 +135,12 @@ import Testing
         #expect(recovered == [running, planned])
     }
 
-    /// Dates the heartbeat of build `id` ten minutes back, as if its machine had died then.
-    private func dateBeatBack(_ id: Int64) async throws {
-        try await Self.server.psql(
-            "UPDATE harden_builds SET heartbeat_at = heartbeat_at - interval '10 minutes' WHERE id = \(id)",
-            database: database)
-    }
-
-    /// `heartbeat_at` of build `id` in microseconds since the epoch, as text that sorts by time.
-    private func heartbeat(of id: Int64) async throws -> String {
+    /// `heartbeat_at` of build `id` in microseconds since the epoch.
+    private func heartbeat(of id: Int64) async throws -> Int64 {
         let text = try await Self.server.psql(
-            "SELECT lpad((extract(epoch FROM heartbeat_at) * 1000000)::bigint::text, 20, '0') FROM harden_builds WHERE id = \(id)",
+            "SELECT (extract(epoch FROM heartbeat_at) * 1000000)::bigint FROM harden_builds WHERE id = \(id)",
             database: database)
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return try #require(Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)), "heartbeat of build \(id): '\(text)'")
     }
 
     /// The lock of a recipe is held by one session: another harden (or this one again) is told

@@ -1,5 +1,4 @@
 import Foundation
-import HardenTestSupport
 
 /// A binary package for the test repository: its control fields.
 public struct TestPackage: Sendable {

@@ -62,6 +62,14 @@ public final class PostgresServer: Sendable {
             asServer: false, in: directory)
     }
 
+    /// Dates the heartbeat of harden build `id` in `database` ten minutes back, as if its
+    /// machine had died then: past any stale limit without waiting for it.
+    public func dateHeartbeatBack(ofBuild id: Int64, database: String) async throws {
+        try await psql(
+            "UPDATE harden_builds SET heartbeat_at = heartbeat_at - interval '10 minutes' WHERE id = \(id)",
+            database: database)
+    }
+
     private static func start() async throws -> PostgresServer {
         guard FileManager.default.isExecutableFile(atPath: "\(binaries)/initdb") else {
             throw TestSetupError("PostgreSQL 15 is missing (\(binaries)/initdb): run scripts/setup.sh")
