@@ -18,34 +18,15 @@ import Testing
         """
 
     /// Runs git in `directory`, with a fixed identity and commit time, waiting off the task pool;
-    /// returns its output.
+    /// returns its output (a failing git fails the test with its stderr).
     @discardableResult
     func git(_ arguments: [String], in directory: URL, date: Int64? = nil) async throws -> String {
-        try await offThePool { try Self.gitWaiting(arguments, in: directory, date: date) }
-    }
-
-    private static func gitWaiting(_ arguments: [String], in directory: URL, date: Int64?) throws -> String {
-        let process = Process()
-        let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-C", directory.path] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["GIT_AUTHOR_NAME"] = "t"
-        environment["GIT_AUTHOR_EMAIL"] = "t@example.com"
-        environment["GIT_COMMITTER_NAME"] = "t"
-        environment["GIT_COMMITTER_EMAIL"] = "t@example.com"
-        if let date {
-            environment["GIT_AUTHOR_DATE"] = "@\(date) +0000"
-            environment["GIT_COMMITTER_DATE"] = "@\(date) +0000"
-        }
-        process.environment = environment
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "git \(arguments.joined(separator: " "))")
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        var identity = [
+            "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com",
+        ]
+        if let date { identity += ["GIT_AUTHOR_DATE=@\(date) +0000", "GIT_COMMITTER_DATE=@\(date) +0000"] }
+        let output = try await runTool("/usr/bin/env", identity + ["git", "-C", directory.path] + arguments)
+        return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     @Test func theRecipeFieldWinsOverTheEnvironment() async throws {
